@@ -1,0 +1,110 @@
+"""Configuration from the environment, one pydantic-settings class per service.
+
+Every service subclasses `ServiceSettings` with its own prefix, e.g.::
+
+    class QuotaSettings(ServiceSettings):
+        model_config = service_config("QUOTA_")
+        service_name: str = "quota"
+
+`QUOTA_DATABASE_URL`, `QUOTA_HTTP_PORT`, ... then configure it. Values shared by every
+service (the PostgreSQL server, the Kafka brokers, the environment) fall back to the
+unprefixed variables `DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS` and `KOSHIQON_ENV`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, Field, PostgresDsn, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["dev", "test", "staging", "prod"]
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:54320/koshiqon"
+DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+DEV_ROLE_PASSWORD = "koshiqon-dev"
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+
+class AuthSettings(BaseModel):
+    """How bearer tokens are verified. Exactly one key source is used, in this order:
+    `jwks_url`, `jwks_path`, `public_key_path`, else the development key."""
+
+    jwks_url: str | None = None
+    jwks_path: Path | None = None
+    public_key_path: Path | None = None
+    issuer: str = "koshiqon-dev"
+    audience: str = "koshiqon"
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    @property
+    def uses_dev_key(self) -> bool:
+        return not (self.jwks_url or self.jwks_path or self.public_key_path)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = service_config("KOSHIQON_")
+
+    service_name: str = "koshiqon"
+    environment: Environment = Field(
+        default_factory=lambda: os.environ.get("KOSHIQON_ENV", "dev")  # type: ignore[arg-type,return-value]
+    )
+    database_url: PostgresDsn | None = None
+    db_password: SecretStr = SecretStr(DEV_ROLE_PASSWORD)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    kafka_bootstrap_servers: str = Field(
+        default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA_BOOTSTRAP)
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    outbox_retention_hours: float = Field(default=72.0, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    auth: AuthSettings = AuthSettings()
+
+    @model_validator(mode="after")
+    def _no_dev_key_outside_dev(self) -> Self:
+        if self.environment not in ("dev", "test") and self.auth.uses_dev_key:
+            raise ValueError(
+                "the development signing key is refused outside dev and test: "
+                "configure AUTH__JWKS_URL, AUTH__JWKS_PATH or AUTH__PUBLIC_KEY_PATH"
+            )
+        if self.environment not in ("dev", "test") and (
+            self.db_password.get_secret_value() == DEV_ROLE_PASSWORD
+        ):
+            raise ValueError("the development database password is refused outside dev and test")
+        return self
+
+    @property
+    def db_schema(self) -> str:
+        """The service's own PostgreSQL schema, also the name of its login role."""
+        return self.service_name
+
+    def dsn(self) -> str:
+        """The service's own DSN: its configured URL, else the shared server with its role."""
+        if self.database_url is not None:
+            return str(self.database_url)
+        return role_dsn(admin_dsn(), role=self.db_schema, password=self.db_password)
+
+
+def admin_dsn() -> str:
+    """The bootstrap DSN (a role that may create schemas and roles)."""
+    return os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def role_dsn(base: str, *, role: str, password: SecretStr) -> str:
+    """`base` with its credentials replaced by `role`:`password`."""
+    url = PostgresDsn(base)
+    host = url.hosts()[0]
+    return (
+        f"postgresql://{role}:{password.get_secret_value()}@{host['host']}:{host['port'] or 5432}"
+        f"/{(url.path or '/koshiqon').lstrip('/')}"
+    )
