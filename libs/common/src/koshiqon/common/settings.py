@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "test", "staging", "prod"]
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:54320/koshiqon"
+DEFAULT_DATABASE_URL = "postgresql://postgres:koshiqon-dev@127.0.0.1:54320/koshiqon"
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
 DEV_ROLE_PASSWORD = "koshiqon-dev"
 

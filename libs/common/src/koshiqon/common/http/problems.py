@@ -62,7 +62,9 @@ def problem_response(
         body["instance"] = instance
     if extra:
         body.update(extra)
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def _field_path(loc: Sequence[int | str]) -> str:

@@ -1,0 +1,30 @@
+"""The `koshiqon` console script: `token`, `dlq replay`, `infra up|down|reset|status`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from koshiqon.common import dlq
+from koshiqon.common.auth import cli as auth_cli
+from koshiqon.common.infra import cli as infra_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="koshiqon", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    auth_cli.add_parser(subparsers)
+    dlq.add_parser(subparsers)
+    infra_cli.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The idempotent consumer: a consumer group whose every event is handled in one database
+transaction together with its row in `processed_events`.
+
+- an event id already in `processed_events` for this consumer is skipped;
+- offsets are committed only after the database commit;
+- transient errors (database or broker unavailable, deadlocks) are retried forever with
+  capped exponential backoff by seeking back to the failed offset;
+- permanent errors (an undecodable record, an unknown type or version, a domain refusal) and
+  errors that persist past `max_attempts` go to `<group>.dlq` with the error in headers;
+- a rebalance waits for the batch in flight and commits; `stop` finishes the batch, commits
+  and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from koshiqon.common import logs, metrics
+from koshiqon.common.errors import DomainError, PermanentEventError, TransientError
+from koshiqon.common.events.contracts import REGISTRY, EventPayload, decode
+from koshiqon.common.events.envelope import Envelope
+from koshiqon.common.kafka import new_producer
+from koshiqon.common.topics import dlq_topic, ensure_topics
+
+log = logging.getLogger("koshiqon.consumer")
+
+DLQ_HEADER_PREFIX = "dlq."
+
+
+class EventHandler(Protocol):
+    async def __call__(
+        self, session: AsyncSession, envelope: Envelope, payload: EventPayload
+    ) -> None: ...
+
+
+AfterCommit = Callable[[Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one consumer group handles: event type → handler. Types it has no handler for
+    are acknowledged and ignored; types no contract knows are dead-lettered."""
+
+    group: str
+    topics: Sequence[str]
+    handlers: Mapping[str, EventHandler]
+
+
+@dataclass
+class ConsumerConfig:
+    bootstrap: str
+    max_records: int = 500
+    poll_timeout_ms: int = 500
+    max_attempts: int = 5
+    backoff_initial: float = 0.2
+    backoff_max: float = 30.0
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    after_commit: AfterCommit | None = field(default=None, repr=False)
+
+
+class _Retry(Exception):
+    """The record must be handled again after a pause."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError | OSError | TimeoutError | KafkaError):
+        return True
+    if isinstance(exc, OperationalError | DBAPIError) and (
+        getattr(exc, "connection_invalidated", False) or _is_transient_pg(exc.orig)
+    ):
+        return True
+    return _is_transient_pg(exc)
+
+
+def _is_transient_pg(exc: BaseException | None) -> bool:
+    transient = (
+        asyncpg.DeadlockDetectedError,
+        asyncpg.SerializationError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.InterfaceError,
+        asyncpg.PostgresConnectionError,
+    )
+    if isinstance(exc, transient):
+        return True
+    cause = getattr(exc, "__cause__", None)
+    return isinstance(cause, transient)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return isinstance(exc, PermanentEventError | DomainError)
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        subscription: Subscription,
+        sessions: async_sessionmaker[AsyncSession],
+        config: ConsumerConfig,
+    ) -> None:
+        self.subscription = subscription
+        self.sessions = sessions
+        self.config = config
+        self._lock = asyncio.Lock()
+        self._pending: dict[TopicPartition, int] = {}
+        self._attempts: dict[tuple[TopicPartition, int], int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.assigned = asyncio.Event()
+
+    @property
+    def group(self) -> str:
+        return self.subscription.group
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await ensure_topics(self.config.bootstrap, [dlq_topic(self.group)])
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.config.bootstrap,
+            group_id=self.group,
+            client_id=f"{self.group}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            session_timeout_ms=self.config.session_timeout_ms,
+            heartbeat_interval_ms=self.config.heartbeat_interval_ms,
+            max_poll_records=self.config.max_records,
+        )
+        self._producer = new_producer(self.config.bootstrap, client_id=f"{self.group}-dlq")
+        self._consumer.subscribe(list(self.subscription.topics), listener=_Rebalance(self))
+        await self._consumer.start()
+        await self._producer.start()
+        try:
+            while not stop.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_records
+                )
+                if batch:
+                    await self._handle_batch(batch, stop)
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        async with self._lock:
+            await self._commit_pending()
+        with contextlib.suppress(Exception):
+            if self._consumer is not None:
+                await self._consumer.stop()
+        with contextlib.suppress(Exception):
+            if self._producer is not None:
+                await self._producer.stop()
+
+    async def _handle_batch(
+        self,
+        batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+        stop: asyncio.Event,
+    ) -> None:
+        async with self._lock:
+            for tp, records in batch.items():
+                await self._handle_partition(tp, records)
+                if stop.is_set():
+                    break
+            await self._commit_pending()
+
+    async def _handle_partition(
+        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        assert self._consumer is not None
+        if tp not in self._consumer.assignment():
+            return  # revoked while this batch was fetched
+        for record in records:
+            try:
+                await self._handle_record(record)
+            except _Retry:
+                self._consumer.seek(tp, record.offset)
+                return
+            self._pending[tp] = record.offset + 1
+            self._attempts.pop((tp, record.offset), None)
+        highwater = self._consumer.highwater(tp)
+        if highwater is not None and records:
+            lag = max(highwater - records[-1].offset - 1, 0)
+            metrics.CONSUMER_LAG.labels(self.group, tp.topic, tp.partition).set(lag)
+
+    async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        tp = TopicPartition(record.topic, record.partition)
+        try:
+            envelope = Envelope.from_bytes(record.value)
+            token = logs.correlation_id.set(envelope.correlationid)
+            try:
+                outcome = await self._apply(envelope)
+            finally:
+                logs.correlation_id.reset(token)
+        except Exception as exc:
+            await self._on_failure(tp, record, exc)
+            return
+        metrics.CONSUMER_EVENTS.labels(self.group, outcome).inc()
+        if outcome == "handled" and self.config.after_commit is not None:
+            await self.config.after_commit(envelope)
+
+    async def _apply(self, envelope: Envelope) -> str:
+        contract = REGISTRY.get(envelope.type)  # unknown type or version: permanent
+        handler = self.subscription.handlers.get(contract.type)
+        if handler is None:
+            return "ignored"
+        payload = decode(envelope)
+        async with self.sessions() as session, session.begin():
+            first = await session.execute(
+                text(
+                    "INSERT INTO processed_events (consumer, event_id, event_type) "
+                    "VALUES (:consumer, :event_id, :event_type) ON CONFLICT DO NOTHING "
+                    "RETURNING 1"
+                ),
+                {"consumer": self.group, "event_id": envelope.id, "event_type": envelope.type},
+            )
+            if first.scalar() is None:
+                return "duplicate"
+            await handler(session, envelope, payload)
+        return "handled"
+
+    async def _on_failure(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], exc: Exception
+    ) -> None:
+        attempt = self._attempts.get((tp, record.offset), 0) + 1
+        self._attempts[(tp, record.offset)] = attempt
+        retry = is_transient(exc) or (not is_permanent(exc) and attempt < self.config.max_attempts)
+        if retry:
+            metrics.CONSUMER_EVENTS.labels(self.group, "retried").inc()
+            delay = min(self.config.backoff_initial * 2 ** (attempt - 1), self.config.backoff_max)
+            log.warning(
+                "consumer.retry",
+                extra={"group": self.group, "topic": tp.topic, "partition": tp.partition,
+                       "offset": record.offset, "attempt": attempt, "delay": delay,
+                       "error_type": type(exc).__name__},
+            )  # fmt: skip
+            await asyncio.sleep(delay)
+            raise _Retry from exc
+        try:
+            await self._dead_letter(record, exc)
+        except Exception as dlq_exc:  # the DLQ is unreachable: keep the record, try again
+            log.warning("consumer.dlq-failed", extra={"error": repr(dlq_exc)})
+            await asyncio.sleep(self.config.backoff_initial)
+            raise _Retry from dlq_exc
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
+        assert self._producer is not None
+        headers = [
+            *[(k, v) for k, v in (record.headers or ()) if not k.startswith(DLQ_HEADER_PREFIX)],
+            *[(DLQ_HEADER_PREFIX + k, v.encode()) for k, v in _error_headers(self.group, record, exc).items()],
+        ]  # fmt: skip
+        await self._producer.send_and_wait(
+            dlq_topic(self.group).name, record.value, key=record.key, headers=headers
+        )
+        metrics.DLQ_EVENTS.labels(self.group).inc()
+        metrics.CONSUMER_EVENTS.labels(self.group, "dead-lettered").inc()
+        log.error(
+            "consumer.dead-lettered",
+            extra={"group": self.group, "topic": record.topic, "partition": record.partition,
+                   "offset": record.offset, "error_type": type(exc).__name__},
+        )  # fmt: skip
+
+    async def _commit_pending(self) -> None:
+        if not self._pending or self._consumer is None:
+            return
+        offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in self._pending.items()}
+        self._pending.clear()
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # the effects are committed and recorded: a redelivery is skipped as a duplicate
+            log.warning("consumer.commit-failed", extra={"group": self.group, "error": repr(exc)})
+
+
+def _error_headers(
+    group: str, record: ConsumerRecord[bytes, bytes], exc: Exception
+) -> dict[str, str]:
+    return {
+        "original.topic": record.topic,
+        "original.partition": str(record.partition),
+        "original.offset": str(record.offset),
+        "group": group,
+        "error.type": type(exc).__name__,
+        "error.message": str(exc)[:1000],
+        "failed-at": datetime.now(UTC).isoformat(),
+    }
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.runner._lock:  # wait for the batch in flight, then commit
+            await self.runner._commit_pending()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.runner.assigned.set()

@@ -1,0 +1,295 @@
+"""The transactional outbox: events are rows written in the same transaction as the state
+change that caused them, and one relay per service publishes them to Kafka.
+
+Ordering: rows are claimed in id order, and one aggregate's writes serialize on that
+aggregate's row lock, so one key's events reach Kafka in the order they were committed.
+Delivery is at least once (a crash between the broker's acknowledgement and marking the
+row published republishes it); consumers deduplicate by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from koshiqon.common import metrics
+from koshiqon.common.db import asyncpg_dsn
+from koshiqon.common.events.contracts import REGISTRY
+from koshiqon.common.events.envelope import Envelope
+from koshiqon.common.kafka import new_producer
+
+log = logging.getLogger("koshiqon.outbox")
+
+_INSERT = text(
+    "INSERT INTO outbox (event_id, topic, key, event_type, value, headers) "
+    "VALUES (:event_id, :topic, :key, :event_type, :value, CAST(:headers AS jsonb))"
+)
+_NOTIFY = text("SELECT pg_notify('outbox_' || current_schema(), '')")
+
+
+async def add(session: AsyncSession, *events: Envelope) -> None:
+    """Write events into the outbox inside the caller's transaction. Nothing is published
+    unless that transaction commits."""
+    if not events:
+        return
+    rows = [
+        {
+            "event_id": event.id,
+            "topic": REGISTRY.get(event.type).topic,
+            "key": event.subject,
+            "event_type": event.type,
+            "value": event.to_bytes(),
+            "headers": orjson.dumps(_headers(event)).decode(),
+        }
+        for event in events
+    ]
+    await session.execute(_INSERT, rows)
+    await session.execute(_NOTIFY)
+
+
+def _headers(event: Envelope) -> dict[str, str]:
+    """CloudEvents attributes a consumer can route on without parsing the value."""
+    return {
+        "ce_id": str(event.id),
+        "ce_type": event.type,
+        "ce_source": event.source,
+        "ce_specversion": event.specversion,
+        "content-type": "application/cloudevents+json",
+        "correlationid": event.correlationid,
+        "traceparent": event.traceparent,
+    }
+
+
+@dataclass(frozen=True)
+class Lag:
+    unpublished: int
+    oldest_age_seconds: float
+
+
+async def lag(conn: asyncpg.Connection) -> Lag:
+    row = await conn.fetchrow(
+        "SELECT count(*) AS n, "
+        "coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age "
+        "FROM outbox WHERE published_at IS NULL"
+    )
+    assert row is not None
+    return Lag(unpublished=int(row["n"]), oldest_age_seconds=float(row["age"]))
+
+
+async def outbox_lag(dsn: str, *, schema: str) -> Lag:
+    """The lag of one service's outbox, on a connection of its own (for health and tests)."""
+    conn = await asyncpg.connect(asyncpg_dsn(dsn), server_settings={"search_path": schema})
+    try:
+        return await lag(conn)
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    dsn: str
+    schema: str
+    bootstrap: str
+    service: str
+    batch_size: int = 1000
+    max_batches_in_flight: int = 4
+    poll_interval: float = 1.0
+    standby_retry: float = 1.0
+    retention: timedelta = timedelta(hours=72)
+    housekeeping_interval: float = 5.0
+
+
+ProducerFactory = Callable[[], AIOKafkaProducer]
+
+
+@dataclass
+class _Batch:
+    ids: list[int]
+    acks: asyncio.Future[list[RecordMetadata]]
+
+
+class OutboxRelay:
+    """Publishes one service's outbox. Start as many as you like: a PostgreSQL advisory lock
+    keeps exactly one active, and a standby takes over when the active one's session ends."""
+
+    def __init__(
+        self, config: RelayConfig, *, producer_factory: ProducerFactory | None = None
+    ) -> None:
+        self.config = config
+        self._producer_factory = producer_factory or (
+            lambda: new_producer(config.bootstrap, client_id=f"{config.service}-outbox-relay")
+        )
+        self.active = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Compete for the lead until `stop` is set; lead while holding the lock."""
+        while not stop.is_set():
+            try:
+                await self._compete(stop)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("outbox.relay-db-error", extra={"error": repr(exc)})
+                await _sleep_or_stop(stop, self.config.standby_retry)
+
+    async def _compete(self, stop: asyncio.Event) -> None:
+        conn = await asyncpg.connect(
+            asyncpg_dsn(self.config.dsn),
+            server_settings={
+                "search_path": self.config.schema,
+                "application_name": f"{self.config.service}-outbox-relay",
+            },
+        )
+        try:
+            while not stop.is_set():
+                locked = await conn.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtext('koshiqon.outbox.' || current_schema()))"
+                )
+                if locked:
+                    await self._lead(conn, stop)
+                    return
+                await _sleep_or_stop(stop, self.config.standby_retry)
+        finally:
+            self.active.clear()
+            metrics.OUTBOX_RELAY_ACTIVE.labels(self.config.service).set(0)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), timeout=5)
+
+    async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        channel = f"outbox_{self.config.schema}"
+        await conn.add_listener(channel, self._on_notify)
+        self.active.set()
+        metrics.OUTBOX_RELAY_ACTIVE.labels(self.config.service).set(1)
+        log.info("outbox.relay-leading", extra={"schema": self.config.schema})
+        try:
+            await self._publish_until_stopped(conn, stop)
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.remove_listener(channel, self._on_notify)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _publish_until_stopped(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        housekeeping_due = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            producer = await self._start_producer(stop)
+            if producer is None:
+                return
+            try:
+                while not stop.is_set():
+                    self._wake.clear()
+                    await self._drain(conn, producer)
+                    if loop.time() >= housekeeping_due:
+                        await self._housekeeping(conn)
+                        housekeeping_due = loop.time() + self.config.housekeeping_interval
+                    await _wait_any(stop, self._wake, self.config.poll_interval)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                raise
+            except Exception as exc:  # a producer that failed is not trusted again
+                log.warning("outbox.producer-failed", extra={"error": repr(exc)})
+                await _sleep_or_stop(stop, 0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(producer.stop(), timeout=10)
+
+    async def _start_producer(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
+        delay = 0.2
+        while not stop.is_set():
+            producer = self._producer_factory()
+            try:
+                await producer.start()
+                return producer
+            except Exception as exc:
+                log.warning("outbox.producer-start-failed", extra={"error": repr(exc)})
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 5.0)
+        return None
+
+    async def _drain(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> None:
+        """Publish every unpublished row visible now, keeping several batches in flight; a
+        row is marked published only after the broker acknowledged it."""
+        in_flight: list[_Batch] = []
+        try:
+            await self._pipeline(conn, producer, in_flight)
+        finally:
+            for batch in in_flight:  # a failure abandons them: they are sent again
+                batch.acks.cancel()
+
+    async def _pipeline(
+        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, in_flight: list[_Batch]
+    ) -> None:
+        cursor = 0
+        exhausted = False
+        while not exhausted or in_flight:
+            if not exhausted and len(in_flight) < self.config.max_batches_in_flight:
+                batch = await self._send_batch(conn, producer, after=cursor)
+                if batch is not None:
+                    in_flight.append(batch)
+                    cursor = batch.ids[-1]
+                exhausted = batch is None or len(batch.ids) < self.config.batch_size
+                continue
+            oldest = in_flight.pop(0)
+            await oldest.acks
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", oldest.ids
+            )
+            metrics.OUTBOX_PUBLISHED.labels(self.config.service).inc(len(oldest.ids))
+
+    async def _send_batch(
+        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, *, after: int
+    ) -> _Batch | None:
+        rows = await conn.fetch(
+            "SELECT id, topic, key, value, headers FROM outbox "
+            "WHERE published_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
+            after,
+            self.config.batch_size,
+        )
+        if not rows:
+            return None
+        futures = []
+        for row in rows:
+            headers = [(k, v.encode()) for k, v in orjson.loads(row["headers"]).items()]
+            futures.append(
+                await producer.send(
+                    row["topic"], row["value"], key=row["key"].encode(), headers=headers
+                )
+            )
+        return _Batch(ids=[row["id"] for row in rows], acks=asyncio.gather(*futures))
+
+    async def _housekeeping(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+            "WHERE published_at < now() - $1::interval LIMIT 10000)",
+            self.config.retention,
+        )
+        current = await lag(conn)
+        metrics.OUTBOX_UNPUBLISHED.labels(self.config.service).set(current.unpublished)
+        metrics.OUTBOX_OLDEST_AGE.labels(self.config.service).set(current.oldest_age_seconds)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,175 @@
+"""The transactional outbox against the real PostgreSQL and the real Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import pytest
+
+from koshiqon.common import outbox
+from koshiqon.common.outbox import OutboxRelay, RelayConfig, outbox_lag
+from support.kafka import envelopes, read_topic, wait_for
+from support.selftest import Workspace, counted, create_topic, fresh_contract, workspace
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def ws(admin_database_url: str) -> AsyncIterator[Workspace]:
+    async with workspace(admin_database_url) as w:
+        yield w
+
+
+@contextlib.asynccontextmanager
+async def relay(ws: Workspace, bootstrap: str, **overrides: object) -> AsyncIterator[OutboxRelay]:
+    config = RelayConfig(
+        dsn=ws.dsn,
+        schema=ws.schema,
+        bootstrap=bootstrap,
+        service="selftest",
+        **overrides,  # type: ignore[arg-type]
+    )
+    runner = OutboxRelay(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        yield runner
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def unpublished(ws: Workspace) -> int:
+    return await ws.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+
+async def test_rolled_back_event_is_never_published_and_committed_one_is_once(
+    ws: Workspace, bootstrap: str
+) -> None:
+    payload, topic = fresh_contract()
+    await create_topic(bootstrap, topic)
+    rolled_back = counted(payload, key="a", seq=1)
+    committed = counted(payload, key="a", seq=2)
+    with pytest.raises(RuntimeError):
+        async with ws.sessions() as session, session.begin():
+            await outbox.add(session, rolled_back)
+            raise RuntimeError("the use case fails after writing its event")
+    await ws.publish_via_outbox(committed)
+
+    async with relay(ws, bootstrap):
+        records = await read_topic(bootstrap, topic.name, at_least=1, settle=2.0)
+
+    assert [e.id for e in envelopes(records)] == [committed.id]
+    assert records[0].key == b"a"
+    assert await unpublished(ws) == 0
+
+
+async def test_relay_wakes_on_notify_without_waiting_for_the_poll(
+    ws: Workspace, bootstrap: str
+) -> None:
+    payload, topic = fresh_contract()
+    await create_topic(bootstrap, topic)
+    async with relay(ws, bootstrap, poll_interval=60.0) as runner:
+        await asyncio.wait_for(runner.active.wait(), timeout=15)
+        await ws.publish_via_outbox(counted(payload, key="k", seq=1))
+        records = await read_topic(bootstrap, topic.name, at_least=1, timeout=10)
+    assert len(records) == 1
+
+
+async def test_two_relays_started_together_publish_each_event_once(
+    ws: Workspace, bootstrap: str
+) -> None:
+    payload, topic = fresh_contract()
+    await create_topic(bootstrap, topic)
+    events = [counted(payload, key=f"k{i % 7}", seq=i) for i in range(500)]
+    await ws.publish_via_outbox(*events)
+
+    async with relay(ws, bootstrap) as first, relay(ws, bootstrap) as second:
+        records = await read_topic(bootstrap, topic.name, at_least=500, settle=2.0)
+        assert first.active.is_set() != second.active.is_set()
+
+    ids = [e.id for e in envelopes(records)]
+    assert len(ids) == 500
+    assert set(ids) == {e.id for e in events}
+
+
+async def test_standby_takes_over_when_the_active_relay_stops(
+    ws: Workspace, bootstrap: str
+) -> None:
+    payload, topic = fresh_contract()
+    await create_topic(bootstrap, topic)
+    async with relay(ws, bootstrap, standby_retry=0.2) as standby:
+        async with relay(ws, bootstrap, standby_retry=0.2) as active:
+            await wait_for(_either_active(active, standby), timeout=15)
+            leader, follower = (active, standby) if active.active.is_set() else (standby, active)
+        # leaving the inner block stops `active`; if it led, `standby` must take over
+        if leader is active:
+            await asyncio.wait_for(follower.active.wait(), timeout=10)
+        await ws.publish_via_outbox(counted(payload, key="after", seq=1))
+        records = await read_topic(bootstrap, topic.name, at_least=1, timeout=15)
+    assert len(records) == 1
+
+
+def _either_active(a: OutboxRelay, b: OutboxRelay):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return a.active.is_set() or b.active.is_set()
+
+    return check
+
+
+async def test_per_key_order_holds_across_relay_restarts(ws: Workspace, bootstrap: str) -> None:
+    payload, topic = fresh_contract(partitions=4)
+    await create_topic(bootstrap, topic)
+    keys = [f"person-{i}" for i in range(10)]
+    total = 0
+    for round_ in range(4):  # four relay lifetimes, each interrupted with events left over
+        batch = [counted(payload, key=k, seq=round_ * 100 + n) for n in range(50) for k in keys]
+        await ws.publish_via_outbox(*batch)
+        total += len(batch)
+        async with relay(ws, bootstrap, batch_size=50):
+            await asyncio.sleep(0.3)
+
+    async with relay(ws, bootstrap):
+        records = await read_topic(bootstrap, topic.name, at_least=total, settle=2.0)
+
+    seen: dict[str, list[int]] = defaultdict(list)
+    for envelope in envelopes(records):
+        seen[envelope.subject].append(int(envelope.data["seq"]))
+    for key in keys:
+        first_seen = list(dict.fromkeys(seen[key]))  # a redelivery repeats, never reorders
+        assert first_seen == sorted(first_seen), key
+        assert len(first_seen) == 200
+    assert await unpublished(ws) == 0
+
+
+async def test_lag_reports_count_and_age_of_unpublished(ws: Workspace, bootstrap: str) -> None:
+    payload, topic = fresh_contract()
+    await create_topic(bootstrap, topic)
+    await ws.publish_via_outbox(*[counted(payload, key="x", seq=i) for i in range(3)])
+    await asyncio.sleep(0.2)
+    lag = await outbox_lag(ws.dsn, schema=ws.schema)
+    assert lag.unpublished == 3
+    assert lag.oldest_age_seconds > 0
+    async with relay(ws, bootstrap):
+        await wait_for(lambda: _empty(ws), timeout=15)
+    assert (await outbox_lag(ws.dsn, schema=ws.schema)).unpublished == 0
+
+
+async def _empty(ws: Workspace) -> bool:
+    return await unpublished(ws) == 0
+
+
+async def test_published_rows_are_deleted_after_retention(ws: Workspace, bootstrap: str) -> None:
+    payload, topic = fresh_contract()
+    await create_topic(bootstrap, topic)
+    await ws.publish_via_outbox(*[counted(payload, key="x", seq=i) for i in range(5)])
+    async with relay(ws, bootstrap, retention=timedelta(seconds=1), housekeeping_interval=0.5):
+        await wait_for(lambda: _no_rows(ws), timeout=20)
+
+
+async def _no_rows(ws: Workspace) -> bool:
+    return await ws.scalar("SELECT count(*) FROM outbox") == 0

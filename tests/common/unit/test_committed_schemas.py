@@ -1,0 +1,32 @@
+"""The committed event schemas (`contracts/events`, written by `make schemas`) against the
+contracts in the code: ARCHITECTURE.md §3, only additive optional fields within a version.
+
+Only the real `REGISTRY` is checked, without `selftest` contracts should a test put any there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from koshiqon.common.events import REGISTRY
+from koshiqon.common.events.contracts import Registry, load_all_contracts
+from koshiqon.common.events.schemas import compare_directory, outdated
+
+COMMITTED = Path(__file__).resolve().parents[3] / "contracts" / "events"
+
+
+def service_contracts() -> Registry:
+    load_all_contracts()
+    registry = Registry()
+    for contract in REGISTRY:
+        if contract.context != "selftest":
+            registry.register(contract)
+    return registry
+
+
+def test_committed_schemas_are_backward_compatible() -> None:
+    assert compare_directory(COMMITTED, registry=service_contracts()) == []
+
+
+def test_every_event_type_has_its_schema_committed() -> None:
+    assert outdated(COMMITTED, registry=service_contracts()) == []

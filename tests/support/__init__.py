@@ -1,0 +1,1 @@
+"""Test support: throwaway schemas, unique event contracts and topics, topic readers."""

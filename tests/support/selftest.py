@@ -1,0 +1,108 @@
+"""A throwaway context for testing the event backbone: each test gets its own event type,
+topic and PostgreSQL schema, so tests never see each other's events or rows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, func, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from koshiqon.common import db, outbox
+from koshiqon.common.events.contracts import EventContract, EventPayload, event, make_event
+from koshiqon.common.events.envelope import Envelope
+from koshiqon.common.settings import role_dsn
+from koshiqon.common.topics import TopicSpec, ensure_topics
+
+
+class Counted(EventPayload):
+    """Base of the generated test payloads: which counter, and the event's place in its key."""
+
+    counter: str
+    seq: int
+
+
+def fresh_contract(partitions: int = 3) -> tuple[type[Counted], TopicSpec]:
+    suffix = uuid.uuid4().hex[:12]
+    topic = TopicSpec(f"selftest.{suffix}.v1", partitions=partitions)
+    payload = type(f"Counted_{suffix}", (Counted,), {"__module__": __name__})
+    event("selftest", f"counted-{suffix}", topic=topic.name)(payload)
+    return payload, topic
+
+
+def counted(payload: type[Counted], *, key: str, seq: int) -> Envelope:
+    return make_event(
+        payload(counter=key, seq=seq),
+        subject=key,
+        source="/koshiqon/selftest",
+        correlation_id=str(uuid.uuid4()),
+    )
+
+
+def contract(payload: type[Counted]) -> EventContract:
+    return payload.contract
+
+
+@dataclass
+class Workspace:
+    """One test's schema: the platform tables plus `effects`, one row per handled event."""
+
+    schema: str
+    dsn: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def publish_via_outbox(self, *events: Envelope) -> None:
+        async with self.sessions() as session, session.begin():
+            await outbox.add(session, *events)
+
+    async def scalar(self, sql: str) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(text(sql))).scalar_one())
+
+
+def _metadata() -> MetaData:
+    metadata = db.new_metadata()
+    Table(
+        "effects",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", Uuid, nullable=False),
+        Column("counter", String(100), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("at", DateTime(timezone=True), server_default=func.now()),
+    )
+    return metadata
+
+
+@asynccontextmanager
+async def workspace(admin_dsn: str) -> AsyncIterator[Workspace]:
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    await db.bootstrap(admin_dsn, {schema: "selftest"})
+    dsn = role_dsn(admin_dsn, role=schema, password=SecretStr("selftest"))
+    engine = db.create_engine(dsn, schema=schema, application="selftest", pool_size=5)
+    async with engine.begin() as conn:
+        await conn.run_sync(_metadata().create_all)
+    try:
+        yield Workspace(schema, dsn, engine, db.session_factory(engine))
+    finally:
+        await engine.dispose()
+        await db.drop_schema(admin_dsn, schema)
+        await db.drop_role(admin_dsn, schema)
+
+
+async def create_topic(bootstrap: str, spec: TopicSpec) -> None:
+    await ensure_topics(bootstrap, [spec])
+
+
+async def record_effect(session: AsyncSession, envelope: Envelope, payload: EventPayload) -> None:
+    """The handler of the tests: one `effects` row per handled event."""
+    assert isinstance(payload, Counted)
+    await session.execute(
+        text("INSERT INTO effects (event_id, counter, seq) VALUES (:id, :counter, :seq)"),
+        {"id": envelope.id, "counter": payload.counter, "seq": payload.seq},
+    )
