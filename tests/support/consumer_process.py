@@ -24,7 +24,7 @@ from support.selftest import Counted, record_effect
 
 
 def _declare(suffix: str, topic: str) -> str:
-    payload = type(f"Counted_{suffix}", (Counted,), {"__module__": __name__})
+    payload: type[Counted] = type(f"Counted_{suffix}", (Counted,), {"__module__": __name__})
     event("selftest", f"counted-{suffix}", topic=topic)(payload)
     return payload.contract.type
 

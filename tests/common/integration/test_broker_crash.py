@@ -12,12 +12,19 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from support.kafka import envelopes, read_topic, wait_for
+from support.selftest import (
+    Workspace,
+    counted,
+    create_topic,
+    fresh_contract,
+    record_effect,
+    workspace,
+)
 
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, Subscription
 from koshiqon.common.infra import kafka
 from koshiqon.common.outbox import OutboxRelay, RelayConfig
-from support.kafka import envelopes, read_topic, wait_for
-from support.selftest import Workspace, counted, create_topic, fresh_contract, record_effect, workspace
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -14,13 +13,6 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from koshiqon.common import dlq
-from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, Subscription
-from koshiqon.common.errors import InvalidInput
-from koshiqon.common.events.contracts import EventPayload
-from koshiqon.common.events.envelope import Envelope
-from koshiqon.common.topics import dlq_topic
 from support.kafka import read_topic, wait_for
 from support.selftest import (
     Counted,
@@ -31,6 +23,13 @@ from support.selftest import (
     record_effect,
     workspace,
 )
+
+from koshiqon.common import dlq
+from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, Subscription
+from koshiqon.common.errors import InvalidInput, TransientError
+from koshiqon.common.events.contracts import EventPayload
+from koshiqon.common.events.envelope import Envelope
+from koshiqon.common.topics import dlq_topic
 
 pytestmark = pytest.mark.integration
 
@@ -109,18 +108,18 @@ async def test_consumer_killed_between_db_commit_and_offset_commit_has_one_effec
             group, topic.name, suffix]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
 
-    victim = subprocess.run([*argv, "--die-after-commit", str(marker)], env=env, timeout=120)
-    assert victim.returncode == -9, "the consumer should have killed itself with SIGKILL"
+    victim = await asyncio.create_subprocess_exec(*argv, "--die-after-commit", str(marker), env=env)
+    assert await asyncio.wait_for(victim.wait(), timeout=120) == -9, "expected SIGKILL"
     assert marker.exists()
     assert await ws.scalar("SELECT count(*) FROM effects") == 1  # committed, offset not
 
-    survivor = subprocess.Popen(argv, env=env)
+    survivor = await asyncio.create_subprocess_exec(*argv, env=env)
     try:
         await wait_for(effects(ws, 20), timeout=60)
         await asyncio.sleep(1.0)
     finally:
         survivor.terminate()
-        survivor.wait(timeout=30)
+        assert await asyncio.wait_for(survivor.wait(), timeout=30) == 0  # SIGTERM: clean exit
     assert await ws.scalar("SELECT count(*) FROM effects") == 20
     assert await ws.scalar("SELECT count(DISTINCT event_id) FROM effects") == 20
 
@@ -190,8 +189,6 @@ async def test_unknown_type_is_dead_lettered_and_unhandled_known_type_is_ignored
 async def test_transient_failure_is_retried_from_the_same_offset(
     ws: Workspace, bootstrap: str, producer: AIOKafkaProducer
 ) -> None:
-    from koshiqon.common.errors import TransientError
-
     payload, topic = fresh_contract(partitions=1)
     await create_topic(bootstrap, topic)
     failures = {"left": 4}
@@ -207,4 +204,4 @@ async def test_transient_failure_is_retried_from_the_same_offset(
     async with consuming(ws, bootstrap, group, topic.name, {payload.contract.type: flaky}):
         await wait_for(effects(ws, 5), timeout=30)
     assert await ws.scalar("SELECT count(*) FROM effects") == 5
-    assert [r for r in await read_topic(bootstrap, dlq_topic(group).name, at_least=0, timeout=2)] == []
+    assert await read_topic(bootstrap, dlq_topic(group).name, at_least=0, timeout=2) == []

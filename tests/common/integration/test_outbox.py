@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
+from support.kafka import envelopes, read_topic, wait_for
+from support.selftest import Workspace, counted, create_topic, fresh_contract, workspace
 
 from koshiqon.common import outbox
 from koshiqon.common.outbox import OutboxRelay, RelayConfig, outbox_lag
-from support.kafka import envelopes, read_topic, wait_for
-from support.selftest import Workspace, counted, create_topic, fresh_contract, workspace
 
 pytestmark = pytest.mark.integration
 
@@ -54,10 +54,14 @@ async def test_rolled_back_event_is_never_published_and_committed_one_is_once(
     await create_topic(bootstrap, topic)
     rolled_back = counted(payload, key="a", seq=1)
     committed = counted(payload, key="a", seq=2)
-    with pytest.raises(RuntimeError):
+
+    async def failing_use_case() -> None:
         async with ws.sessions() as session, session.begin():
             await outbox.add(session, rolled_back)
             raise RuntimeError("the use case fails after writing its event")
+
+    with pytest.raises(RuntimeError):
+        await failing_use_case()
     await ws.publish_via_outbox(committed)
 
     async with relay(ws, bootstrap):

@@ -260,7 +260,7 @@ class ConsumerRunner:
         assert self._producer is not None
         headers = [
             *[(k, v) for k, v in (record.headers or ()) if not k.startswith(DLQ_HEADER_PREFIX)],
-            *[(DLQ_HEADER_PREFIX + k, v.encode()) for k, v in _error_headers(self.group, record, exc).items()],
+            *[(DLQ_HEADER_PREFIX + k, v.encode()) for k, v in _error_headers(self.group, record, exc).items()],  # noqa: E501
         ]  # fmt: skip
         await self._producer.send_and_wait(
             dlq_topic(self.group).name, record.value, key=record.key, headers=headers

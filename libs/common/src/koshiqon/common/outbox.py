@@ -142,14 +142,17 @@ class OutboxRelay:
                 log.warning("outbox.relay-db-error", extra={"error": repr(exc)})
                 await _sleep_or_stop(stop, self.config.standby_retry)
 
-    async def _compete(self, stop: asyncio.Event) -> None:
-        conn = await asyncpg.connect(
+    async def _connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(
             asyncpg_dsn(self.config.dsn),
             server_settings={
                 "search_path": self.config.schema,
                 "application_name": f"{self.config.service}-outbox-relay",
             },
         )
+
+    async def _compete(self, stop: asyncio.Event) -> None:
+        conn = await self._connect()
         try:
             while not stop.is_set():
                 locked = await conn.fetchval(
@@ -168,19 +171,23 @@ class OutboxRelay:
     async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
         channel = f"outbox_{self.config.schema}"
         await conn.add_listener(channel, self._on_notify)
+        marker = _Marker(await self._connect(), service=self.config.service)
         self.active.set()
         metrics.OUTBOX_RELAY_ACTIVE.labels(self.config.service).set(1)
         log.info("outbox.relay-leading", extra={"schema": self.config.schema})
         try:
-            await self._publish_until_stopped(conn, stop)
+            await self._publish_until_stopped(conn, marker, stop)
         finally:
+            await marker.close()
             with contextlib.suppress(Exception):
                 await conn.remove_listener(channel, self._on_notify)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
-    async def _publish_until_stopped(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+    async def _publish_until_stopped(
+        self, conn: asyncpg.Connection, marker: _Marker, stop: asyncio.Event
+    ) -> None:
         housekeeping_due = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
@@ -190,7 +197,7 @@ class OutboxRelay:
             try:
                 while not stop.is_set():
                     self._wake.clear()
-                    await self._drain(conn, producer)
+                    await self._drain(conn, producer, marker)
                     if loop.time() >= housekeeping_due:
                         await self._housekeeping(conn)
                         housekeeping_due = loop.time() + self.config.housekeeping_interval
@@ -219,47 +226,62 @@ class OutboxRelay:
                 delay = min(delay * 2, 5.0)
         return None
 
-    async def _drain(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> None:
+    async def _drain(
+        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, marker: _Marker
+    ) -> None:
         """Publish every unpublished row visible now, keeping several batches in flight; a
         row is marked published only after the broker acknowledged it."""
         in_flight: list[_Batch] = []
         try:
-            await self._pipeline(conn, producer, in_flight)
+            await self._pipeline(conn, producer, marker, in_flight)
+            await marker.flush()
         finally:
             for batch in in_flight:  # a failure abandons them: they are sent again
                 batch.acks.cancel()
 
     async def _pipeline(
-        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, in_flight: list[_Batch]
+        self,
+        conn: asyncpg.Connection,
+        producer: AIOKafkaProducer,
+        marker: _Marker,
+        in_flight: list[_Batch],
     ) -> None:
-        cursor = 0
-        exhausted = False
-        while not exhausted or in_flight:
-            if not exhausted and len(in_flight) < self.config.max_batches_in_flight:
-                batch = await self._send_batch(conn, producer, after=cursor)
-                if batch is not None:
-                    in_flight.append(batch)
-                    cursor = batch.ids[-1]
-                exhausted = batch is None or len(batch.ids) < self.config.batch_size
-                continue
-            oldest = in_flight.pop(0)
-            await oldest.acks
-            await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", oldest.ids
-            )
-            metrics.OUTBOX_PUBLISHED.labels(self.config.service).inc(len(oldest.ids))
+        """Fetch batch n+1 while batch n is handed to the producer; await acknowledgements
+        only when `max_batches_in_flight` batches are out."""
+        fetching: asyncio.Task[list[asyncpg.Record]] | None = asyncio.create_task(
+            self._fetch(conn, after=0)
+        )
+        try:
+            while fetching is not None or in_flight:
+                if fetching is not None and len(in_flight) < self.config.max_batches_in_flight:
+                    rows = await fetching
+                    full = len(rows) == self.config.batch_size
+                    fetching = (
+                        asyncio.create_task(self._fetch(conn, after=rows[-1]["id"]))
+                        if full
+                        else None
+                    )
+                    if rows:
+                        in_flight.append(await self._send(producer, rows))
+                    continue
+                oldest = in_flight.pop(0)
+                await oldest.acks
+                marker.mark(oldest.ids)
+        finally:
+            if fetching is not None:
+                fetching.cancel()
 
-    async def _send_batch(
-        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, *, after: int
-    ) -> _Batch | None:
-        rows = await conn.fetch(
+    async def _fetch(self, conn: asyncpg.Connection, *, after: int) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch(
             "SELECT id, topic, key, value, headers FROM outbox "
             "WHERE published_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
             after,
             self.config.batch_size,
         )
-        if not rows:
-            return None
+        return rows
+
+    @staticmethod
+    async def _send(producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> _Batch:
         futures = []
         for row in rows:
             headers = [(k, v.encode()) for k, v in orjson.loads(row["headers"]).items()]
@@ -279,6 +301,40 @@ class OutboxRelay:
         current = await lag(conn)
         metrics.OUTBOX_UNPUBLISHED.labels(self.config.service).set(current.unpublished)
         metrics.OUTBOX_OLDEST_AGE.labels(self.config.service).set(current.oldest_age_seconds)
+
+
+class _Marker:
+    """Marks acknowledged rows published on a connection of its own, one statement after the
+    other, while the relay goes on fetching and sending the next batches."""
+
+    def __init__(self, conn: asyncpg.Connection, *, service: str) -> None:
+        self._conn = conn
+        self._service = service
+        self._last: asyncio.Task[None] | None = None
+
+    def mark(self, ids: list[int]) -> None:
+        self._last = asyncio.create_task(self._mark_after(self._last, ids))
+
+    async def _mark_after(self, previous: asyncio.Task[None] | None, ids: list[int]) -> None:
+        if previous is not None:
+            await previous  # a failed predecessor fails this one too: flush() reports it
+        await self._conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
+        )
+        metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(ids))
+
+    async def flush(self) -> None:
+        if self._last is not None:
+            last, self._last = self._last, None
+            await last
+
+    async def close(self) -> None:
+        if self._last is not None:
+            self._last.cancel()
+            with contextlib.suppress(BaseException):
+                await self._last
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._conn.close(), timeout=5)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

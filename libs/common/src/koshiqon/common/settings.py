@@ -55,7 +55,7 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "koshiqon"
     environment: Environment = Field(
-        default_factory=lambda: os.environ.get("KOSHIQON_ENV", "dev")  # type: ignore[arg-type,return-value]
+        default_factory=lambda: os.environ.get("KOSHIQON_ENV", "dev")  # type: ignore[arg-type]
     )
     database_url: PostgresDsn | None = None
     db_password: SecretStr = SecretStr(DEV_ROLE_PASSWORD)

@@ -3,6 +3,7 @@ by itself (auto.create.topics.enable=false): `ensure_topics` does, idempotently.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -43,9 +44,7 @@ async def ensure_topics(
             if s.name not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently
     finally:
         await admin.close()

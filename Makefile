@@ -1,0 +1,55 @@
+# Koshi-qon: one entry point for everything a person or CI runs.
+# Prerequisites: Python 3.11, Java 17, Maven. Everything else is installed by `make install`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BOOTSTRAP := .local/bootstrap
+UV ?= $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
+RUN := $(UV) run --frozen
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(BOOTSTRAP)/bin/uv:
+	python3 -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+install: $(if $(shell command -v uv 2>/dev/null),,$(BOOTSTRAP)/bin/uv) ## install uv (from PyPI when absent) and the workspace
+	$(UV) sync --frozen --all-packages
+
+lint: install ## ruff format --check, ruff check, mypy (strict on libs/common)
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+	$(RUN) mypy libs/common/src tests/support
+
+format: install ## apply ruff's formatting and safe fixes
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+test: install ## lint and the whole suite against a Kafka and PostgreSQL started for it
+	UV="$(UV)" bash scripts/test.sh
+
+test-unit: install ## the unit tests alone (no infrastructure)
+	$(RUN) pytest tests -m "not integration" -q
+
+infra-up: install ## start the local Kafka and PostgreSQL (a no-op when they run)
+	$(RUN) koshiqon infra up
+
+infra-down: install ## stop them
+	$(RUN) koshiqon infra down
+
+infra-reset: install ## stop them and wipe their data
+	$(RUN) koshiqon infra reset
+
+infra-status: install ## say what runs
+	$(RUN) koshiqon infra status
+
+schemas: install ## export the JSON Schema of every event type into contracts/events
+	$(RUN) python -m koshiqon.common.events.schemas export contracts/events
+
+bench: install ## benchmarks against raw baselines (needs infra-up)
+	$(RUN) python bench/outbox_relay.py

@@ -1,0 +1,412 @@
+"""`Idempotency-Key` on POST: a repeated request gets the first response again.
+
+Why an ASGI middleware and not a FastAPI dependency: the promise is "the first *response*
+again", and a dependency never sees the response. It runs before the body is validated and
+cannot see what exception handlers render (a 422 validation problem, a 404 or 409 domain
+problem), which must be stored too; and to replay it would have to smuggle a stored
+response out through an exception. A middleware sees the exact bytes, status and headers
+the client got, whichever layer produced them, and can answer a replay without running the
+route at all. What it gives up: it runs before routing and dependencies, so it verifies the
+bearer token itself (the same `app.state.token_verifier`, one signature check more per keyed
+POST), and it identifies the route by method and concrete path (`POST /persons/42/moves`)
+rather than the template, which is the right identity for "the same request" anyway.
+
+Semantics, per (key, caller's `sub`):
+- first time: the key is claimed, the request runs, and a response below 500 is stored
+  before its last byte is sent, so a client that saw it can rely on the replay;
+- same route and byte-identical body and query again: the stored response (status, body,
+  and the headers in `REPLAYED_HEADERS`, e.g. Location) with `Idempotent-Replayed: true`;
+- a different route or body: 422 naming `Idempotency-Key`;
+- while the first is still running: 409 with `Retry-After`;
+- a 5xx, an exception or a cancelled request: nothing is stored, the claim is dropped, and
+  a retry runs again. 401, 403, 408 and 429 are not stored either: they describe the
+  credentials or the server's state of the moment, not the request;
+- keys expire after `KEY_TTL` (24 h): an expired key is a new key; `purge_expired_keys` is
+  for the worker. A claim whose request died with its process is taken over by a retry
+  after `IN_FLIGHT_LEASE`.
+A request without valid credentials passes through untouched (the route refuses it, and
+there is no caller to scope the key to). Another caller's identical key is another key.
+
+Contract with the service: its lifespan sets `app.state.sessions`, an
+`async_sessionmaker[AsyncSession]` whose connections work in the service's schema (as
+`koshiqon.common.db.create_engine` + `session_factory` make them), where the platform table
+`idempotency_keys` exists. The claim and the stored response are separate short
+transactions; the route's own unit of work is not touched. So a crash after the route
+committed and before the response was stored lets a retry (after the lease) run again:
+handlers stay idempotent by their domain ids, and this key is the fast, visible layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import CursorResult, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from koshiqon.common.auth.verifier import TokenVerifier
+from koshiqon.common.errors import Unauthenticated
+from koshiqon.common.http.problems import problem_response
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEY_TTL = timedelta(hours=24)
+IN_FLIGHT_LEASE = timedelta(minutes=5)
+REPLAYED_HEADERS = frozenset(
+    {"content-type", "location", "content-location", "etag", "last-modified", "link"}
+)
+NOT_STORED = frozenset({401, 403, 408, 429})
+
+_KEY = re.compile(r"[\x20-\x7e]{1,200}")
+_HEADER_KEY = IDEMPOTENCY_HEADER.lower().encode("latin-1")
+_MAX_PRINCIPAL = 200
+_MAX_ROUTE = 300
+
+log = logging.getLogger("koshiqon.http.idempotency")
+
+_CLAIM = text(
+    "INSERT INTO idempotency_keys AS k (key, principal, route, request_hash) "
+    "VALUES (:key, :principal, :route, :request_hash) "
+    "ON CONFLICT (key, principal) DO UPDATE SET route = EXCLUDED.route, "
+    "request_hash = EXCLUDED.request_hash, status_code = NULL, response_body = NULL, "
+    "response_headers = NULL, created_at = now() "
+    "WHERE k.created_at < now() - make_interval(secs => :ttl) "
+    "OR (k.status_code IS NULL AND k.created_at < now() - make_interval(secs => :lease) "
+    "AND k.route = EXCLUDED.route AND k.request_hash = EXCLUDED.request_hash) "
+    "RETURNING k.created_at"
+)
+_EXISTING = text(
+    "SELECT route, request_hash, status_code, response_body, response_headers "
+    "FROM idempotency_keys WHERE key = :key AND principal = :principal"
+)
+_COMPLETE = text(
+    "UPDATE idempotency_keys SET status_code = :status, response_body = :body, "
+    "response_headers = CAST(:headers AS jsonb) "
+    "WHERE key = :key AND principal = :principal AND created_at = :claimed_at "
+    "AND status_code IS NULL"
+)
+_RELEASE = text(
+    "DELETE FROM idempotency_keys WHERE key = :key AND principal = :principal "
+    "AND created_at = :claimed_at AND status_code IS NULL"
+)
+_PURGE = text("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => :age)")
+
+
+@dataclass(frozen=True)
+class KeyedRequest:
+    key: str
+    principal: str
+    route: str
+    request_hash: str
+
+    def params(self) -> dict[str, str]:
+        return {"key": self.key, "principal": self.principal}
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    at: datetime
+
+
+class Verdict(enum.Enum):
+    """Why a key that is already claimed cannot run the request again."""
+
+    IN_FLIGHT = "in-flight"
+    MISMATCH = "mismatch"
+
+
+Outcome = Claimed | StoredResponse | Verdict
+
+
+class IdempotencyStore:
+    """The `idempotency_keys` table: claim, complete, release, each its own transaction."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        ttl: timedelta = KEY_TTL,
+        lease: timedelta = IN_FLIGHT_LEASE,
+    ) -> None:
+        self._sessions = sessions
+        self._ttl = ttl.total_seconds()
+        self._lease = lease.total_seconds()
+
+    async def claim(self, request: KeyedRequest) -> Outcome:
+        """`Claimed` (run it), a `StoredResponse` (replay it) or a `Verdict` (refuse it)."""
+        values: dict[str, object] = {**request.params(), "route": request.route}
+        values |= {"request_hash": request.request_hash, "ttl": self._ttl, "lease": self._lease}
+        for _ in range(3):  # a claim released between our two statements: try again
+            async with self._sessions() as session, session.begin():
+                claimed_at = (await session.execute(_CLAIM, values)).scalar_one_or_none()
+                if claimed_at is not None:
+                    return Claimed(claimed_at)
+                row = (await session.execute(_EXISTING, request.params())).one_or_none()
+            if row is not None:
+                return _judge(request, row._mapping)
+        return Verdict.IN_FLIGHT
+
+    async def complete(
+        self, request: KeyedRequest, claim: Claimed, response: StoredResponse
+    ) -> None:
+        headers = orjson.dumps([list(pair) for pair in response.headers]).decode()
+        values = {"status": response.status, "body": response.body, "headers": headers}
+        async with self._sessions() as session, session.begin():
+            await session.execute(_COMPLETE, {**request.params(), **values, "claimed_at": claim.at})
+
+    async def release(self, request: KeyedRequest, claim: Claimed) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(_RELEASE, {**request.params(), "claimed_at": claim.at})
+
+
+def _judge(request: KeyedRequest, row: Any) -> Outcome:
+    if row["route"] != request.route or row["request_hash"] != request.request_hash:
+        return Verdict.MISMATCH
+    if row["status_code"] is None:
+        return Verdict.IN_FLIGHT
+    headers = [(str(name), str(value)) for name, value in row["response_headers"] or []]
+    return StoredResponse(int(row["status_code"]), bytes(row["response_body"] or b""), headers)
+
+
+async def purge_expired_keys(session: AsyncSession, *, older_than: timedelta = KEY_TTL) -> int:
+    """Delete keys older than `older_than` in the caller's transaction; how many went."""
+    result = await session.execute(_PURGE, {"age": older_than.total_seconds()})
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+class IdempotencyMiddleware:
+    """Plain ASGI middleware implementing the module's semantics for POST requests."""
+
+    def __init__(
+        self, app: ASGIApp, *, ttl: timedelta = KEY_TTL, lease: timedelta = IN_FLIGHT_LEASE
+    ) -> None:
+        self.app = app
+        self._ttl = ttl
+        self._lease = lease
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = _key_headers(scope)
+        if not raw:
+            await self.app(scope, receive, send)
+            return
+        if len(raw) > 1 or not _KEY.fullmatch(raw[0]):
+            await _refuse_key(scope, receive, send, detail=_KEY_RULE)
+            return
+        principal = await _principal(scope)
+        if principal is None:
+            await self.app(scope, receive, send)  # the route answers 401 itself
+            return
+        body, receive = await _buffer_body(receive)
+        request = _keyed(scope, key=raw[0], principal=principal, body=body)
+        await self._handle(scope, receive, send, request)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, request: KeyedRequest
+    ) -> None:
+        store = IdempotencyStore(_sessions(scope), ttl=self._ttl, lease=self._lease)
+        outcome = await store.claim(request)
+        if isinstance(outcome, Claimed):
+            await self._run(scope, receive, send, store=store, request=request, claim=outcome)
+        elif isinstance(outcome, StoredResponse):
+            log.info("http.idempotency.replayed", extra={"route": request.route})
+            await _replay(outcome, send)
+        elif outcome is Verdict.MISMATCH:
+            log.warning("http.idempotency.key-reused", extra={"route": request.route})
+            await _refuse_key(scope, receive, send, detail=_REUSED)
+        else:
+            await _refuse_in_flight(scope, receive, send)
+
+    async def _run(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        store: IdempotencyStore,
+        request: KeyedRequest,
+        claim: Claimed,
+    ) -> None:
+        async def finish(response: StoredResponse) -> None:
+            try:
+                if storable(response.status):
+                    await store.complete(request, claim, response)
+                else:
+                    await store.release(request, claim)
+            except Exception:  # the client still gets its response; a retry may rerun it
+                log.exception("http.idempotency.store-failed", extra={"route": request.route})
+
+        recorder = _Recorder(send, finish)
+        try:
+            await self.app(scope, receive, recorder.send)
+        finally:
+            if not recorder.finished:  # failed, cancelled, or never completed its response
+                await _release_quietly(store, request, claim)
+
+
+def storable(status: int) -> bool:
+    """Whether a response with `status` is kept for replay (see the module doc)."""
+    return status < 500 and status not in NOT_STORED
+
+
+async def _release_quietly(store: IdempotencyStore, request: KeyedRequest, claim: Claimed) -> None:
+    """Drop the claim even while this task is being cancelled; a failure only delays a retry
+    until the lease runs out."""
+    try:
+        await asyncio.shield(store.release(request, claim))
+    except Exception:
+        log.exception("http.idempotency.release-failed", extra={"route": request.route})
+
+
+class _Recorder:
+    """Passes the response through, keeping a copy; calls `finish` with it just before the
+    last body message goes out."""
+
+    def __init__(self, send: Send, finish: Callable[[StoredResponse], Awaitable[None]]) -> None:
+        self._send = send
+        self._finish = finish
+        self._status = 500
+        self._headers: list[tuple[str, str]] = []
+        self._body: list[bytes] = []
+        self.finished = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self._status = int(message["status"])
+            self._headers = _replayable(message.get("headers", ()))
+        elif message["type"] == "http.response.body":
+            self._body.append(bytes(message.get("body", b"")))
+            if not message.get("more_body", False):
+                await self._finish(
+                    StoredResponse(self._status, b"".join(self._body), self._headers)
+                )
+                self.finished = True
+        await self._send(message)
+
+
+def _replayable(headers: Any) -> list[tuple[str, str]]:
+    pairs = ((bytes(n).decode("latin-1").lower(), bytes(v).decode("latin-1")) for n, v in headers)
+    return [(name, value) for name, value in pairs if name in REPLAYED_HEADERS]
+
+
+async def _replay(response: StoredResponse, send: Send) -> None:
+    headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
+    headers += [
+        (b"content-length", str(len(response.body)).encode("latin-1")),
+        (REPLAYED_HEADER.lower().encode("latin-1"), b"true"),
+    ]
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def _key_headers(scope: Scope) -> list[str]:
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return []
+    return [v.decode("latin-1") for n, v in scope.get("headers", ()) if n == _HEADER_KEY]
+
+
+async def _principal(scope: Scope) -> str | None:
+    """The verified caller's subject, or None when there is no trustworthy bearer token."""
+    verifier = getattr(scope["app"].state, "token_verifier", None)
+    if not isinstance(verifier, TokenVerifier):
+        raise RuntimeError("app.state.token_verifier is not set: the app factory must set it")
+    authorization = next((v for n, v in scope.get("headers", ()) if n == b"authorization"), b"")
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        principal = await verifier.verify(token.strip())
+    except Unauthenticated:
+        return None
+    return _bounded(principal.subject, _MAX_PRINCIPAL)
+
+
+def _sessions(scope: Scope) -> async_sessionmaker[AsyncSession]:
+    sessions = getattr(scope["app"].state, "sessions", None)
+    if not isinstance(sessions, async_sessionmaker):
+        raise RuntimeError(
+            "app.state.sessions is not set: a service taking Idempotency-Key must set it "
+            "in its lifespan (see koshiqon.common.http.idempotency)"
+        )
+    return sessions
+
+
+async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that hands it to the app once more."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away; the app will see the same
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
+
+
+def _keyed(scope: Scope, *, key: str, principal: str, body: bytes) -> KeyedRequest:
+    digest = hashlib.sha256(scope.get("query_string", b""))
+    digest.update(b"\x00")
+    digest.update(body)
+    route = _bounded(f"POST {scope['path']}", _MAX_ROUTE)
+    return KeyedRequest(key=key, principal=principal, route=route, request_hash=digest.hexdigest())
+
+
+def _bounded(value: str, limit: int) -> str:
+    """`value`, or its digest when it would not fit its column."""
+    if len(value) <= limit:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+_KEY_RULE = "Idempotency-Key must be one header of 1 to 200 printable ASCII characters"
+_REUSED = "this Idempotency-Key was used for a different request (route or body)"
+
+
+async def _refuse_key(scope: Scope, receive: Receive, send: Send, *, detail: str) -> None:
+    response = problem_response(
+        422,
+        title="Invalid input",
+        detail=detail,
+        code="invalid-idempotency-key",
+        instance=scope["path"],
+        extra={"errors": [{"field": IDEMPOTENCY_HEADER, "message": detail}]},
+    )
+    await response(scope, receive, send)
+
+
+async def _refuse_in_flight(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(
+        409,
+        title="Conflict",
+        detail="a request with this Idempotency-Key is still being processed; retry later",
+        code="idempotency-key-in-use",
+        instance=scope["path"],
+        headers={"Retry-After": "1"},
+    )
+    await response(scope, receive, send)

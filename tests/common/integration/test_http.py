@@ -1,0 +1,570 @@
+"""The app factory end to end: a tiny service built with `create_app`, its table made by a
+real Alembic migration in a throwaway schema, driven over ASGI with dev-key tokens, with the
+real PostgreSQL and Kafka behind its readiness checks."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from support.selftest import Workspace, workspace
+
+from koshiqon.common.auth import Principal, issue_dev_token, require_scopes
+from koshiqon.common.errors import Conflict, NotFound
+from koshiqon.common.health import ReadinessCheck, database_check, kafka_check, migrations_check
+from koshiqon.common.http.app import create_app
+from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
+from koshiqon.common.http.idempotency import purge_expired_keys
+from koshiqon.common.http.pagination import Page, PageQuery, decode_cursor, make_page
+from koshiqon.common.migrations import upgrade
+from koshiqon.common.settings import ServiceSettings
+
+pytestmark = pytest.mark.integration
+
+# --- the tiny service ----------------------------------------------------------------------
+
+ENV_PY = """\
+from sqlalchemy import MetaData
+
+from koshiqon.common.migrations import run_env
+
+run_env(MetaData(), schema="httptest")
+"""
+
+PERSONS_REVISION = '''\
+"""persons (the platform tables come with the workspace)"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "persons",
+        sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+        sa.Column("name", sa.String(100), nullable=False),
+    )
+'''
+
+Writer = Annotated[Principal, Depends(require_scopes("test:write"))]
+Reader = Annotated[Principal, Depends(require_scopes("test:read"))]
+
+
+class MemberIn(BaseModel):
+    iin: str = Field(pattern=r"^\d{12}$")
+
+
+class PersonIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    family: list[MemberIn] = []
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+
+
+@dataclass
+class Lab:
+    """What the lab routes let a test observe and steer."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def count(self, route: str) -> int:
+        self.calls[route] = self.calls.get(route, 0) + 1
+        return self.calls[route]
+
+
+def persons_router() -> APIRouter:
+    router = APIRouter(prefix="/persons")
+
+    @router.post("", status_code=201, response_model=PersonOut)
+    async def add_person(
+        body: PersonIn, principal: Writer, request: Request, response: Response
+    ) -> PersonOut:
+        async with request.app.state.sessions() as session, session.begin():
+            sql = text("INSERT INTO persons (name) VALUES (:name) RETURNING id")
+            person_id = (await session.execute(sql, {"name": body.name})).scalar_one()
+        response.headers["Location"] = f"/persons/{person_id}"
+        return PersonOut(id=person_id, name=body.name)
+
+    @router.get("", response_model=Page[PersonOut])
+    async def list_persons(params: PageQuery, principal: Reader, request: Request) -> Any:
+        after = int(params.after[0]) if params.after else 0
+        sql = text("SELECT id, name FROM persons WHERE id > :after ORDER BY id LIMIT :n")
+        async with request.app.state.sessions() as session:
+            rows = await session.execute(sql, {"after": after, "n": params.limit + 1})
+        people = [PersonOut(id=r.id, name=r.name) for r in rows]
+        return make_page(people, limit=params.limit, cursor_of=lambda p: (p.id,))
+
+    @router.get("/{person_id}", response_model=PersonOut)
+    async def get_person(person_id: int, principal: Reader) -> PersonOut:
+        raise NotFound(f"no person {person_id}")
+
+    return router
+
+
+def lab_router(lab: Lab) -> APIRouter:
+    router = APIRouter(prefix="/lab")
+
+    @router.post("/conflict", status_code=201)
+    async def conflict(body: PersonIn, principal: Writer) -> dict[str, int]:
+        raise Conflict(f"refused, call {lab.count('conflict')}")
+
+    @router.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2 at /srv/app.py")
+
+    @router.post("/flaky", status_code=201)
+    async def flaky(body: PersonIn, principal: Writer) -> dict[str, int]:
+        call = lab.count("flaky")
+        if call == 1:
+            raise RuntimeError("the first call fails")
+        return {"call": call}
+
+    @router.post("/slow", status_code=201)
+    async def slow(body: PersonIn, principal: Writer) -> dict[str, int]:
+        lab.entered.set()
+        await lab.release.wait()
+        return {"call": lab.count("slow")}
+
+    @router.get("/context")
+    async def context() -> dict[str, str]:
+        return {"correlation_id": current_correlation_id(), "traceparent": current_traceparent()}
+
+    return router
+
+
+def build_app(ws: Workspace, lab: Lab, readiness: Sequence[ReadinessCheck]) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.sessions = ws.sessions
+        lab.calls["lifespan"] = 1
+        yield
+        lab.calls["lifespan"] = 2
+
+    return create_app(
+        settings=ServiceSettings(service_name="httptest", environment="test"),
+        title="HTTP test",
+        version="0.0.1",
+        routers=[persons_router(), lab_router(lab)],
+        lifespan=lifespan,
+        readiness=readiness,
+    )
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("migrations")
+    (root / "versions").mkdir()
+    (root / "env.py").write_text(ENV_PY)
+    (root / "versions" / "0001.py").write_text(PERSONS_REVISION)
+    return root
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh development signing key per test, not the checkout's."""
+    monkeypatch.setenv("KOSHIQON_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+@pytest.fixture
+async def ws(admin_database_url: str, scripts: Path) -> AsyncIterator[Workspace]:
+    async with workspace(admin_database_url) as w:
+        await upgrade(scripts, w.dsn, schema=w.schema)
+        yield w
+
+
+@pytest.fixture
+def lab() -> Lab:
+    return Lab()
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+@pytest.fixture
+async def client(
+    state_dir: Path, ws: Workspace, lab: Lab, scripts: Path, bootstrap: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    readiness = [
+        database_check(ws.engine),
+        kafka_check(bootstrap),
+        migrations_check(ws.engine, scripts, ws.schema),
+    ]
+    async with serving(build_app(ws, lab, readiness)) as c:
+        yield c
+
+
+def auth(subject: str = "agency-a", *, key: str | None = None) -> dict[str, str]:
+    token = issue_dev_token(scopes=["test:read", "test:write"], subject=subject)
+    headers = {"Authorization": f"Bearer {token}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return headers
+
+
+def new_key() -> str:
+    return f"key-{uuid.uuid4()}"
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    return body
+
+
+PERSON = {"name": "Aigerim", "family": [{"iin": "900101300123"}]}
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+# --- errors as problem+json ----------------------------------------------------------------
+
+
+async def test_validation_error_names_field_paths(client: httpx.AsyncClient) -> None:
+    body = {"name": "", "family": [{"iin": "900101300123"}, {"iin": "12x"}]}
+    response = await client.post("/persons", json=body, headers=auth())
+    errors = problem(response, 422)["errors"]
+    assert {e["field"] for e in errors} == {"name", "family[1].iin"}
+
+
+async def test_domain_errors_map_to_404_and_409(client: httpx.AsyncClient) -> None:
+    missing = problem(await client.get("/persons/999", headers=auth()), 404)
+    assert missing["detail"] == "no person 999"
+    assert missing["instance"] == "/persons/999"
+    refused = await client.post("/lab/conflict", json=PERSON, headers=auth())
+    assert problem(refused, 409)["title"] == "Conflict"
+
+
+async def test_unexpected_error_is_500_without_internals(client: httpx.AsyncClient) -> None:
+    response = await client.get("/lab/boom", headers={"X-Correlation-ID": "boom-1"})
+    body = problem(response, 500)
+    for secret in ("hunter2", "secret internals", "RuntimeError", "Traceback", "app.py"):
+        assert secret not in response.text
+    assert body["title"] == "Internal error"
+    assert response.headers["X-Correlation-ID"] == "boom-1"
+
+
+async def test_missing_token_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.post("/persons", json=PERSON, headers={"Idempotency-Key": "k1"})
+    problem(response, 401)
+
+
+# --- correlation and trace context ---------------------------------------------------------
+
+
+async def test_correlation_id_is_echoed_and_seen_by_the_route(client: httpx.AsyncClient) -> None:
+    response = await client.get("/lab/context", headers={"X-Correlation-ID": "req:42.a_b-c"})
+    assert response.headers["X-Correlation-ID"] == "req:42.a_b-c"
+    assert response.json()["correlation_id"] == "req:42.a_b-c"
+
+
+@pytest.mark.parametrize("sent", [None, "has space", "x" * 129, "semi;colon", ""])
+async def test_missing_or_malformed_correlation_id_is_replaced(
+    client: httpx.AsyncClient, sent: str | None
+) -> None:
+    headers = {} if sent is None else {"X-Correlation-ID": sent}
+    response = await client.get("/lab/context", headers=headers)
+    generated = response.headers["X-Correlation-ID"]
+    assert UUID4.match(generated)
+    assert response.json()["correlation_id"] == generated
+
+
+async def test_traceparent_continues_the_callers_trace(client: httpx.AsyncClient) -> None:
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    response = await client.get("/lab/context", headers={"traceparent": incoming})
+    version, trace_id, parent_id, flags = response.json()["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", "4bf92f3577b34da6a3ce929d0e0e4736", "01")
+    assert re.fullmatch(r"[0-9a-f]{16}", parent_id)
+    assert parent_id != "00f067aa0ba902b7"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        None,
+        "garbage",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    ],
+)
+async def test_missing_or_invalid_traceparent_starts_a_trace(
+    client: httpx.AsyncClient, sent: str | None
+) -> None:
+    headers = {} if sent is None else {"traceparent": sent}
+    traceparent = (await client.get("/lab/context", headers=headers)).json()["traceparent"]
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", traceparent)
+    assert "4bf92f3577b34da6a3ce929d0e0e4736" not in traceparent
+
+
+# --- Idempotency-Key -----------------------------------------------------------------------
+
+
+async def test_repeat_gets_the_first_response(client: httpx.AsyncClient, ws: Workspace) -> None:
+    headers = auth(key=new_key())
+    first = await client.post("/persons", json=PERSON, headers=headers)
+    again = await client.post("/persons", json=PERSON, headers=headers)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert (
+        again.headers["Location"] == first.headers["Location"] == f"/persons/{first.json()['id']}"
+    )
+    assert again.headers["content-type"] == "application/json"
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert await ws.scalar("SELECT count(*) FROM persons") == 1
+
+
+async def test_same_key_with_another_body_or_route_is_422(client: httpx.AsyncClient) -> None:
+    key = new_key()
+    assert (await client.post("/persons", json=PERSON, headers=auth(key=key))).status_code == 201
+    other_body = await client.post("/persons", json={"name": "Other"}, headers=auth(key=key))
+    other_route = await client.post("/lab/flaky", json=PERSON, headers=auth(key=key))
+    for response in (other_body, other_route):
+        assert problem(response, 422)["errors"][0]["field"] == "Idempotency-Key"
+
+
+@pytest.mark.parametrize("key", ["", "k" * 201, "tab\there"])
+async def test_malformed_key_is_422(client: httpx.AsyncClient, ws: Workspace, key: str) -> None:
+    response = await client.post("/persons", json=PERSON, headers=auth(key=key))
+    assert problem(response, 422)["errors"][0]["field"] == "Idempotency-Key"
+    assert await ws.scalar("SELECT count(*) FROM persons") == 0
+
+
+async def test_concurrent_duplicate_is_409(client: httpx.AsyncClient, lab: Lab) -> None:
+    headers = auth(key=new_key())
+
+    async def first() -> httpx.Response:
+        return await client.post("/lab/slow", json=PERSON, headers=headers)
+
+    async def duplicate_while_first_runs() -> httpx.Response:
+        try:
+            await asyncio.wait_for(lab.entered.wait(), timeout=10)
+            return await client.post("/lab/slow", json=PERSON, headers=headers)
+        finally:
+            lab.release.set()
+
+    original, duplicate = await asyncio.gather(first(), duplicate_while_first_runs())
+
+    assert original.status_code == 201
+    assert problem(duplicate, 409)["type"].endswith("idempotency-key-in-use")
+    assert duplicate.headers["Retry-After"] == "1"
+    replay = await client.post("/lab/slow", json=PERSON, headers=headers)
+    assert replay.json() == original.json() == {"call": 1}
+
+
+async def test_keys_are_scoped_to_the_caller(client: httpx.AsyncClient, ws: Workspace) -> None:
+    key = new_key()
+    mine = await client.post("/persons", json=PERSON, headers=auth("agency-a", key=key))
+    theirs = await client.post("/persons", json=PERSON, headers=auth("agency-b", key=key))
+
+    assert mine.status_code == theirs.status_code == 201
+    assert mine.json()["id"] != theirs.json()["id"]
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert await ws.scalar("SELECT count(*) FROM persons") == 2
+
+
+async def test_5xx_is_not_stored_so_a_retry_runs_again(
+    client: httpx.AsyncClient, lab: Lab, ws: Workspace
+) -> None:
+    headers = auth(key=new_key())
+    failed = await client.post("/lab/flaky", json=PERSON, headers=headers)
+    retried = await client.post("/lab/flaky", json=PERSON, headers=headers)
+    replayed = await client.post("/lab/flaky", json=PERSON, headers=headers)
+
+    problem(failed, 500)
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried.headers
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert retried.json() == replayed.json() == {"call": 2}
+    assert lab.calls["flaky"] == 2
+
+
+async def test_4xx_is_stored(client: httpx.AsyncClient, lab: Lab) -> None:
+    headers = auth(key=new_key())
+    refused = await client.post("/lab/conflict", json=PERSON, headers=headers)
+    again = await client.post("/lab/conflict", json=PERSON, headers=headers)
+
+    assert problem(refused, 409)["detail"] == "refused, call 1"
+    assert problem(again, 409)["detail"] == "refused, call 1"
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert lab.calls["conflict"] == 1
+
+
+async def test_expired_key_is_a_new_key_and_purge_removes_it(
+    client: httpx.AsyncClient, ws: Workspace
+) -> None:
+    headers = auth(key=new_key())
+    first = await client.post("/persons", json=PERSON, headers=headers)
+    async with ws.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'"
+        )
+    second = await client.post("/persons", json=PERSON, headers=headers)
+    assert second.status_code == 201
+    assert second.json()["id"] != first.json()["id"]
+
+    async with ws.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'"
+        )
+    async with ws.sessions() as session, session.begin():
+        assert await purge_expired_keys(session) == 1
+        assert await purge_expired_keys(session, older_than=timedelta(hours=1)) == 0
+    assert await ws.scalar("SELECT count(*) FROM idempotency_keys") == 0
+
+
+# --- pagination ----------------------------------------------------------------------------
+
+
+async def add_persons(ws: Workspace, count: int) -> list[int]:
+    async with ws.sessions() as session, session.begin():
+        rows = await session.execute(
+            text("INSERT INTO persons (name) SELECT 'p' || n FROM generate_series(1, :count) n "
+                 "RETURNING id"),
+            {"count": count},
+        )  # fmt: skip
+        return sorted(row.id for row in rows)
+
+
+async def test_cursor_walks_every_row_once(client: httpx.AsyncClient, ws: Workspace) -> None:
+    expected = await add_persons(ws, 120)
+    seen: list[int] = []
+    sizes: list[int] = []
+    params: dict[str, str | int] = {"limit": 50}
+    while True:
+        response = await client.get("/persons", params=params, headers=auth())
+        assert response.status_code == 200, response.text
+        page = response.json()
+        sizes.append(len(page["items"]))
+        seen += [item["id"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params = {"limit": 50, "cursor": page["next_cursor"]}
+    assert sizes == [50, 50, 20]
+    assert seen == expected
+
+
+async def test_tampered_cursor_and_bad_limit_are_422(
+    client: httpx.AsyncClient, ws: Workspace
+) -> None:
+    first_id = (await add_persons(ws, 3))[0]
+    cursor = (await client.get("/persons?limit=1", headers=auth())).json()["next_cursor"]
+    assert decode_cursor(cursor) == (first_id,)
+    flipped = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+    for bad in (flipped, cursor[:-3], "not a cursor!", "AAAA", "x" * 2000):
+        response = await client.get("/persons", params={"cursor": bad}, headers=auth())
+        fields = {e["field"] for e in problem(response, 422)["errors"]}
+        assert fields <= {"cursor", "query.cursor"}, fields
+    for limit in (0, 201, "many"):
+        response = await client.get("/persons", params={"limit": limit}, headers=auth())
+        assert problem(response, 422)["errors"][0]["field"] == "query.limit"
+
+
+# --- operations endpoints ------------------------------------------------------------------
+
+
+async def test_livez_and_readyz(client: httpx.AsyncClient) -> None:
+    live = await client.get("/livez")
+    assert live.status_code == 200
+    assert live.json() == {"status": "alive"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "kafka": "ok", "migrations": "ok"},
+    }
+
+
+async def test_readyz_is_503_when_kafka_is_unreachable(
+    state_dir: Path, ws: Workspace, lab: Lab
+) -> None:
+    readiness = [database_check(ws.engine), kafka_check("127.0.0.1:1")]
+    async with serving(build_app(ws, lab, readiness)) as client:
+        response = await client.get("/readyz")
+        assert (await client.get("/livez")).status_code == 200
+    body = problem(response, 503)
+    assert body["failing"] == ["kafka"]
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["kafka"] != "ok"
+    assert "127.0.0.1" not in response.text
+
+
+async def test_metrics_label_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/persons/12345", headers=auth())
+    await client.get("/no/such/path")
+
+    exposition = (await client.get("/metrics")).text
+
+    template = re.compile(
+        r'koshiqon_http_request_duration_seconds_bucket\{[^}]*route="/persons/\{person_id\}"'
+        r'[^}]*status="404"'
+    )
+    assert template.search(exposition)
+    assert 'route="/persons/12345"' not in exposition
+    assert 'route="unmatched"' in exposition
+    assert 'route="/no/such/path"' not in exposition
+
+
+async def test_lifespan_of_the_service_runs_inside_the_factorys(
+    state_dir: Path, ws: Workspace, lab: Lab
+) -> None:
+    app = build_app(ws, lab, [])
+    async with serving(app):
+        assert lab.calls["lifespan"] == 1
+        assert app.state.sessions is ws.sessions
+    assert lab.calls["lifespan"] == 2
+
+
+# --- OpenAPI and docs ----------------------------------------------------------------------
+
+
+async def test_openapi_is_3_1(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["openapi"].startswith("3.1.")
+    assert "/persons/{person_id}" in schema["paths"]
+    assert "/livez" not in schema["paths"]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_docs_render_with_local_assets_only(client: httpx.AsyncClient, page: str) -> None:
+    html = await client.get(page)
+    assert html.status_code == 200
+    assets = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']+)["\']', html.text)
+    assert assets, "the page references no assets"
+    assert not [a for a in assets if re.match(r"(?i)(https?:)?//", a)]
+    assert "http://" not in html.text
+    assert "https://" not in html.text
+    for asset in assets:
+        assert asset.startswith("/static/docs/")
+        fetched = await client.get(asset)
+        assert fetched.status_code == 200, asset
+        assert len(fetched.content) > 0
