@@ -568,3 +568,22 @@ async def test_docs_render_with_local_assets_only(client: httpx.AsyncClient, pag
         fetched = await client.get(asset)
         assert fetched.status_code == 200, asset
         assert len(fetched.content) > 0
+
+
+async def test_openapi_documents_errors_as_problem_json(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    assert "Problem" in document["components"]["schemas"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    error_responses = [
+        response
+        for path_item in document["paths"].values()
+        for operation in path_item.values()
+        for status, response in operation.get("responses", {}).items()
+        if status[0] in "45"
+    ]
+    assert error_responses, "the test app declares validation errors at least"
+    for response in error_responses:
+        assert list(response["content"]) == ["application/problem+json"]
+        assert response["content"]["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/Problem"
+        }

@@ -93,6 +93,7 @@ def add_platform_tables(metadata: MetaData) -> None:
         Column("response_body", LargeBinary),
         Column("response_headers", JSONB),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index("ix_idempotency_keys_created_at", "created_at"),
     )
 
 

@@ -13,7 +13,11 @@ from aiokafka.structs import TopicPartition
 from koshiqon.common.consumer import DLQ_HEADER_PREFIX
 from koshiqon.common.kafka import new_producer
 from koshiqon.common.settings import DEFAULT_KAFKA_BOOTSTRAP
-from koshiqon.common.topics import dlq_topic
+from koshiqon.common.topics import dlq_topic, topic_exists
+
+
+class NoDeadLetters(Exception):
+    """The group never dead-lettered anything (its DLQ topic does not exist)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ async def replay(bootstrap: str, group: str, *, limit: int | None = None) -> Rep
     topic as it is now. Progress is the offset of the group `<group>.dlq-replay`, committed
     after the broker acknowledged each re-sent batch, so a replay can be repeated safely."""
     topic = dlq_topic(group).name
+    if not await topic_exists(bootstrap, topic):
+        raise NoDeadLetters(f"group {group!r} has no dead-letter topic {topic!r}")
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=f"{group}.dlq-replay",
@@ -44,6 +50,7 @@ async def replay(bootstrap: str, group: str, *, limit: int | None = None) -> Rep
         while await consumer.position(tp) < end and (limit is None or replayed < limit):
             batch = await consumer.getmany(tp, timeout_ms=1000, max_records=500)
             sent = []
+            last = -1
             for record in batch.get(tp, []):
                 if record.offset >= end or (limit is not None and replayed >= limit):
                     break
@@ -64,7 +71,7 @@ async def replay(bootstrap: str, group: str, *, limit: int | None = None) -> Rep
                 last = record.offset
             if sent:
                 await asyncio.gather(*sent)
-            if batch.get(tp):
+            if last >= 0:
                 await consumer.commit({tp: last + 1})
     finally:
         await consumer.stop()
@@ -87,6 +94,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _replay(args: argparse.Namespace) -> int:
-    result = asyncio.run(replay(args.bootstrap, args.group, limit=args.limit))
+    try:
+        result = asyncio.run(replay(args.bootstrap, args.group, limit=args.limit))
+    except NoDeadLetters as exc:
+        print(f"nothing to replay: {exc}")
+        return 0
     print(f"replayed {result.replayed} record(s), skipped {result.skipped} without origin")
     return 0

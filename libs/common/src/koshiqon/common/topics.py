@@ -48,3 +48,12 @@ async def ensure_topics(
                 await admin.create_topics(missing)
     finally:
         await admin.close()
+
+
+async def topic_exists(bootstrap: str, name: str) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return name in set(await admin.list_topics())
+    finally:
+        await admin.close()

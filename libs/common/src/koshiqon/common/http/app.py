@@ -65,7 +65,11 @@ from koshiqon.common.auth.verifier import TokenVerifier
 from koshiqon.common.health import ReadinessCheck, run_checks
 from koshiqon.common.http.correlation import CorrelationMiddleware
 from koshiqon.common.http.idempotency import IdempotencyMiddleware
-from koshiqon.common.http.problems import install_problem_handlers, problem_response
+from koshiqon.common.http.problems import (
+    install_problem_handlers,
+    problem_openapi,
+    problem_response,
+)
 from koshiqon.common.metrics import HTTP_REQUEST_SECONDS
 from koshiqon.common.settings import ServiceSettings
 
@@ -108,6 +112,7 @@ def create_app(
         app.include_router(router)
     app.include_router(_operations_router())
     _add_docs(app)
+    _problem_details_in_openapi(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(ErrorBoundary, handler=app.exception_handlers[Exception])
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
@@ -131,6 +136,17 @@ def _composed_lifespan(
             log.info("http.app-stopped", extra={"app": app.title})
 
     return lifespan
+
+
+def _problem_details_in_openapi(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_openapi(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 # --- /livez, /readyz, /metrics -------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -33,6 +34,69 @@ _STATUS: dict[type[DomainError], int] = {
 }
 
 log = logging.getLogger("koshiqon.http")
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error response of every service carries them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing, malformed, expired or badly signed bearer token",
+    403: "The token lacks the scope or the region this operation needs",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    422: "Invalid input; `errors` names each field",
+    503: "Not ready",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status documented as application/problem+json."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS.get(status, "Error"),
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }
+
+
+def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite an OpenAPI document so every 4xx/5xx response is `application/problem+json`
+    with the `Problem` schema, FastAPI's default 422 body included."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    components.setdefault(
+        "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    )
+    components.setdefault("FieldError", FieldError.model_json_schema())
+    components["Problem"].pop("$defs", None)
+    reference = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[0] in "45":
+                    response["content"] = {PROBLEM_JSON: reference}
+    return schema
 
 
 def status_for(error: DomainError) -> int:
