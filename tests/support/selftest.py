@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import asyncpg
 from pydantic import SecretStr
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, func, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -79,8 +80,27 @@ def _metadata() -> MetaData:
     return metadata
 
 
+_swept: set[str] = set()
+
+
+async def _sweep_leftovers(admin_dsn: str) -> None:
+    """Drop the schemas and roles a killed earlier run left behind, once per test run."""
+    if admin_dsn in _swept:
+        return
+    _swept.add(admin_dsn)
+    conn = await asyncpg.connect(db.asyncpg_dsn(admin_dsn))
+    try:
+        stale = await conn.fetch("SELECT rolname FROM pg_roles WHERE rolname ~ '^t_[0-9a-f]{10}$'")
+    finally:
+        await conn.close()
+    for row in stale:
+        await db.drop_schema(admin_dsn, row["rolname"])
+        await db.drop_role(admin_dsn, row["rolname"])
+
+
 @asynccontextmanager
 async def workspace(admin_dsn: str) -> AsyncIterator[Workspace]:
+    await _sweep_leftovers(admin_dsn)
     schema = f"t_{uuid.uuid4().hex[:10]}"
     await db.bootstrap(admin_dsn, {schema: "selftest"})
     dsn = role_dsn(admin_dsn, role=schema, password=SecretStr("selftest"))

@@ -54,6 +54,10 @@ class Unauthenticated(DomainError):
     title = "Unauthenticated"
     code = "unauthenticated"
 
+    def __init__(self, detail: str, *, credentials_sent: bool = True) -> None:
+        super().__init__(detail)
+        self.credentials_sent = credentials_sent
+
 
 class Forbidden(DomainError):
     """Trusted credentials that do not allow this operation (scope, region)."""

@@ -40,7 +40,7 @@ async def bearer_principal(
 ) -> Principal:
     """The verified caller; 401 when the bearer token is missing or cannot be trusted."""
     if credentials is None or not credentials.credentials:
-        raise Unauthenticated("missing bearer token")
+        raise Unauthenticated("missing bearer token", credentials_sent=False)
     return await _verifier(request).verify(credentials.credentials)
 
 

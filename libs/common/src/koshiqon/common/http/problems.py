@@ -153,7 +153,7 @@ async def _on_domain_error(request: Request, exc: Exception) -> Response:
     extra: dict[str, Any] = dict(exc.extra)
     if exc.field:
         extra["errors"] = [{"field": exc.field, "message": exc.detail}]
-    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else None
+    headers = {"WWW-Authenticate": _bearer_challenge(exc)} if status == 401 else None
     return problem_response(
         status,
         title=exc.title,
@@ -163,6 +163,13 @@ async def _on_domain_error(request: Request, exc: Exception) -> Response:
         extra=extra,
         headers=headers,
     )
+
+
+def _bearer_challenge(exc: DomainError) -> str:
+    """RFC 6750 §3.1: no error code when the request carried no credentials at all."""
+    if isinstance(exc, Unauthenticated) and not exc.credentials_sent:
+        return 'Bearer realm="koshiqon"'
+    return 'Bearer realm="koshiqon", error="invalid_token"'
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
