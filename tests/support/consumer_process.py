@@ -20,6 +20,7 @@ from koshiqon.common import db
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, Subscription
 from koshiqon.common.events.contracts import event
 from koshiqon.common.events.envelope import Envelope
+from koshiqon.common.worker import run_components
 from support.selftest import Counted, record_effect
 
 
@@ -44,11 +45,8 @@ async def main(args: argparse.Namespace) -> None:
         db.session_factory(engine),
         ConsumerConfig(bootstrap=args.bootstrap, after_commit=die_once),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await runner.run(stop)
+        await run_components([runner.run])
     finally:
         await engine.dispose()
 

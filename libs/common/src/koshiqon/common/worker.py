@@ -1,0 +1,52 @@
+"""Running a service's worker: its outbox relay and consumers side by side until SIGTERM.
+
+Each component is a coroutine function taking the shared `stop` event. SIGTERM or SIGINT sets
+it; every component then finishes what it has in flight (the consumer its batch and offset
+commit, the relay its acknowledged rows) and returns. When one component fails, the others
+are stopped too and the failure is raised, so the process exits non-zero and the platform
+restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+
+log = logging.getLogger("koshiqon.worker")
+
+Component = Callable[[asyncio.Event], Awaitable[None]]
+
+
+async def run_components(
+    components: Sequence[Component], *, stop: asyncio.Event | None = None
+) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    tasks = [asyncio.create_task(_run(component, stop)) for component in components]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and (error := task.exception()) is not None:
+                raise error
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+        log.info("worker.stopped")
+
+
+async def _run(component: Component, stop: asyncio.Event) -> None:
+    name = getattr(component, "__qualname__", repr(component))
+    log.info("worker.component-started", extra={"component": name})
+    try:
+        await component(stop)
+    except Exception:
+        log.exception("worker.component-failed", extra={"component": name})
+        raise
