@@ -19,7 +19,6 @@ from support.selftest import (
     create_topic,
     fresh_contract,
     record_effect,
-    workspace,
 )
 
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, Subscription
@@ -29,12 +28,6 @@ from koshiqon.common.outbox import OutboxRelay, RelayConfig
 pytestmark = pytest.mark.integration
 
 EVENTS = 5000
-
-
-@pytest.fixture
-async def ws(admin_database_url: str) -> AsyncIterator[Workspace]:
-    async with workspace(admin_database_url) as w:
-        yield w
 
 
 @pytest.fixture
@@ -77,7 +70,10 @@ async def test_broker_killed_during_relay_loses_nothing_and_duplicates_nothing(
         await asyncio.to_thread(kafka.wait_ready)
         assert time.monotonic() - killed_at < 60
 
-        await wait_for(_effects_at_least(ws, EVENTS), timeout=180, interval=0.5)
+        try:
+            await wait_for(_effects_at_least(ws, EVENTS), timeout=180, interval=0.5)
+        except TimeoutError:
+            pytest.fail(await _progress(ws))
         await asyncio.sleep(2.0)  # anything applied twice would show up by now
     finally:
         stop.set()
@@ -102,3 +98,9 @@ def _effects_at_least(ws: Workspace, n: int):  # type: ignore[no-untyped-def]
         return await ws.scalar("SELECT count(*) FROM effects") >= n
 
     return check
+
+
+async def _progress(ws: Workspace) -> str:
+    published = await ws.scalar("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+    effects = await ws.scalar("SELECT count(*) FROM effects")
+    return f"stalled: {published} of {EVENTS} published, {effects} effects"

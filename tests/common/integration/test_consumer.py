@@ -21,7 +21,6 @@ from support.selftest import (
     create_topic,
     fresh_contract,
     record_effect,
-    workspace,
 )
 
 from koshiqon.common import dlq
@@ -32,12 +31,6 @@ from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.topics import dlq_topic
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def ws(admin_database_url: str) -> AsyncIterator[Workspace]:
-    async with workspace(admin_database_url) as w:
-        yield w
 
 
 @pytest.fixture

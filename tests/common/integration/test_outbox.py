@@ -7,33 +7,31 @@ import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from support.kafka import envelopes, read_topic, wait_for
-from support.selftest import Workspace, counted, create_topic, fresh_contract, workspace
+from support.selftest import Workspace, counted, create_topic, fresh_contract
 
 from koshiqon.common import outbox
-from koshiqon.common.outbox import OutboxRelay, RelayConfig, outbox_lag
+from koshiqon.common.kafka import producer_settings
+from koshiqon.common.outbox import OutboxRelay, ProducerFactory, RelayConfig, outbox_lag
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def ws(admin_database_url: str) -> AsyncIterator[Workspace]:
-    async with workspace(admin_database_url) as w:
-        yield w
-
-
 @contextlib.asynccontextmanager
-async def relay(ws: Workspace, bootstrap: str, **overrides: object) -> AsyncIterator[OutboxRelay]:
+async def relay(
+    ws: Workspace,
+    bootstrap: str,
+    producer_factory: ProducerFactory | None = None,
+    **overrides: Any,
+) -> AsyncIterator[OutboxRelay]:
     config = RelayConfig(
-        dsn=ws.dsn,
-        schema=ws.schema,
-        bootstrap=bootstrap,
-        service="selftest",
-        **overrides,  # type: ignore[arg-type]
+        dsn=ws.dsn, schema=ws.schema, bootstrap=bootstrap, service="selftest", **overrides
     )
-    runner = OutboxRelay(config)
+    runner = OutboxRelay(config, producer_factory=producer_factory)
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     try:
@@ -177,3 +175,32 @@ async def test_published_rows_are_deleted_after_retention(ws: Workspace, bootstr
 
 async def _no_rows(ws: Workspace) -> bool:
     return await ws.scalar("SELECT count(*) FROM outbox") == 0
+
+
+class SilentProducer(AIOKafkaProducer):  # type: ignore[misc]
+    """Takes every record and never acknowledges one: a producer wedged after a broker
+    restart, as in aiokafka issue 1017. The real broker cannot be made to do this on cue."""
+
+    async def send(self, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+
+async def test_a_producer_that_stops_acknowledging_is_replaced(
+    ws: Workspace, bootstrap: str
+) -> None:
+    payload, topic = fresh_contract()
+    await create_topic(bootstrap, topic)
+    made: list[AIOKafkaProducer] = []
+
+    def producers() -> AIOKafkaProducer:
+        settings = producer_settings(bootstrap, client_id=f"selftest-{len(made)}")
+        made.append(SilentProducer(**settings) if not made else AIOKafkaProducer(**settings))
+        return made[-1]
+
+    await ws.publish_via_outbox(*[counted(payload, key="k", seq=i) for i in range(10)])
+    async with relay(ws, bootstrap, producers, ack_timeout=1.0):
+        records = await read_topic(bootstrap, topic.name, at_least=10, timeout=30)
+        await wait_for(lambda: _empty(ws), timeout=10)
+    assert len(records) == 10
+    assert isinstance(made[0], SilentProducer)
+    assert len(made) >= 2

@@ -70,6 +70,7 @@ class ConsumerConfig:
     backoff_max: float = 30.0
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+    kafka_timeout: float = 60.0  # a DLQ send or an offset commit that takes longer failed
     after_commit: AfterCommit | None = field(default=None, repr=False)
 
 
@@ -253,8 +254,18 @@ class ConsumerRunner:
             await self._dead_letter(record, exc)
         except Exception as dlq_exc:  # the DLQ is unreachable: keep the record, try again
             log.warning("consumer.dlq-failed", extra={"error": repr(dlq_exc)})
+            await self._replace_dlq_producer()
             await asyncio.sleep(self.config.backoff_initial)
             raise _Retry from dlq_exc
+
+    async def _replace_dlq_producer(self) -> None:
+        """A producer whose send failed or hung may be wedged: start a fresh one."""
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._producer.stop(), timeout=10)
+        self._producer = new_producer(self.config.bootstrap, client_id=f"{self.group}-dlq")
+        with contextlib.suppress(Exception):
+            await self._producer.start()  # if the broker is still away, the next send retries
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
         assert self._producer is not None
@@ -262,8 +273,11 @@ class ConsumerRunner:
             *[(k, v) for k, v in (record.headers or ()) if not k.startswith(DLQ_HEADER_PREFIX)],
             *[(DLQ_HEADER_PREFIX + k, v.encode()) for k, v in _error_headers(self.group, record, exc).items()],  # noqa: E501
         ]  # fmt: skip
-        await self._producer.send_and_wait(
-            dlq_topic(self.group).name, record.value, key=record.key, headers=headers
+        await asyncio.wait_for(
+            self._producer.send_and_wait(
+                dlq_topic(self.group).name, record.value, key=record.key, headers=headers
+            ),
+            timeout=self.config.kafka_timeout,
         )
         metrics.DLQ_EVENTS.labels(self.group).inc()
         metrics.CONSUMER_EVENTS.labels(self.group, "dead-lettered").inc()
@@ -279,8 +293,10 @@ class ConsumerRunner:
         offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in self._pending.items()}
         self._pending.clear()
         try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+            await asyncio.wait_for(
+                self._consumer.commit(offsets), timeout=self.config.kafka_timeout
+            )
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # the effects are committed and recorded: a redelivery is skipped as a duplicate
             log.warning("consumer.commit-failed", extra={"group": self.group, "error": repr(exc)})
 

@@ -108,9 +108,16 @@ class RelayConfig:
     standby_retry: float = 1.0
     retention: timedelta = timedelta(hours=72)
     housekeeping_interval: float = 5.0
+    # a producer that has not acknowledged a batch by then is replaced (its sequence state may
+    # be wedged after a broker restart, aiokafka issue 1017); the batch is sent again
+    ack_timeout: float = 60.0
 
 
 ProducerFactory = Callable[[], AIOKafkaProducer]
+
+
+class ProducerStalled(Exception):
+    """The producer stopped acknowledging: it is replaced and the rows are sent again."""
 
 
 @dataclass
@@ -265,7 +272,12 @@ class OutboxRelay:
                         in_flight.append(await self._send(producer, rows))
                     continue
                 oldest = in_flight.pop(0)
-                await oldest.acks
+                try:
+                    await asyncio.wait_for(asyncio.shield(oldest.acks), self.config.ack_timeout)
+                except TimeoutError:
+                    raise ProducerStalled(
+                        f"no acknowledgement within {self.config.ack_timeout:.0f}s"
+                    ) from None
                 marker.mark(oldest.ids)
         finally:
             if fetching is not None:
