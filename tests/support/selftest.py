@@ -90,7 +90,11 @@ async def _sweep_leftovers(admin_dsn: str) -> None:
     _swept.add(admin_dsn)
     conn = await asyncpg.connect(db.asyncpg_dsn(admin_dsn))
     try:
-        stale = await conn.fetch("SELECT rolname FROM pg_roles WHERE rolname ~ '^t_[0-9a-f]{10}$'")
+        # a role with a session belongs to a run in progress (another checkout's, say)
+        stale = await conn.fetch(
+            "SELECT rolname FROM pg_roles WHERE rolname ~ '^t_[0-9a-f]{10}$' AND rolname "
+            "NOT IN (SELECT usename FROM pg_stat_activity WHERE usename IS NOT NULL)"
+        )
     finally:
         await conn.close()
     for row in stale:
