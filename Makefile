@@ -24,7 +24,7 @@ install: $(if $(shell command -v uv 2>/dev/null),,$(BOOTSTRAP)/bin/uv) ## instal
 lint: install ## ruff format --check, ruff check, mypy (strict on libs/common)
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) mypy libs/common/src tests/support
+	$(RUN) mypy libs/common/src $(wildcard services/*/src) tests/support
 
 format: install ## apply ruff's formatting and safe fixes
 	$(RUN) ruff format .

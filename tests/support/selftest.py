@@ -83,7 +83,7 @@ def _metadata() -> MetaData:
 _swept: set[str] = set()
 
 
-async def _sweep_leftovers(admin_dsn: str) -> None:
+async def sweep_leftovers(admin_dsn: str) -> None:
     """Drop the schemas and roles a killed earlier run left behind, once per test run."""
     if admin_dsn in _swept:
         return
@@ -104,7 +104,7 @@ async def _sweep_leftovers(admin_dsn: str) -> None:
 
 @asynccontextmanager
 async def workspace(admin_dsn: str) -> AsyncIterator[Workspace]:
-    await _sweep_leftovers(admin_dsn)
+    await sweep_leftovers(admin_dsn)
     schema = f"t_{uuid.uuid4().hex[:10]}"
     await db.bootstrap(admin_dsn, {schema: "selftest"})
     dsn = role_dsn(admin_dsn, role=schema, password=SecretStr("selftest"))

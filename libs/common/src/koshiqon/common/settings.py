@@ -58,6 +58,9 @@ class ServiceSettings(BaseSettings):
         default_factory=lambda: os.environ.get("KOSHIQON_ENV", "dev")  # type: ignore[arg-type]
     )
     database_url: PostgresDsn | None = None
+    database_schema: str | None = Field(
+        default=None, pattern=r"^[a-z][a-z0-9_]{0,62}$", description="default: the service name"
+    )
     db_password: SecretStr = SecretStr(DEV_ROLE_PASSWORD)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     kafka_bootstrap_servers: str = Field(
@@ -85,14 +88,14 @@ class ServiceSettings(BaseSettings):
 
     @property
     def db_schema(self) -> str:
-        """The service's own PostgreSQL schema, also the name of its login role."""
-        return self.service_name
+        """The service's own PostgreSQL schema (by default its name, also its role's name)."""
+        return self.database_schema or self.service_name
 
     def dsn(self) -> str:
         """The service's own DSN: its configured URL, else the shared server with its role."""
         if self.database_url is not None:
             return str(self.database_url)
-        return role_dsn(admin_dsn(), role=self.db_schema, password=self.db_password)
+        return role_dsn(admin_dsn(), role=self.service_name, password=self.db_password)
 
 
 def admin_dsn() -> str:

@@ -1,0 +1,1 @@
+"""Koshi-qon quota service."""

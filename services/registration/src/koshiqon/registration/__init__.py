@@ -1,0 +1,1 @@
+"""Koshi-qon registration service."""

@@ -1,0 +1,51 @@
+"""A service's real schema for a test: a throwaway role and schema, built by the service's
+own Alembic migrations (never by `create_all`), dropped afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from koshiqon.common import db
+from koshiqon.common.migrations import upgrade
+from koshiqon.common.settings import role_dsn
+from support.selftest import sweep_leftovers
+
+PASSWORD = "selftest"
+
+
+@dataclass
+class ServiceSchema:
+    schema: str
+    dsn: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def scalar(self, sql: str, **params: object) -> object:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(text(sql), params)).scalar_one()
+
+
+@asynccontextmanager
+async def migrated_schema(admin_dsn: str, migrations: Path) -> AsyncIterator[ServiceSchema]:
+    """Settings for the app under test: `database_url=schema.dsn,
+    database_schema=schema.schema`."""
+    await sweep_leftovers(admin_dsn)
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    await db.bootstrap(admin_dsn, {schema: PASSWORD})
+    dsn = role_dsn(admin_dsn, role=schema, password=SecretStr(PASSWORD))
+    await upgrade(migrations, dsn, schema=schema)
+    engine = db.create_engine(dsn, schema=schema, application="selftest", pool_size=5)
+    try:
+        yield ServiceSchema(schema, dsn, engine, db.session_factory(engine))
+    finally:
+        await engine.dispose()
+        await db.drop_schema(admin_dsn, schema)
+        await db.drop_role(admin_dsn, schema)
