@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,3 +208,39 @@ async def test_a_producer_that_stops_acknowledging_is_replaced(
     assert len(records) == 10
     assert isinstance(made[0], SilentProducer)
     assert len(made) >= 2
+
+
+async def test_standby_takes_over_within_seconds_when_the_active_relay_is_killed(
+    ws: Workspace, bootstrap: str
+) -> None:
+    payload, topic = fresh_contract()
+    await create_topic(bootstrap, topic)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    victim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "support.relay_process", ws.dsn, ws.schema, bootstrap, env=env
+    )
+    try:
+        await wait_for(lambda: _lock_held(ws), timeout=30)
+        async with relay(ws, bootstrap, standby_retry=0.2) as standby:
+            await asyncio.sleep(0.5)
+            assert not standby.active.is_set(), "the process holds the lock"
+            victim.kill()
+            killed_at = time.monotonic()
+            await asyncio.wait_for(standby.active.wait(), timeout=10)
+            took = time.monotonic() - killed_at
+            await ws.publish_via_outbox(counted(payload, key="after-kill", seq=1))
+            records = await read_topic(bootstrap, topic.name, at_least=1, timeout=15)
+    finally:
+        if victim.returncode is None:
+            victim.kill()
+        await victim.wait()
+    assert took < 5.0
+    assert [e.subject for e in envelopes(records)] == ["after-kill"]
+
+
+async def _lock_held(ws: Workspace) -> bool:
+    held = await ws.scalar(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "WHERE l.locktype = 'advisory' AND a.application_name = 'victim-outbox-relay'"
+    )
+    return held > 0
