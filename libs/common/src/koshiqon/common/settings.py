@@ -22,8 +22,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "test", "staging", "prod"]
 
-DEFAULT_DATABASE_URL = "postgresql://postgres:koshiqon-dev@127.0.0.1:54320/koshiqon"
-DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+# the local infrastructure's addresses (`koshiqon infra up`); its ports can be moved so that
+# two checkouts run side by side
+LOCAL_PG_PORT = int(os.environ.get("KOSHIQON_PG_PORT", "54320"))
+LOCAL_KAFKA_PORT = int(os.environ.get("KOSHIQON_KAFKA_PORT", "19092"))
+DEFAULT_DATABASE_URL = f"postgresql://postgres:koshiqon-dev@127.0.0.1:{LOCAL_PG_PORT}/koshiqon"
+DEFAULT_KAFKA_BOOTSTRAP = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
 DEV_ROLE_PASSWORD = "koshiqon-dev"
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from koshiqon.common.infra.process import kill, live_pid, terminate
 from koshiqon.common.paths import project_root, state_dir
+from koshiqon.common.settings import LOCAL_KAFKA_PORT
 
-BROKER_PORT = 19092
-CONTROLLER_PORT = 19093
+BROKER_PORT = LOCAL_KAFKA_PORT
+CONTROLLER_PORT = LOCAL_KAFKA_PORT + 1
 MARKER = "kafka.Kafka"
 
 SERVER_PROPERTIES = """\

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from koshiqon.common.infra.process import live_pid
 from koshiqon.common.paths import state_dir
+from koshiqon.common.settings import LOCAL_PG_PORT
 
-PORT = int(os.environ.get("KOSHIQON_PG_PORT", "54320"))
+PORT = LOCAL_PG_PORT
 SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "koshiqon-dev"
 SYSTEM_USER = "koshiqon-pg"
