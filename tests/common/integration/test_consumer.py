@@ -198,3 +198,29 @@ async def test_transient_failure_is_retried_from_the_same_offset(
         await wait_for(effects(ws, 5), timeout=30)
     assert await ws.scalar("SELECT count(*) FROM effects") == 5
     assert await read_topic(bootstrap, dlq_topic(group).name, at_least=0, timeout=2) == []
+
+
+async def test_a_rebalance_mid_stream_loses_nothing_and_applies_nothing_twice(
+    ws: Workspace, bootstrap: str, producer: AIOKafkaProducer
+) -> None:
+    payload, topic = fresh_contract(partitions=6)
+    await create_topic(bootstrap, topic)
+    total = 1500
+    for start in range(0, total, 300):
+        batch = [counted(payload, key=f"k{i % 50}", seq=i) for i in range(start, start + 300)]
+        await asyncio.gather(
+            *[await producer.send(topic.name, e.to_bytes(), key=e.subject.encode()) for e in batch]
+        )
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    handlers = {payload.contract.type: record_effect}
+    async with consuming(ws, bootstrap, group, topic.name, handlers) as first:
+        await wait_for(effects(ws, 200), timeout=30)
+        async with consuming(ws, bootstrap, group, topic.name, handlers) as second:
+            await asyncio.wait_for(second.assigned.wait(), timeout=30)  # partitions moved
+            await wait_for(effects(ws, 1000), timeout=60)
+        # the second leaves: its partitions come back to the first
+        await wait_for(effects(ws, total), timeout=60)
+        assert first.assigned.is_set()
+        await asyncio.sleep(1.0)
+    assert await ws.scalar("SELECT count(*) FROM effects") == total
+    assert await ws.scalar("SELECT count(DISTINCT event_id) FROM effects") == total
