@@ -1,0 +1,1 @@
+"""The registration domain: persons, residence registrations, resettlement applications."""

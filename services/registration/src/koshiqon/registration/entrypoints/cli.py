@@ -1,0 +1,23 @@
+"""`koshiqon-registration api|worker|migrate|all`."""
+
+from __future__ import annotations
+
+from koshiqon.common.service import ServiceDefinition, run
+from koshiqon.registration.bootstrap import MIGRATIONS, build_app, build_worker
+from koshiqon.registration.config import RegistrationSettings
+
+SERVICE = ServiceDefinition(
+    name="registration",
+    settings=RegistrationSettings,
+    build_app=build_app,
+    worker=build_worker,
+    migrations=MIGRATIONS,
+)
+
+
+def main() -> None:
+    raise SystemExit(run(SERVICE))
+
+
+if __name__ == "__main__":
+    main()
