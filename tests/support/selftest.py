@@ -84,29 +84,45 @@ _swept: set[str] = set()
 
 
 async def sweep_leftovers(admin_dsn: str) -> None:
-    """Drop the schemas and roles a killed earlier run left behind, once per test run."""
+    """Drop the schemas and roles that a killed earlier run left behind, once per test run.
+    Only those created over an hour ago with no session open: a run in progress elsewhere
+    (another checkout, a parallel run) keeps its own."""
     if admin_dsn in _swept:
         return
     _swept.add(admin_dsn)
     conn = await asyncpg.connect(db.asyncpg_dsn(admin_dsn))
     try:
-        # a role with a session belongs to a run in progress (another checkout's, say)
         stale = await conn.fetch(
-            "SELECT rolname FROM pg_roles WHERE rolname ~ '^t_[0-9a-f]{10}$' AND rolname "
-            "NOT IN (SELECT usename FROM pg_stat_activity WHERE usename IS NOT NULL)"
+            "SELECT nspname FROM ("
+            "  SELECT nspname, obj_description(oid, 'pg_namespace') AS stamp FROM pg_namespace"
+            "  WHERE nspname ~ '^t_[0-9a-f]{10}$') AS t "
+            "WHERE (stamp IS NULL OR stamp !~ '^created '"
+            "       OR substr(stamp, 9)::timestamptz < now() - interval '1 hour') "
+            "AND nspname NOT IN (SELECT usename FROM pg_stat_activity WHERE usename IS NOT NULL)"
         )
     finally:
         await conn.close()
     for row in stale:
-        await db.drop_schema(admin_dsn, row["rolname"])
-        await db.drop_role(admin_dsn, row["rolname"])
+        await db.drop_schema(admin_dsn, row["nspname"])
+        await db.drop_role(admin_dsn, row["nspname"])
+
+
+async def create_test_role(admin_dsn: str, schema: str, password: str) -> None:
+    """A role and schema for one test, stamped with its creation time for the sweep."""
+    await db.bootstrap(admin_dsn, {schema: password})
+    conn = await asyncpg.connect(db.asyncpg_dsn(admin_dsn))
+    try:
+        stamp = await conn.fetchval("SELECT quote_literal('created ' || now()::text)")
+        await conn.execute(f'COMMENT ON SCHEMA "{schema}" IS {stamp}')
+    finally:
+        await conn.close()
 
 
 @asynccontextmanager
 async def workspace(admin_dsn: str) -> AsyncIterator[Workspace]:
     await sweep_leftovers(admin_dsn)
     schema = f"t_{uuid.uuid4().hex[:10]}"
-    await db.bootstrap(admin_dsn, {schema: "selftest"})
+    await create_test_role(admin_dsn, schema, "selftest")
     dsn = role_dsn(admin_dsn, role=schema, password=SecretStr("selftest"))
     engine = db.create_engine(dsn, schema=schema, application="selftest", pool_size=5)
     async with engine.begin() as conn:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from koshiqon.common import db
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import role_dsn
-from support.selftest import sweep_leftovers
+from support.selftest import create_test_role, sweep_leftovers
 
 PASSWORD = "selftest"
 
@@ -39,7 +39,7 @@ async def migrated_schema(admin_dsn: str, migrations: Path) -> AsyncIterator[Ser
     database_schema=schema.schema`."""
     await sweep_leftovers(admin_dsn)
     schema = f"t_{uuid.uuid4().hex[:10]}"
-    await db.bootstrap(admin_dsn, {schema: PASSWORD})
+    await create_test_role(admin_dsn, schema, PASSWORD)
     dsn = role_dsn(admin_dsn, role=schema, password=SecretStr(PASSWORD))
     await upgrade(migrations, dsn, schema=schema)
     engine = db.create_engine(dsn, schema=schema, application="selftest", pool_size=5)

@@ -101,9 +101,15 @@ def create_engine(dsn: str, *, schema: str, application: str, pool_size: int = 1
     """An engine whose every connection works inside `schema`."""
     return create_async_engine(
         sqlalchemy_url(dsn),
+        # a fixed pool: overflow connections would be opened and closed under load, each
+        # paying a backend fork and a SCRAM handshake; requests queue for a connection instead
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+        max_overflow=0,
+        pool_timeout=30,
+        # no ping per checkout (a round trip per transaction): a dead connection raises a
+        # disconnect error, SQLAlchemy invalidates the pool, and the request or event is retried
+        pool_pre_ping=False,
+        pool_recycle=1800,
         connect_args={
             "server_settings": {"search_path": _identifier(schema), "application_name": application}
         },
