@@ -95,3 +95,123 @@ class QuotaExpired(EventPayload):
     persons: int = Field(ge=1)
     period_end: date
     expired_at: datetime
+
+
+# --- the quotas themselves and the territories (subject: the quota or territory id) -------
+
+
+class LabourCategory(StrEnum):
+    """Foreign labour permit categories (Decree No. 802): 1 heads and deputies, 2 heads of
+    structural units, 3 specialists, 4 skilled workers; seasonal agricultural workers."""
+
+    HEADS = "1"
+    UNIT_HEADS = "2"
+    SPECIALISTS = "3"
+    SKILLED = "4"
+    SEASONAL = "seasonal"
+
+
+class ResettlementKind(StrEnum):
+    """What a territory is designated for (§6): resettlement of kandases or of migrants."""
+
+    KANDAS = "kandas"
+    MIGRANT = "migrant"
+
+
+class Threshold(StrEnum):
+    NINETY = "90"
+    HUNDRED = "100"
+
+
+@event("quota", "quota-established")
+class QuotaEstablished(EventPayload):
+    quota_id: UUID
+    kind: QuotaKind
+    region: str = KATO
+    year_from: int
+    year_to: int = Field(description="equal to year_from for a one-year quota")
+    category: LabourCategory | None = None
+    limit: int = Field(ge=1, description="persons, family members included")
+    reference: str | None = Field(default=None, description="order number or proposal id")
+    established_at: datetime
+
+
+@event("quota", "quota-adjusted")
+class QuotaAdjusted(EventPayload):
+    quota_id: UUID
+    kind: QuotaKind
+    region: str = KATO
+    year_from: int
+    year_to: int
+    category: LabourCategory | None = None
+    previous_limit: int = Field(ge=0)
+    limit: int = Field(ge=0)
+    delta: int
+    reason: str
+    reference: str = Field(description="a proposal id or an order number")
+    proposal_id: UUID | None = None
+    adjusted_at: datetime
+
+
+@event("quota", "quota-threshold-reached")
+class QuotaThresholdReached(EventPayload):
+    """Utilization (reserved + consumed) / limit reached 90 % or 100 %; once each per quota."""
+
+    quota_id: UUID
+    kind: QuotaKind
+    region: str = KATO
+    year_from: int
+    year_to: int
+    category: LabourCategory | None = None
+    threshold: Threshold
+    limit: int = Field(ge=0)
+    reserved: int = Field(ge=0)
+    consumed: int = Field(ge=0)
+    reached_at: datetime
+
+
+@event("quota", "territory-designated")
+class TerritoryDesignated(EventPayload):
+    territory_id: UUID
+    kato: str = KATO
+    region: str = KATO
+    kind: ResettlementKind
+    effective_from: date
+    decision: str = Field(description="the decision the designation rests on")
+    proposal_id: UUID | None = None
+    designated_at: datetime
+
+
+@event("quota", "territory-excluded")
+class TerritoryExcluded(EventPayload):
+    """The designation ends on `effective_from`: reservations made before stay valid."""
+
+    territory_id: UUID
+    kato: str = KATO
+    region: str = KATO
+    kind: ResettlementKind
+    effective_from: date
+    decision: str
+    proposal_id: UUID | None = None
+    excluded_at: datetime
+
+
+class RefusalReason(StrEnum):
+    NO_QUOTA = "no_quota"
+    BELOW_USED = "below_used"
+    NOT_DESIGNATED = "not_designated"
+    ALREADY_DESIGNATED = "already_designated"
+    INVALID = "invalid"
+
+
+@event("quota", "proposal-effect-refused")
+class ProposalEffectRefused(EventPayload):
+    """An approved proposal whose effect the quota service cannot apply (subject: the
+    proposal id); the proposal becomes application_failed."""
+
+    proposal_id: UUID
+    region: str = KATO
+    effect: str = Field(description="the effect's type, e.g. adjust-quota")
+    reason: RefusalReason
+    detail: str
+    refused_at: datetime

@@ -1,0 +1,1 @@
+"""SQLAlchemy adapters: the tables and every query of the quota service."""

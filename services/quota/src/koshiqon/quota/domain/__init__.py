@@ -1,0 +1,1 @@
+"""The quota domain: plain Python, no I/O."""

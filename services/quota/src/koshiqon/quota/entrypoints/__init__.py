@@ -1,0 +1,1 @@
+"""How the quota service is driven: HTTP, events, the command line."""
