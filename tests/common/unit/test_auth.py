@@ -7,6 +7,7 @@ state directory. A tiny FastAPI app is driven in-process through httpx's ASGI tr
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -574,3 +575,16 @@ def test_cli_token_needs_a_scope(capsys: pytest.CaptureFixture[str]) -> None:
         parse("--region", ALMATY)
     assert exited.value.code == 2
     assert "--scope" in capsys.readouterr().err
+
+
+async def test_a_verified_token_is_remembered_but_never_past_its_expiry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KOSHIQON_STATE_DIR", str(tmp_path))
+    verifier = TokenVerifier(AuthSettings(leeway_seconds=0))
+    token = issue_dev_token(scopes=["quota:read"], ttl_seconds=2)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) is first  # served from memory, same principal
+    await asyncio.sleep(2.5)
+    with pytest.raises(Unauthenticated, match="expired"):
+        await verifier.verify(token)
