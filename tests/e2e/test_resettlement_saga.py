@@ -1,0 +1,153 @@
+"""The resettlement saga across the real services: registration and quota each run as their
+own process (`koshiqon-<service> all`, api and worker) on their own schema, talking only
+through Kafka, as they would in production.
+
+A migrant applies to resettle into North Kazakhstan under the 2026 quota order; the quota
+service reserves, the application is approved; the applicant registers permanently there,
+the application completes and the quota service consumes the reservation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from support.kafka import wait_for
+from support.services import ServiceSchema, migrated_schema
+
+from koshiqon.common.auth import issue_dev_token
+from koshiqon.quota.bootstrap import MIGRATIONS as QUOTA_MIGRATIONS
+from koshiqon.registration.bootstrap import MIGRATIONS as REGISTRATION_MIGRATIONS
+
+pytestmark = pytest.mark.integration
+
+QUOTA_ORDER = Path(__file__).parents[2].parent / "shared" / "data" / "quotas_2026.csv"
+NORTH_KAZAKHSTAN = "590000000"
+PETROPAVL = "591010000"  # a settlement code within the region
+
+
+@asynccontextmanager
+async def service(name: str, schema: ServiceSchema, port: int) -> AsyncIterator[httpx.AsyncClient]:
+    prefix = name.upper()
+    env = {
+        **os.environ,
+        f"{prefix}_DATABASE_URL": schema.dsn,
+        f"{prefix}_DATABASE_SCHEMA": schema.schema,
+        f"{prefix}_HTTP_PORT": str(port),
+        f"{prefix}_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", f"koshiqon.{name}.entrypoints.cli", "all", env=env
+    )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        try:
+            await wait_for(lambda: _ready(client), timeout=60)
+            yield client
+        finally:
+            process.terminate()
+            assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def bearer(*scopes: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_dev_token(scopes=scopes, agency='e2e')}"}
+
+
+@pytest.fixture
+async def schemas(admin_database_url: str) -> AsyncIterator[tuple[ServiceSchema, ServiceSchema]]:
+    async with (
+        migrated_schema(admin_database_url, REGISTRATION_MIGRATIONS) as registration,
+        migrated_schema(admin_database_url, QUOTA_MIGRATIONS) as quota,
+    ):
+        yield registration, quota
+
+
+async def test_a_migrant_resettles_under_the_regional_quota(
+    schemas: tuple[ServiceSchema, ServiceSchema],
+) -> None:
+    registration_schema, quota_schema = schemas
+    ministry = bearer("quota:admin", "quota:read")
+    clerk = bearer("registration:read", "registration:write")
+    async with (
+        service("quota", quota_schema, 18412) as quota,
+        service("registration", registration_schema, 18411) as registration,
+    ):
+        order = await quota.post(
+            "/v1/quota-orders",
+            params={"order": "e2e-2026"},
+            content=QUOTA_ORDER.read_bytes(),
+            headers={**ministry, "content-type": "text/csv"},
+        )
+        assert order.status_code == 201, order.text
+
+        person = await registration.post("/v1/persons", json=_person(), headers=clerk)
+        assert person.status_code == 201, person.text
+        person_id = person.json()["id"]
+        application = await registration.post(
+            "/v1/resettlement-applications",
+            json={"applicant_id": person_id, "category": "migrant",
+                  "target_region": NORTH_KAZAKHSTAN, "target_year": 2026},
+            headers=clerk,
+        )  # fmt: skip
+        assert application.status_code == 201, application.text
+        url = f"/v1/resettlement-applications/{application.json()['id']}"
+
+        approved = await _status(registration, url, clerk, "approved")
+        quota_url = f"/v1/quotas/{approved['quota_id']}"
+        assert (await quota.get(quota_url, headers=ministry)).json()["reserved"] == 1
+
+        residence = await registration.post(
+            f"/v1/persons/{person_id}/residences",
+            json={"kind": "permanent", "address": {"kato": PETROPAVL, "street": "Konstitutsii",
+                  "building": "12"}, "valid_from": "2026-03-01", "arrived_from": None},
+            headers=clerk,
+        )  # fmt: skip
+        assert residence.status_code == 201, residence.text
+        await _status(registration, url, clerk, "completed")
+
+        async def consumed() -> bool:
+            body = (await quota.get(quota_url, headers=ministry)).json()
+            return bool(body["consumed"] == 1 and body["reserved"] == 0)
+
+        await wait_for(consumed, timeout=30)
+
+
+async def _status(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], status: str
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+
+    async def reached() -> bool:
+        nonlocal body
+        body = (await client.get(url, headers=headers)).json()
+        return body["status"] == status
+
+    await wait_for(reached, timeout=30)
+    return body
+
+
+def _person() -> dict[str, Any]:
+    return {
+        "legal_status": "citizen",
+        "iin": "791028302728",
+        "surname_latin": "Seitkali",
+        "given_names_latin": "Aidos",
+        "surname_cyrillic": "Сейткали",
+        "given_names_cyrillic": "Айдос",
+        "birth_date": "1979-10-28",
+        "sex": "male",
+        "citizenship": "KAZ",
+    }
