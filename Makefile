@@ -9,7 +9,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench
+.PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench up
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -53,3 +53,8 @@ schemas: install ## export the JSON Schema of every event type into contracts/ev
 
 bench: install ## benchmarks against raw baselines (needs infra-up)
 	$(RUN) python bench/outbox_relay.py
+	$(RUN) python bench/registration_api.py
+	$(RUN) python bench/quota_contention.py
+
+up: install ## run every service (api and worker) against the local infrastructure
+	UV="$(UV)" bash scripts/up.sh
