@@ -21,7 +21,8 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 _STANDARD = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "color_message"}  # uvicorn's terminal-coloured duplicate
 )
 
 
