@@ -106,8 +106,9 @@ async def prepare() -> str:
     conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     try:
         await conn.execute(
-            "CREATE TABLE raw_quota (id int PRIMARY KEY, \"limit\" int NOT NULL, reserved int "
-            'NOT NULL DEFAULT 0, consumed int NOT NULL DEFAULT 0, CHECK (reserved + consumed <= "limit"))'
+            'CREATE TABLE raw_quota (id int PRIMARY KEY, "limit" int NOT NULL, reserved int '
+            "NOT NULL DEFAULT 0, consumed int NOT NULL DEFAULT 0, "
+            'CHECK (reserved + consumed <= "limit"))'
         )
     finally:
         await conn.close()
@@ -217,7 +218,8 @@ async def http_round(sizes: list[int], reservers: int, *, region: str, keyed: bo
             body = {"application_id": application_id, "kind": "migrant", "region": region}
             payload = orjson.dumps(body | {"year": 2026, "persons": persons})
             extra = {"Idempotency-Key": application_id} if keyed else {}
-            status, answer = await conn.request("POST", "/v1/reservations", payload, headers | extra)
+            path = "/v1/reservations"
+            status, answer = await conn.request("POST", path, payload, headers | extra)
             if status != 200:
                 raise RuntimeError(f"{status}: {answer!r}")
             return bool(orjson.loads(answer)["outcome"] == "reserved")
@@ -231,7 +233,9 @@ async def http_round(sizes: list[int], reservers: int, *, region: str, keyed: bo
             conn.close()
 
 
-async def raw_round(dsn: str, sizes: list[int], reservers: int, *, pool_size: int, limit: int) -> Result:
+async def raw_round(
+    dsn: str, sizes: list[int], reservers: int, *, pool_size: int, limit: int
+) -> Result:
     pool = await asyncpg.create_pool(
         db.asyncpg_dsn(dsn),
         min_size=pool_size,
@@ -261,7 +265,7 @@ async def checks(dsn: str) -> dict[str, int]:
     conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     try:
         row = await conn.fetchrow(
-            "SELECT (SELECT count(*) FROM quotas WHERE reserved + consumed > \"limit\") AS quota, "
+            'SELECT (SELECT count(*) FROM quotas WHERE reserved + consumed > "limit") AS quota, '
             '(SELECT count(*) FROM raw_quota WHERE reserved + consumed > "limit") AS raw, '
             "(SELECT count(*) FROM quotas q WHERE q.reserved <> (SELECT coalesce(sum(persons), "
             "0) FROM reservations r WHERE r.quota_id = q.id AND r.status = 'reserved')) AS ledger, "
@@ -300,17 +304,18 @@ async def main(args: argparse.Namespace) -> None:
             await establish(REGION, limit)
             await establish(WARM_REGION, 10**6)
             warm = [rng.randint(1, 5) for _ in range(4 * args.reservers)]
-            await http_round(warm, args.reservers, region=WARM_REGION, keyed=args.idempotency_key)
-            http = await http_round(sizes, args.reservers, region=REGION, keyed=args.idempotency_key)
+            keyed = args.idempotency_key
+            await http_round(warm, args.reservers, region=WARM_REGION, keyed=keyed)
+            http = await http_round(sizes, args.reservers, region=REGION, keyed=keyed)
         raw = await raw_round(dsn, sizes, args.reservers, pool_size=args.pool, limit=limit)
         found = await checks(dsn)
     finally:
         await db.drop_schema(admin_dsn(), SCHEMA)
         await db.drop_role(admin_dsn(), SCHEMA)
-    keyed = " + Idempotency-Key" if args.idempotency_key else ""
+    with_key = " + Idempotency-Key" if args.idempotency_key else ""
     print(
         f"{args.requests} requests of 1-5 persons, {args.reservers} concurrent reservers, "
-        f"one quota of {limit} persons, service pool {args.pool}{keyed}"
+        f"one quota of {limit} persons, service pool {args.pool}{with_key}"
     )
     print(line("http", http))
     print(line("raw", raw))

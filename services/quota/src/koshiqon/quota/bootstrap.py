@@ -1,12 +1,12 @@
 """The composition root: the one place where real adapters are wired. Tests pass their own
-clock (and schema settings) through here."""
+clock (and schema settings) through here, and unit tests a fake unit of work."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +28,7 @@ from koshiqon.quota.adapters.repository import QuotaRepository
 from koshiqon.quota.config import QuotaSettings
 from koshiqon.quota.domain.commands import ExpireReservations
 from koshiqon.quota.handlers import HANDLERS, Clock
-from koshiqon.quota.unit_of_work import SqlUnitOfWork
+from koshiqon.quota.unit_of_work import AnyUnitOfWork, SqlUnitOfWork
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 VERSION = "0.1.0"
@@ -42,17 +42,27 @@ def utc_now() -> datetime:
 
 @dataclass
 class Bus:
-    """Runs a command in a unit of work of its own; `read` gives a repository for queries."""
+    """Runs a command in a unit of work of its own; `read` gives a repository for queries.
+    `unit_of_work` makes that unit of work: a `SqlUnitOfWork` over `sessions` unless a test
+    passes its fake's factory (and then no `sessions`)."""
 
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession] | None
     clock: Clock = field(default=utc_now)
+    unit_of_work: Callable[[], AnyUnitOfWork] | None = None
 
     async def handle(self, command: Any) -> Any:
         handler = HANDLERS[type(command)]
-        return await handler(command, SqlUnitOfWork(self.sessions), self.clock)
+        return await handler(command, self._new_unit_of_work(), self.clock)
+
+    def _new_unit_of_work(self) -> AnyUnitOfWork:
+        if self.unit_of_work is not None:
+            return self.unit_of_work()
+        assert self.sessions is not None, "a Bus needs sessions or a unit_of_work factory"
+        return SqlUnitOfWork(self.sessions)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[QuotaRepository]:
+        assert self.sessions is not None, "reads need the database"
         async with self.sessions() as session:
             yield QuotaRepository(session)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, text
+from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from koshiqon.quota.domain.model import (
@@ -27,6 +28,7 @@ from koshiqon.quota.domain.model import (
     ReleaseReason,
     Reservation,
     ReservationStatus,
+    Reserved,
     Territory,
     TerritoryKind,
     TerritoryStatus,
@@ -44,10 +46,12 @@ class QuotaRepository:
         self.session = session
 
     async def _one(self, sql: str, **params: Any) -> Row[Any] | None:
-        return (await self.session.execute(text(sql), params)).first()
+        connection = await self.session.connection()  # Core: no ORM work per statement
+        return (await connection.execute(_text(sql), params)).first()
 
     async def _all(self, sql: str, **params: Any) -> Sequence[Row[Any]]:
-        return (await self.session.execute(text(sql), params)).all()
+        connection = await self.session.connection()
+        return (await connection.execute(_text(sql), params)).all()
 
     # --- quotas ---------------------------------------------------------------------------
 
@@ -121,6 +125,41 @@ class QuotaRepository:
         )
         return None if row is None else _quota(row)
 
+    async def quota_to_reserve(
+        self,
+        *,
+        kind: Kind,
+        region: str,
+        target: str,
+        year: int,
+        category: Category | None,
+        today: date,
+    ) -> tuple[Quota | None, bool]:
+        """`find_quota` (open in `today`'s year) and whether `target` is designated for `kind`
+        on the later of `today` and the quota's start (see `designated`), in one statement.
+        A kind that needs no designation is always designated."""
+        row = await self._one(
+            f"SELECT {_QUOTA_COLUMNS}, (NOT CAST(:needs AS boolean) OR EXISTS (SELECT 1 FROM "
+            "territories t WHERE t.kind = :kind AND t.region = :region AND (t.kato = :target "
+            "OR t.kato = :region OR :target = :region) AND t.effective_from <= o.on "
+            "AND (t.excluded_from IS NULL OR t.excluded_from > o.on))) AS designated "
+            "FROM quotas q CROSS JOIN LATERAL (SELECT greatest(CAST(:today AS date), "
+            "make_date(q.year_from, 1, 1)) AS on) o WHERE q.status = 'active' "
+            "AND q.kind = :kind AND q.region = :region AND q.category IS NOT DISTINCT FROM "
+            ":category AND :year BETWEEN q.year_from AND q.year_to AND q.year_to >= :open_in",
+            needs=kind.needs_designation,
+            kind=kind,
+            region=region,
+            target=target,
+            category=category,
+            year=year,
+            today=today,
+            open_in=today.year,
+        )
+        if row is None:
+            return None, False
+        return _quota(row), bool(row.designated)
+
     async def find_quota_for_period(
         self, *, kind: Kind, region: str, period: Period, category: Category | None
     ) -> Quota | None:
@@ -167,6 +206,58 @@ class QuotaRepository:
             now=now,
         )
         return None if row is None else Counters(row.limit, row.reserved, row.consumed)
+
+    async def reserve(
+        self, application_id: UUID, quota_id: UUID, persons: int, *, now: datetime
+    ) -> Reserved | None:
+        """Reserve `persons` on the quota and settle the application's ledger entry as
+        reserved, in one statement; None (and nothing written) when they do not fit.
+
+        This takes the quota row's lock, which every reserver of the quota waits for until
+        commit: call it last in the transaction. The conditional UPDATE carries the rule
+        (reserved + consumed + n <= limit, backed by the CHECK constraint) and marks the 90 %
+        and 100 % thresholds; `old.` gives the marks as they were, so each is reached once."""
+        row = await self._one(
+            "WITH q AS (UPDATE quotas SET reserved = reserved + :n, version = version + 1, "
+            "updated_at = :now, announced_90 = announced_90 OR "
+            '(reserved + consumed + :n) * 10 >= "limit" * 9, '
+            'announced_100 = announced_100 OR reserved + consumed + :n >= "limit" '
+            "WHERE id = :quota_id AND status = 'active' "
+            'AND reserved + consumed + :n <= "limit" RETURNING new."limit", new.reserved, '
+            "new.consumed, new.announced_90 AND NOT old.announced_90 AS reached_90, "
+            "new.announced_100 AND NOT old.announced_100 AS reached_100), "
+            "r AS (UPDATE reservations SET status = 'reserved', outcome = 'reserved', "
+            "quota_id = :quota_id, denial_reason = NULL, remaining_at_denial = NULL, "
+            "release_reason = NULL WHERE application_id = :id AND EXISTS (SELECT FROM q) "
+            "RETURNING *) SELECT * FROM q CROSS JOIN r",
+            id=application_id,
+            quota_id=quota_id,
+            n=persons,
+            now=now,
+        )
+        if row is None:
+            return None
+        reached = ((90,) if row.reached_90 else ()) + ((100,) if row.reached_100 else ())
+        counters = Counters(row.limit, row.reserved, row.consumed)
+        return Reserved(_reservation(row), counters, reached)
+
+    async def deny(
+        self, application_id: UUID, *, reason: DenialReason, quota_id: UUID | None
+    ) -> Reservation:
+        """Settle the application's ledger entry as denied; an exhausted quota's remaining
+        persons (read now, outside any lock) go with it."""
+        row = await self._one(
+            "UPDATE reservations SET status = 'denied', outcome = 'denied', "
+            "quota_id = :quota_id, denial_reason = :reason, release_reason = NULL, "
+            "remaining_at_denial = CASE WHEN :reason = 'exhausted' THEN (SELECT "
+            'greatest("limit" - reserved - consumed, 0) FROM quotas WHERE id = :quota_id) '
+            "END WHERE application_id = :id RETURNING *",
+            id=application_id,
+            reason=reason,
+            quota_id=quota_id,
+        )
+        assert row is not None
+        return _reservation(row)
 
     async def remaining(self, quota_id: UUID) -> int:
         row = await self._one(
@@ -505,6 +596,12 @@ class QuotaRepository:
             "RETURNING proposal_id",
             id=proposal_id,
         )
+
+
+@lru_cache(maxsize=256)
+def _text(sql: str) -> TextClause:
+    """The statement parsed once (its bind parameters found once) per distinct SQL."""
+    return text(sql)
 
 
 def _spec_params(spec: QuotaSpec) -> dict[str, Any]:

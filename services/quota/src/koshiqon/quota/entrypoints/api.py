@@ -45,7 +45,9 @@ MAX_ORDER_BYTES = 1_000_000
 router = APIRouter(prefix="/v1")
 
 
-def get_bus(request: Request) -> Bus:
+async def get_bus(request: Request) -> Bus:
+    """async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
+    request for a dictionary lookup."""
     bus: Bus = request.app.state.bus
     return bus
 

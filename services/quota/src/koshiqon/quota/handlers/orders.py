@@ -1,0 +1,79 @@
+"""Importing a quota order file: all of it in one transaction, or nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from koshiqon.quota.domain import commands as c
+from koshiqon.quota.domain.errors import (
+    InvalidOrder,
+)
+from koshiqon.quota.domain.model import (
+    Quota,
+    QuotaSpec,
+    Territory,
+    TerritoryKind,
+)
+from koshiqon.quota.domain.orders import BadRow, parse_order
+from koshiqon.quota.handlers.quotas import establish
+from koshiqon.quota.handlers.shared import Clock
+from koshiqon.quota.handlers.territories import designate
+from koshiqon.quota.unit_of_work import AnyUnitOfWork
+
+
+@dataclass(frozen=True)
+class ImportedOrder:
+    quotas: list[Quota]
+    territories: list[Territory]
+
+
+async def import_quota_order(
+    cmd: c.ImportQuotaOrder, uow: AnyUnitOfWork, clock: Clock
+) -> ImportedOrder:
+    """All of the order in one transaction, or nothing and every bad row named."""
+    parsed = parse_order(cmd.csv_text)
+    now = clock()
+    async with uow:
+        bad = parsed.bad + [
+            BadRow(line.line, "an active quota of this kind and region already covers the year")
+            for line in parsed.lines
+            if await uow.quotas.overlapping_quota(line.spec) is not None
+        ]
+        if bad:
+            raise _bad_order(bad)
+        territories: list[Territory] = []
+        quotas: list[Quota] = []
+        for line in parsed.lines:
+            territories += await _designate_for_order(uow, line.spec, order=cmd.order, now=now)
+            quotas.append(
+                await establish(uow, line.spec, reference=cmd.order, actor=cmd.actor, now=now)
+            )
+        await uow.commit()
+    return ImportedOrder(quotas, territories)
+
+
+async def _designate_for_order(
+    uow: AnyUnitOfWork, spec: QuotaSpec, *, order: str, now: datetime
+) -> list[Territory]:
+    if not spec.kind.needs_designation:
+        return []
+    kind = TerritoryKind(spec.kind)
+    if await uow.quotas.designated(kind=kind, region=spec.region, target=spec.region, on=None):
+        return []
+    designation = c.DesignateTerritory(
+        kato=spec.region,
+        kind=kind,
+        effective_from=spec.period.start,
+        decision=f"quota order {order}",
+    )
+    return [await designate(uow, designation, now=now)]
+
+
+def _bad_order(bad: list[BadRow]) -> InvalidOrder:
+    bad = sorted(bad, key=lambda row: row.line)
+    rows = [{"line": row.line, "reason": row.reason} for row in bad]
+    errors = [{"field": f"line {row.line}", "message": row.reason} for row in bad]
+    return InvalidOrder(
+        f"{len(bad)} bad row(s); nothing was imported", extra={"rows": rows, "errors": errors}
+    )

@@ -1,0 +1,181 @@
+"""Establishing and adjusting quotas, and announcing the thresholds their use reaches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from koshiqon.common.errors import DomainError, InvalidInput
+from koshiqon.common.events import quota as wire
+from koshiqon.quota.domain import commands as c
+from koshiqon.quota.domain.errors import (
+    BelowUsed,
+    DuplicateQuota,
+    NotDesignated,
+    QuotaClosed,
+    QuotaNotFound,
+)
+from koshiqon.quota.domain.model import (
+    Counters,
+    Quota,
+    QuotaSpec,
+    TerritoryKind,
+)
+from koshiqon.quota.handlers.shared import Clock, category_of, get_quota
+from koshiqon.quota.unit_of_work import AnyUnitOfWork
+
+
+async def establish_quota(cmd: c.EstablishQuota, uow: AnyUnitOfWork, clock: Clock) -> Quota:
+    async with uow:
+        quota = await establish(
+            uow, cmd.spec, reference=cmd.reference, actor=cmd.actor, now=clock()
+        )
+        await uow.commit()
+    return quota
+
+
+async def establish(
+    uow: AnyUnitOfWork,
+    spec: QuotaSpec,
+    *,
+    reference: str | None,
+    actor: str | None,
+    now: datetime,
+) -> Quota:
+    repo = uow.quotas
+    await repo.lock_series(spec.kind, spec.region, spec.category)
+    if await repo.overlapping_quota(spec) is not None:
+        raise DuplicateQuota(
+            f"an active {spec.kind} quota of region {spec.region} already covers "
+            f"{spec.period.year_from}-{spec.period.year_to}"
+        )
+    if spec.kind.needs_designation and not await repo.designated(
+        kind=TerritoryKind(spec.kind), region=spec.region, target=spec.region, on=None
+    ):
+        raise NotDesignated(
+            f"region {spec.region} has no territory designated for {spec.kind} resettlement",
+            field="region",
+        )
+    quota = await repo.add_quota(spec, now=now)
+    await repo.add_history(
+        quota.id,
+        previous=None,
+        limit=spec.limit,
+        reason="established",
+        reference=reference,
+        proposal_id=None,
+        actor=actor,
+        now=now,
+    )
+    uow.emit(
+        wire.QuotaEstablished(
+            quota_id=quota.id,
+            kind=wire.QuotaKind(quota.kind),
+            region=quota.region,
+            year_from=quota.period.year_from,
+            year_to=quota.period.year_to,
+            category=category_of(quota),
+            limit=quota.limit,
+            reference=reference,
+            established_at=now,
+        ),
+        subject=quota.id,
+    )
+    return quota
+
+
+async def adjust_quota(cmd: c.AdjustQuota, uow: AnyUnitOfWork, clock: Clock) -> Quota:
+    async with uow:
+        quota = await adjust(uow, cmd, now=clock())
+        await uow.commit()
+    return quota
+
+
+async def adjust(uow: AnyUnitOfWork, cmd: c.AdjustQuota, *, now: datetime) -> Quota:
+    if (cmd.delta is None) == (cmd.new_limit is None):
+        raise InvalidInput("give exactly one of delta and new_limit", field="delta")
+    if cmd.delta == 0:
+        raise InvalidInput("an adjustment changes the limit: delta must not be 0", field="delta")
+    repo = uow.quotas
+    changed = await repo.change_limit(
+        cmd.quota_id, delta=cmd.delta, new_limit=cmd.new_limit, now=now
+    )
+    if changed is None:
+        raise await _why_not_adjusted(uow, cmd.quota_id)
+    previous, counters = changed
+    await repo.add_history(
+        cmd.quota_id,
+        previous=previous,
+        limit=counters.limit,
+        reason=cmd.reason,
+        reference=cmd.reference,
+        proposal_id=cmd.proposal_id,
+        actor=cmd.actor,
+        now=now,
+    )
+    quota = await get_quota(uow, cmd.quota_id)
+    uow.emit(
+        wire.QuotaAdjusted(
+            quota_id=quota.id,
+            kind=wire.QuotaKind(quota.kind),
+            region=quota.region,
+            year_from=quota.period.year_from,
+            year_to=quota.period.year_to,
+            category=category_of(quota),
+            previous_limit=previous,
+            limit=counters.limit,
+            delta=counters.limit - previous,
+            reason=cmd.reason,
+            reference=cmd.reference,
+            proposal_id=cmd.proposal_id,
+            adjusted_at=now,
+        ),
+        subject=quota.id,
+    )
+    await announce_thresholds(uow, quota, now=now)
+    return quota
+
+
+async def _why_not_adjusted(uow: AnyUnitOfWork, quota_id: UUID) -> DomainError:
+    quota = await uow.quotas.get_quota(quota_id)
+    if quota is None:
+        return QuotaNotFound(f"no quota {quota_id}")
+    if quota.status != "active":
+        return QuotaClosed(f"quota {quota_id} is closed")
+    return BelowUsed(
+        f"the limit cannot go below the {quota.used} persons already reserved and consumed",
+        field="delta",
+        extra={"reserved": quota.reserved, "consumed": quota.consumed},
+    )
+
+
+async def announce_thresholds(uow: AnyUnitOfWork, quota: Quota, *, now: datetime) -> None:
+    reached, counters = await uow.quotas.announce_thresholds(quota.id)
+    emit_thresholds(uow, quota, tuple(reached), counters, now=now)
+
+
+def emit_thresholds(
+    uow: AnyUnitOfWork,
+    quota: Quota,
+    reached: tuple[int, ...],
+    counters: Counters,
+    *,
+    now: datetime,
+) -> None:
+    for threshold in reached:
+        uow.emit(
+            wire.QuotaThresholdReached(
+                quota_id=quota.id,
+                kind=wire.QuotaKind(quota.kind),
+                region=quota.region,
+                year_from=quota.period.year_from,
+                year_to=quota.period.year_to,
+                category=category_of(quota),
+                threshold=wire.Threshold(str(threshold)),
+                limit=counters.limit,
+                reserved=counters.reserved,
+                consumed=counters.consumed,
+                reached_at=now,
+            ),
+            subject=quota.id,
+        )

@@ -1,0 +1,239 @@
+"""The quota handlers' rules, driven through the composition root (`bootstrap.Bus`) with an
+in-memory unit of work (quota/fakes.py): no database, no patching."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+from quota.fakes import FakeUnitOfWork
+from quota.helpers import NORTH_KAZ, PAVLODAR, Clock
+
+from koshiqon.quota.bootstrap import Bus
+from koshiqon.quota.domain import commands as c
+from koshiqon.quota.domain.errors import BelowUsed, DuplicateQuota, NotDesignated
+from koshiqon.quota.domain.model import (
+    DenialReason,
+    Kind,
+    Outcome,
+    Period,
+    Quota,
+    QuotaSpec,
+    ReleaseReason,
+    Reservation,
+    ReservationStatus,
+    TerritoryKind,
+)
+
+PAVLODAR_DISTRICT = "551010000"
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork()
+
+
+@pytest.fixture
+def bus(uow: FakeUnitOfWork) -> Bus:
+    return Bus(sessions=None, clock=Clock(), unit_of_work=lambda: uow)
+
+
+def spec(limit: int = 10, *, region: str = PAVLODAR, kind: Kind = Kind.MIGRANT) -> QuotaSpec:
+    period = Period.of(2026)
+    return QuotaSpec.of(kind=kind, region=region, period=period, category=None, limit=limit)
+
+
+async def designate(bus: Bus, kato: str = PAVLODAR) -> uuid.UUID:
+    command = c.DesignateTerritory(kato, TerritoryKind.MIGRANT, date(2026, 1, 1), "Decree 1")
+    territory = await bus.handle(command)
+    return territory.id  # type: ignore[no-any-return]
+
+
+async def quota(bus: Bus, limit: int = 10) -> Quota:
+    await designate(bus)
+    established: Quota = await bus.handle(c.EstablishQuota(spec(limit)))
+    return established
+
+
+async def reserve(
+    bus: Bus, persons: int, *, application_id: uuid.UUID | None = None, region: str = PAVLODAR
+) -> Reservation:
+    command = c.ReserveQuota(application_id or uuid.uuid4(), Kind.MIGRANT, region, 2026, persons)
+    reservation: Reservation = await bus.handle(command)
+    return reservation
+
+
+def counters(uow: FakeUnitOfWork, quota_id: uuid.UUID) -> tuple[int, int, int]:
+    q = uow.state.quotas[quota_id]
+    return q.limit, q.reserved, q.consumed
+
+
+# --- establishing and adjusting -------------------------------------------------------------
+
+
+async def test_a_resettlement_quota_needs_a_designated_territory(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    with pytest.raises(NotDesignated):
+        await bus.handle(c.EstablishQuota(spec()))
+    assert uow.state.quotas == {}
+    assert uow.published == []
+
+    await designate(bus)
+    established = await bus.handle(c.EstablishQuota(spec()))
+    assert established.limit == 10
+    assert uow.published_types() == ["territory-designated", "quota-established"]
+
+
+async def test_foreign_labour_quotas_need_no_designation(bus: Bus) -> None:
+    labour = QuotaSpec.of(
+        kind=Kind.FOREIGN_LABOUR, region=PAVLODAR, period=Period.of(2026), category="4", limit=5
+    )
+    assert (await bus.handle(c.EstablishQuota(labour))).limit == 5
+
+
+async def test_a_second_active_quota_for_the_same_years_is_refused(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    await quota(bus)
+    with pytest.raises(DuplicateQuota):
+        await bus.handle(c.EstablishQuota(spec(20)))
+    assert len(uow.state.quotas) == 1
+
+
+async def test_an_adjustment_never_cuts_the_limit_below_what_is_used(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    q = await quota(bus)
+    await reserve(bus, 6)
+    with pytest.raises(BelowUsed) as refused:
+        await bus.handle(c.AdjustQuota(q.id, "cut", "Order 2", new_limit=5))
+    assert refused.value.extra == {"reserved": 6, "consumed": 0}
+    assert counters(uow, q.id) == (10, 6, 0)
+
+    await bus.handle(c.AdjustQuota(q.id, "cut", "Order 2", new_limit=6))
+    assert counters(uow, q.id) == (6, 6, 0)
+    reached = ["quota-threshold-reached"] * 2  # 90 % and 100 % at once
+    assert uow.published_types()[-3:] == ["quota-adjusted", *reached]
+
+
+# --- the reservation ledger -----------------------------------------------------------------
+
+
+async def test_a_reservation_that_fits_is_reserved_and_published(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    q = await quota(bus)
+    reservation = await reserve(bus, 4)
+    assert (reservation.status, reservation.quota_id) == (ReservationStatus.RESERVED, q.id)
+    assert counters(uow, q.id) == (10, 4, 0)
+    reserved = uow.published[-1]
+    assert reserved.type.endswith("quota-reserved.v1")
+    assert reserved.data["remaining"] == 6
+
+
+async def test_a_reservation_that_does_not_fit_is_denied_with_what_remains(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    q = await quota(bus, limit=5)
+    await reserve(bus, 4)
+    denied = await reserve(bus, 2)
+    assert denied.status is ReservationStatus.DENIED
+    assert (denied.denial_reason, denied.remaining_at_denial) == (DenialReason.EXHAUSTED, 1)
+    assert counters(uow, q.id) == (5, 4, 0)
+    assert uow.published[-1].data["reason"] == "exhausted"
+
+
+async def test_without_a_quota_the_reservation_is_denied(bus: Bus) -> None:
+    denied = await reserve(bus, 1, region=NORTH_KAZ)
+    assert (denied.outcome, denied.denial_reason) == (Outcome.DENIED, DenialReason.NO_QUOTA)
+
+
+async def test_a_repeated_request_gets_its_first_outcome_and_no_second_effect(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    q = await quota(bus, limit=5)
+    application_id = uuid.uuid4()
+    first = await reserve(bus, 3, application_id=application_id)
+    published = len(uow.published)
+    again = await reserve(bus, 3, application_id=application_id)
+    assert again == first
+    assert counters(uow, q.id) == (5, 3, 0)
+    assert len(uow.published) == published
+
+
+async def test_the_90_and_100_percent_thresholds_are_announced_once_each(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    q = await quota(bus, limit=10)
+    await reserve(bus, 9)
+    last = await reserve(bus, 1)
+    await bus.handle(c.ReleaseReservation(last.application_id, ReleaseReason.CANCELLED))
+    await reserve(bus, 1)  # 100 % again: not announced again
+    thresholds = [e.data["threshold"] for e in uow.published if "threshold" in e.type]
+    assert thresholds == ["90", "100"]
+    assert counters(uow, q.id) == (10, 10, 0)
+
+
+async def test_consuming_moves_persons_from_reserved_to_consumed_once(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    q = await quota(bus)
+    reservation = await reserve(bus, 3)
+    consumed = await bus.handle(c.ConsumeReservation(reservation.application_id))
+    assert consumed.status is ReservationStatus.CONSUMED
+    assert counters(uow, q.id) == (10, 0, 3)
+    again = await bus.handle(c.ConsumeReservation(reservation.application_id))
+    assert again.status is ReservationStatus.CONSUMED
+    assert counters(uow, q.id) == (10, 0, 3)
+    assert uow.published_types().count("quota-consumed") == 1
+
+
+async def test_releasing_gives_the_persons_back_once(bus: Bus, uow: FakeUnitOfWork) -> None:
+    q = await quota(bus)
+    reservation = await reserve(bus, 3)
+    release = c.ReleaseReservation(reservation.application_id, ReleaseReason.WITHDRAWN)
+    released = await bus.handle(release)
+    assert released.status is ReservationStatus.RELEASED
+    assert counters(uow, q.id) == (10, 0, 0)
+    assert (await bus.handle(release)).status is ReservationStatus.RELEASED
+    assert uow.published_types().count("quota-released") == 1
+
+
+async def test_a_withdrawal_before_its_request_leaves_a_tombstone(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    q = await quota(bus)
+    application_id = uuid.uuid4()
+    tombstone = c.Tombstone(Kind.MIGRANT, PAVLODAR, 2026, 2)
+    withdrawn = await bus.handle(
+        c.ReleaseReservation(application_id, ReleaseReason.WITHDRAWN, tombstone)
+    )
+    assert withdrawn.status is ReservationStatus.WITHDRAWN
+    late = await reserve(bus, 2, application_id=application_id)
+    assert late.status is ReservationStatus.WITHDRAWN
+    assert counters(uow, q.id) == (10, 0, 0)
+
+
+async def test_an_excluded_territory_takes_no_new_reservations_but_keeps_the_old(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    district = await designate(bus, PAVLODAR_DISTRICT)
+    q = await bus.handle(c.EstablishQuota(spec()))
+    kept = await reserve(bus, 2, region=PAVLODAR_DISTRICT)
+    await bus.handle(c.ExcludeTerritory(district, date(2026, 2, 1), "Decree 2"))
+
+    denied = await reserve(bus, 1, region=PAVLODAR_DISTRICT)
+    assert denied.denial_reason is DenialReason.NOT_DESIGNATED
+    assert uow.state.reservations[kept.application_id].status is ReservationStatus.RESERVED
+    assert counters(uow, q.id) == (10, 2, 0)
+
+
+async def test_work_that_fails_leaves_nothing_behind(bus: Bus, uow: FakeUnitOfWork) -> None:
+    await quota(bus)
+    published = list(uow.published)
+    with pytest.raises(DuplicateQuota):
+        await bus.handle(c.EstablishQuota(spec(3)))
+    assert uow.published == published
+    assert len(uow.state.history) == 1
