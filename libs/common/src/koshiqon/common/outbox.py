@@ -31,11 +31,17 @@ from koshiqon.common.kafka import new_producer
 
 log = logging.getLogger("koshiqon.outbox")
 
-_INSERT = text(
-    "INSERT INTO outbox (event_id, topic, key, event_type, value, headers) "
-    "VALUES (:event_id, :topic, :key, :event_type, :value, CAST(:headers AS jsonb))"
+# one round trip: the rows and the wake-up of the relay (delivered when the transaction
+# commits; PostgreSQL folds a transaction's identical notifications into one)
+_INSERT_AND_NOTIFY = text(
+    "WITH inserted AS ("
+    " INSERT INTO outbox (event_id, topic, key, event_type, value, headers)"
+    " SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:topics AS text[]),"
+    "  CAST(:keys AS text[]), CAST(:event_types AS text[]), CAST(:vals AS bytea[]),"
+    "  CAST(:headers AS jsonb[]))"
+    " RETURNING 1) "
+    "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT count(*) FROM inserted) AS n"
 )
-_NOTIFY = text("SELECT pg_notify('outbox_' || current_schema(), '')")
 
 
 async def add(session: AsyncSession, *events: Envelope) -> None:
@@ -43,19 +49,17 @@ async def add(session: AsyncSession, *events: Envelope) -> None:
     unless that transaction commits."""
     if not events:
         return
-    rows = [
+    await session.execute(
+        _INSERT_AND_NOTIFY,
         {
-            "event_id": event.id,
-            "topic": REGISTRY.get(event.type).topic,
-            "key": event.subject,
-            "event_type": event.type,
-            "value": event.to_bytes(),
-            "headers": orjson.dumps(_headers(event)).decode(),
-        }
-        for event in events
-    ]
-    await session.execute(_INSERT, rows)
-    await session.execute(_NOTIFY)
+            "event_ids": [event.id for event in events],
+            "topics": [REGISTRY.get(event.type).topic for event in events],
+            "keys": [event.subject for event in events],
+            "event_types": [event.type for event in events],
+            "vals": [event.to_bytes() for event in events],
+            "headers": [orjson.dumps(_headers(event)).decode() for event in events],
+        },
+    )
 
 
 def _headers(event: Envelope) -> dict[str, str]:

@@ -101,7 +101,7 @@ class PageParams:
     after: tuple[Any, ...] | None
 
 
-def page_params(
+async def page_params(  # async: a plain def dependency would run in the thread pool
     cursor: Annotated[
         str | None,
         Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page"),
