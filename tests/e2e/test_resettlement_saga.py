@@ -14,13 +14,13 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from support.kafka import wait_for
 from support.services import ServiceSchema, migrated_schema
+from support.shared import quota_order_2026
 
 from koshiqon.common.auth import issue_dev_token
 from koshiqon.quota.bootstrap import MIGRATIONS as QUOTA_MIGRATIONS
@@ -28,7 +28,7 @@ from koshiqon.registration.bootstrap import MIGRATIONS as REGISTRATION_MIGRATION
 
 pytestmark = pytest.mark.integration
 
-QUOTA_ORDER = Path(__file__).parents[2].parent / "shared" / "data" / "quotas_2026.csv"
+QUOTA_ORDER = quota_order_2026()
 NORTH_KAZAKHSTAN = "590000000"
 PETROPAVL = "591010000"  # a settlement code within the region
 

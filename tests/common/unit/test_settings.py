@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from koshiqon.common.settings import ServiceSettings, service_config
+from koshiqon.common.settings import (
+    LOCAL_KAFKA_PORT,
+    LOCAL_PG_PORT,
+    ServiceSettings,
+    service_config,
+)
 
 
 class QuotaSettings(ServiceSettings):
@@ -27,8 +32,9 @@ def test_defaults_work_for_local_development() -> None:
     assert settings.environment == "dev"
     assert settings.http_port == 8002
     assert settings.db_schema == "quota"
-    assert settings.dsn() == "postgresql://quota:koshiqon-dev@127.0.0.1:54320/koshiqon"
-    assert settings.kafka_bootstrap_servers == "127.0.0.1:19092"
+    # the local infrastructure's ports (54320 and 19092 unless KOSHIQON_*_PORT moves them)
+    assert settings.dsn() == f"postgresql://quota:koshiqon-dev@127.0.0.1:{LOCAL_PG_PORT}/koshiqon"
+    assert settings.kafka_bootstrap_servers == f"127.0.0.1:{LOCAL_KAFKA_PORT}"
     assert settings.auth.uses_dev_key
 
 

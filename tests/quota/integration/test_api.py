@@ -4,15 +4,15 @@ authorization matrix over every route, and the quota order import."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 from quota.helpers import ALMATY_CITY, NORTH_KAZ, PAVLODAR, token
+from support.shared import quota_order_2026
 
 pytestmark = pytest.mark.integration
 
-ORDER_2026 = Path(__file__).resolve().parents[4] / "shared" / "data" / "quotas_2026.csv"
+ORDER_2026 = quota_order_2026()
 ADMIN = token()
 
 

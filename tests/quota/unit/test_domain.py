@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from support.shared import quota_order_2026
 
 from koshiqon.quota.domain.errors import InvalidQuota
 from koshiqon.quota.domain.model import Category, Kind, Period, QuotaSpec
 from koshiqon.quota.domain.orders import parse_order
 
-ORDER_2026 = Path(__file__).resolve().parents[4] / "shared" / "data" / "quotas_2026.csv"
+ORDER_2026 = quota_order_2026()
 
 
 def test_a_period_is_one_year_or_at_most_five() -> None:
