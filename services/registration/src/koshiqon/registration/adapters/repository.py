@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,11 +76,27 @@ def _conflict(error: IntegrityError) -> Exception:
     return cls(detail, field=field)
 
 
-async def _insert(session: AsyncSession, statement: Any) -> None:
+async def _insert(session: AsyncSession, statement: Any, row: dict[str, Any]) -> None:
     try:
-        await session.execute(statement)
+        await session.execute(statement, row)
     except IntegrityError as error:
         raise _conflict(error) from None
+
+
+# --- statements built once -----------------------------------------------------------------
+# Building a statement costs more CPU than executing it from the compiled cache; the hot
+# ones are built at import and take their values at execution.
+
+_GET_PERSON = select(persons).where(persons.c.id == bindparam("person_id"))
+_LOCK_PERSON = _GET_PERSON.with_for_update()
+_INSERT_PERSON = insert(persons)
+_INSERT_RESIDENCE = insert(residences)
+_ACTIVE_RESIDENCES = (
+    select(residences)
+    .where(residences.c.person_id == bindparam("person_id"), residences.c.status == "active")
+    .order_by(residences.c.valid_from, residences.c.id)
+)
+_INSERT_APPLICATION = insert(applications)
 
 
 # --- persons -------------------------------------------------------------------------------
@@ -145,13 +161,11 @@ class PersonRepository:
         self.session = session
 
     async def add(self, person: Person) -> None:
-        await _insert(self.session, insert(persons).values(_person_row(person)))
+        await _insert(self.session, _INSERT_PERSON, _person_row(person))
 
     async def get(self, person_id: uuid.UUID, *, lock: bool = False) -> Person | None:
-        query = select(persons).where(persons.c.id == person_id)
-        if lock:
-            query = query.with_for_update()
-        row = (await self.session.execute(query)).first()
+        query = _LOCK_PERSON if lock else _GET_PERSON
+        row = (await self.session.execute(query, {"person_id": person_id})).first()
         return _person(row) if row is not None else None
 
     async def get_many(self, person_ids: Sequence[uuid.UUID]) -> list[Person]:
@@ -231,7 +245,7 @@ class ResidenceRepository:
         self.session = session
 
     async def add(self, residence: Residence) -> None:
-        await _insert(self.session, insert(residences).values(_residence_row(residence)))
+        await _insert(self.session, _INSERT_RESIDENCE, _residence_row(residence))
 
     async def get(self, person_id: uuid.UUID, residence_id: uuid.UUID) -> Residence | None:
         query = select(residences).where(
@@ -241,12 +255,8 @@ class ResidenceRepository:
         return _residence(row) if row is not None else None
 
     async def active(self, person_id: uuid.UUID) -> list[Residence]:
-        query = (
-            select(residences)
-            .where(residences.c.person_id == person_id, residences.c.status == "active")
-            .order_by(residences.c.valid_from, residences.c.id)
-        )
-        return [_residence(row) for row in await self.session.execute(query)]
+        rows = await self.session.execute(_ACTIVE_RESIDENCES, {"person_id": person_id})
+        return [_residence(row) for row in rows]
 
     async def of_person(self, person_id: uuid.UUID, *, region: str | None) -> list[Residence]:
         query = select(residences).where(residences.c.person_id == person_id)
@@ -339,7 +349,7 @@ class ApplicationRepository:
             "persons": app.persons,
             "requested_at": app.requested_at,
         }
-        await _insert(self.session, insert(applications).values(fixed | _application_row(app)))
+        await _insert(self.session, _INSERT_APPLICATION, fixed | _application_row(app))
         if app.family_member_ids:
             members = [
                 {"application_id": app.id, "person_id": person_id, "position": position}

@@ -48,7 +48,8 @@ READ_ERRORS = problem_responses(401, 403, 404, 422)
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 
-def get_bus(request: Request) -> MessageBus:
+async def get_bus(request: Request) -> MessageBus:
+    """`async`: a plain `def` dependency would run in the threadpool, a thread hop per request."""
     bus: MessageBus = request.app.state.bus
     return bus
 
