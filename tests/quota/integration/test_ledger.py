@@ -151,7 +151,7 @@ async def test_the_worker_expires_reservations_when_the_period_ends(
     await bus.handle(reserve(3))
     consumed = await bus.handle(reserve(2))
     await bus.handle(c.ConsumeReservation(consumed.application_id))
-    scheduler = ExpiryScheduler(bus, interval=3600)
+    scheduler = ExpiryScheduler(bus)
     assert await scheduler.tick() == 0  # the period runs till 31 December
     clock.now = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
     assert await scheduler.tick() == 1

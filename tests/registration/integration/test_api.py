@@ -232,7 +232,6 @@ async def test_the_expiry_check_ends_past_stays_with_an_event(service: Any) -> N
     assert stay.status_code == 201
     scheduler = ExpiryScheduler(
         sql_bus(service.schema.sessions),
-        interval=60,
         batch_size=2,
         today=lambda: datetime(2025, 1, 1, tzinfo=UTC),
     )

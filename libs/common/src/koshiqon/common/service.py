@@ -22,21 +22,88 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
 import uvloop
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from koshiqon.common import logs
+from koshiqon.common import db, logs
+from koshiqon.common.health import database_check, kafka_check, migrations_check
+from koshiqon.common.http.app import create_app
 from koshiqon.common.migrations import upgrade
+from koshiqon.common.outbox import OutboxRelay, RelayConfig
 from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Component, run_components
 
 WorkerFactory = Callable[[ServiceSettings], AbstractAsyncContextManager[Sequence[Component]]]
+StateSetup = Callable[[FastAPI, async_sessionmaker[AsyncSession]], None]
+
+
+def service_engine(settings: ServiceSettings, *, role: str) -> AsyncEngine:
+    """The engine of one role of a service (`api`, `worker`), in the service's schema."""
+    return db.create_engine(
+        settings.dsn(),
+        schema=settings.db_schema,
+        application=f"{settings.service_name}-{role}",
+        pool_size=settings.db_pool_size,
+    )
+
+
+def service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    version: str,
+    routers: Sequence[APIRouter],
+    migrations: Path,
+    state: StateSetup,
+) -> FastAPI:
+    """A service's app: its engine opened and closed with the app, `app.state.sessions` (the
+    idempotency layer needs them), whatever else `state` puts on `app.state`, and readiness
+    on the database, the brokers and the service's migrations."""
+    engine = service_engine(settings, role="api")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.sessions = db.session_factory(engine)
+        state(app, app.state.sessions)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return create_app(
+        settings=settings,
+        title=title,
+        version=version,
+        routers=routers,
+        lifespan=lifespan,
+        readiness=[
+            database_check(engine),
+            kafka_check(settings.kafka_bootstrap_servers),
+            migrations_check(engine, migrations, settings.db_schema),
+        ],
+    )
+
+
+def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
+    """The service's outbox relay, configured from its settings."""
+    return OutboxRelay(
+        RelayConfig(
+            dsn=settings.dsn(),
+            schema=settings.db_schema,
+            bootstrap=settings.kafka_bootstrap_servers,
+            service=settings.service_name,
+            poll_interval=settings.outbox_poll_seconds,
+            retention=timedelta(hours=settings.outbox_retention_hours),
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -50,3 +50,22 @@ async def _run(component: Component, stop: asyncio.Event) -> None:
     except Exception:
         log.exception("worker.component-failed", extra={"component": name})
         raise
+
+
+def every(seconds: float, job: Callable[[], Awaitable[object]], *, name: str) -> Component:
+    """A component that runs `job` at start and then every `seconds` until stop. A round that
+    fails (the database away, say) is logged and the job runs again next round."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await job()
+            except Exception as error:
+                log.warning(
+                    "worker.job-failed", extra={"job": name, "error_type": type(error).__name__}
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+    run.__qualname__ = name
+    return run

@@ -3,27 +3,22 @@ clock (and schema settings) through here, and unit tests a fake unit of work."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from koshiqon.common import db
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
-from koshiqon.common.health import database_check, kafka_check, migrations_check
-from koshiqon.common.http.app import create_app
-from koshiqon.common.outbox import OutboxRelay, RelayConfig
+from koshiqon.common.service import outbox_relay, service_app, service_engine
 from koshiqon.common.settings import ServiceSettings
-from koshiqon.common.worker import Component
+from koshiqon.common.worker import Component, every
 from koshiqon.quota.adapters.repository import QuotaRepository
 from koshiqon.quota.config import QuotaSettings
 from koshiqon.quota.domain.commands import ExpireReservations
@@ -74,56 +69,28 @@ def _settings(settings: ServiceSettings) -> QuotaSettings:
 def build_app(settings: ServiceSettings, *, clock: Clock = utc_now) -> FastAPI:
     from koshiqon.quota.entrypoints import api
 
-    engine = db.create_engine(
-        settings.dsn(),
-        schema=settings.db_schema,
-        application="quota-api",
-        pool_size=settings.db_pool_size,
-    )
+    def state(app: FastAPI, sessions: async_sessionmaker[AsyncSession]) -> None:
+        app.state.bus = Bus(sessions, clock)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.sessions = db.session_factory(engine)
-        app.state.bus = Bus(app.state.sessions, clock)
-        try:
-            yield
-        finally:
-            await engine.dispose()
-
-    return create_app(
-        settings=settings,
+    return service_app(
+        settings,
         title="Koshi-qon quota",
         version=VERSION,
         routers=[api.router],
-        lifespan=lifespan,
-        readiness=[
-            database_check(engine),
-            kafka_check(settings.kafka_bootstrap_servers),
-            migrations_check(engine, MIGRATIONS, settings.db_schema),
-        ],
+        migrations=MIGRATIONS,
+        state=state,
     )
 
 
 class ExpiryScheduler:
-    """Every `interval` seconds, expires the reservations of quotas whose period has ended
-    (by the injected clock's date)."""
+    """Expires the reservations of quotas whose period has ended (by the injected clock's
+    date); the worker runs `tick` every `QUOTA_EXPIRY_INTERVAL_SECONDS`."""
 
-    def __init__(self, bus: Bus, *, interval: float) -> None:
+    def __init__(self, bus: Bus) -> None:
         self.bus = bus
-        self.interval = interval
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await self.tick()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
 
     async def tick(self) -> int:
-        try:
-            expired: int = await self.bus.handle(ExpireReservations(self.bus.clock().date()))
-        except (OSError, SQLAlchemyError) as error:  # the database is away: next tick
-            log.warning("quota.expiry-failed", extra={"error_type": type(error).__name__})
-            return 0
+        expired: int = await self.bus.handle(ExpireReservations(self.bus.clock().date()))
         if expired:
             log.info("quota.reservations-expired", extra={"count": expired})
         return expired
@@ -138,31 +105,18 @@ async def build_worker(
     from koshiqon.quota.entrypoints.consumer import subscription
 
     quota_settings = _settings(settings)
-    engine = db.create_engine(
-        settings.dsn(),
-        schema=settings.db_schema,
-        application="quota-worker",
-        pool_size=settings.db_pool_size,
-    )
+    engine = service_engine(settings, role="worker")
     sessions = db.session_factory(engine)
-    relay = OutboxRelay(
-        RelayConfig(
-            dsn=settings.dsn(),
-            schema=settings.db_schema,
-            bootstrap=settings.kafka_bootstrap_servers,
-            service="quota",
-            poll_interval=settings.outbox_poll_seconds,
-            retention=timedelta(hours=settings.outbox_retention_hours),
-        )
-    )
+    relay = outbox_relay(settings)
     consumer = ConsumerRunner(
         subscription(clock, group=group),
         sessions,
         ConsumerConfig(bootstrap=settings.kafka_bootstrap_servers),
     )
-    expiry = ExpiryScheduler(Bus(sessions, clock), interval=quota_settings.expiry_interval_seconds)
+    expiry = ExpiryScheduler(Bus(sessions, clock))
+    interval = quota_settings.expiry_interval_seconds
     try:
-        yield [relay.run, consumer.run, expiry.run]
+        yield [relay.run, consumer.run, every(interval, expiry.tick, name="quota.expiry")]
     finally:
         await engine.dispose()
 

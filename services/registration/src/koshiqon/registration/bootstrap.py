@@ -7,8 +7,6 @@ fixed clock) to it. `build_app` and `build_worker` are what `koshiqon-registrati
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -22,11 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from koshiqon.common import db, logs
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
-from koshiqon.common.health import database_check, kafka_check, migrations_check
-from koshiqon.common.http.app import create_app
-from koshiqon.common.outbox import OutboxRelay, RelayConfig
+from koshiqon.common.service import outbox_relay, service_app, service_engine
 from koshiqon.common.settings import ServiceSettings
-from koshiqon.common.worker import Component
+from koshiqon.common.worker import Component, every
 from koshiqon.registration import __version__
 from koshiqon.registration.config import RegistrationSettings
 from koshiqon.registration.domain import commands as c
@@ -71,34 +67,16 @@ def _settings(settings: ServiceSettings) -> RegistrationSettings:
 def build_app(settings: ServiceSettings) -> FastAPI:
     from koshiqon.registration.entrypoints import api
 
-    settings = _settings(settings)
-    engine = db.create_engine(
-        settings.dsn(),
-        schema=settings.db_schema,
-        application="registration-api",
-        pool_size=settings.db_pool_size,
-    )
+    def state(app: FastAPI, sessions: async_sessionmaker[AsyncSession]) -> None:
+        app.state.bus = sql_bus(sessions)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.sessions = db.session_factory(engine)  # Idempotency-Key needs it
-        app.state.bus = sql_bus(app.state.sessions)
-        try:
-            yield
-        finally:
-            await engine.dispose()
-
-    return create_app(
-        settings=settings,
+    return service_app(
+        _settings(settings),
         title="Koshi-qon registration",
         version=__version__,
         routers=[api.router],
-        lifespan=lifespan,
-        readiness=[
-            database_check(engine),
-            kafka_check(settings.kafka_bootstrap_servers),
-            migrations_check(engine, MIGRATIONS, settings.db_schema),
-        ],
+        migrations=MIGRATIONS,
+        state=state,
     )
 
 
@@ -108,51 +86,38 @@ async def build_worker(settings: ServiceSettings) -> AsyncIterator[Sequence[Comp
     from koshiqon.registration.entrypoints.consumer import subscription
 
     settings = _settings(settings)
-    engine = db.create_engine(
-        settings.dsn(),
-        schema=settings.db_schema,
-        application="registration-worker",
-        pool_size=settings.db_pool_size,
-    )
+    engine = service_engine(settings, role="worker")
     sessions = db.session_factory(engine)
-    relay = OutboxRelay(
-        RelayConfig(
-            dsn=settings.dsn(),
-            schema=settings.db_schema,
-            service="registration",
-            bootstrap=settings.kafka_bootstrap_servers,
-            poll_interval=settings.outbox_poll_seconds,
-        )
-    )
+    relay = outbox_relay(settings)
     consumer = ConsumerRunner(
         subscription(), sessions, ConsumerConfig(bootstrap=settings.kafka_bootstrap_servers)
     )
-    expiry = ExpiryScheduler(
-        sql_bus(sessions),
-        interval=settings.expiry_interval_seconds,
-        batch_size=settings.expiry_batch_size,
-    )
+    expiry = ExpiryScheduler(sql_bus(sessions), batch_size=settings.expiry_batch_size)
+    interval = settings.expiry_interval_seconds
     try:
-        yield [relay.run, consumer.run, expiry.run]
+        yield [
+            relay.run,
+            consumer.run,
+            every(interval, expiry.run_once, name="registration.expiry"),
+        ]
     finally:
         await engine.dispose()
 
 
 class ExpiryScheduler:
-    """Ends the temporary stays past their valid_until, batch by batch, every `interval`
-    seconds (and once at start). Several workers may run it: rows are claimed with
-    SKIP LOCKED and each end is conditional on the row still being active."""
+    """Ends the temporary stays past their valid_until, batch by batch; the worker runs it
+    every `REGISTRATION_EXPIRY_INTERVAL_SECONDS` (and once at start). Several workers may run
+    it: rows are claimed with SKIP LOCKED and each end is conditional on the row still being
+    active."""
 
     def __init__(
         self,
         bus: MessageBus,
         *,
-        interval: float,
         batch_size: int,
         today: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.bus = bus
-        self.interval = interval
         self.batch_size = batch_size
         self.today = today
 
@@ -167,17 +132,6 @@ class ExpiryScheduler:
             ended: int = await self.bus.handle(command)
             total += ended
             if ended < self.batch_size:
+                if total:
+                    log.info("registration.temporary-stays-expired", extra={"count": total})
                 return total
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                ended = await self.run_once()
-                if ended:
-                    log.info("registration.temporary-stays-expired", extra={"count": ended})
-            except Exception as error:  # the database may be away: try again next round
-                log.warning(
-                    "registration.expiry-failed", extra={"error_type": type(error).__name__}
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
