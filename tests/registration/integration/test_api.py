@@ -223,7 +223,7 @@ async def test_every_read_is_audited(service: Any) -> None:
 async def test_the_expiry_check_ends_past_stays_with_an_event(service: Any) -> None:
     from datetime import UTC, datetime
 
-    from koshiqon.registration.bootstrap import ExpiryScheduler, sql_bus
+    from koshiqon.registration.bootstrap import ExpiryScheduler
 
     person = await service.person()
     stay = await service.residence(
@@ -231,7 +231,7 @@ async def test_the_expiry_check_ends_past_stays_with_an_event(service: Any) -> N
     )
     assert stay.status_code == 201
     scheduler = ExpiryScheduler(
-        sql_bus(service.schema.sessions),
+        service.app.state.bus,
         batch_size=2,
         today=lambda: datetime(2025, 1, 1, tzinfo=UTC),
     )

@@ -111,7 +111,10 @@ def create_engine(dsn: str, *, schema: str, application: str, pool_size: int = 1
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={
-            "server_settings": {"search_path": _identifier(schema), "application_name": application}
+            "server_settings": {
+                "search_path": safe_identifier(schema),
+                "application_name": application,
+            }
         },
     )
 
@@ -128,7 +131,8 @@ def asyncpg_dsn(dsn: str) -> str:
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", dsn)
 
 
-def _identifier(name: str) -> str:
+def safe_identifier(name: str) -> str:
+    """`name`, if it is a plain lower-case identifier; there is no quoting to get wrong."""
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a safe PostgreSQL identifier: {name!r}")
     return name
@@ -137,13 +141,13 @@ def _identifier(name: str) -> str:
 async def bootstrap(admin_dsn: str, roles: Mapping[str, str]) -> None:
     """Create the database of `admin_dsn` if missing, and for each (schema, password) in
     `roles` a login role of that name that owns a schema of that name and nothing else."""
-    database = _identifier(asyncpg_dsn(admin_dsn).rsplit("/", 1)[1].split("?")[0])
+    database = safe_identifier(asyncpg_dsn(admin_dsn).rsplit("/", 1)[1].split("?")[0])
     await _ensure_database(admin_dsn, database)
     conn = await asyncpg.connect(asyncpg_dsn(admin_dsn))
     try:
         await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         for schema, password in roles.items():
-            await _ensure_role_and_schema(conn, database, _identifier(schema), password)
+            await _ensure_role_and_schema(conn, database, safe_identifier(schema), password)
     finally:
         await conn.close()
 
@@ -176,7 +180,7 @@ async def _ensure_role_and_schema(
 async def drop_schema(admin_dsn: str, schema: str) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(admin_dsn))
     try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{_identifier(schema)}" CASCADE')
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{safe_identifier(schema)}" CASCADE')
     finally:
         await conn.close()
 
@@ -184,7 +188,7 @@ async def drop_schema(admin_dsn: str, schema: str) -> None:
 async def drop_role(admin_dsn: str, role: str) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(admin_dsn))
     try:
-        await conn.execute(f'DROP OWNED BY "{_identifier(role)}" CASCADE')
+        await conn.execute(f'DROP OWNED BY "{safe_identifier(role)}" CASCADE')
         await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
     finally:
         await conn.close()

@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from koshiqon.common import metrics
+from koshiqon.common.database import Connection as DriverConnection
+from koshiqon.common.database import driver_connection
 from koshiqon.common.db import asyncpg_dsn
 from koshiqon.common.events.contracts import REGISTRY
 from koshiqon.common.events.envelope import Envelope
@@ -33,32 +35,34 @@ log = logging.getLogger("koshiqon.outbox")
 
 # one round trip: the rows and the wake-up of the relay (delivered when the transaction
 # commits; PostgreSQL folds a transaction's identical notifications into one)
-_INSERT_AND_NOTIFY = text(
+_INSERT_AND_NOTIFY = (
     "WITH inserted AS ("
     " INSERT INTO outbox (event_id, topic, key, event_type, value, headers)"
-    " SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:topics AS text[]),"
-    "  CAST(:keys AS text[]), CAST(:event_types AS text[]), CAST(:vals AS bytea[]),"
-    "  CAST(:headers AS jsonb[]))"
+    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[],"
+    "  $6::jsonb[])"
     " RETURNING 1) "
     "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT count(*) FROM inserted) AS n"
 )
 
 
-async def add(session: AsyncSession, *events: Envelope) -> None:
-    """Write events into the outbox inside the caller's transaction. Nothing is published
-    unless that transaction commits."""
+async def add(target: AsyncSession | DriverConnection, *events: Envelope) -> None:
+    """Write events into the outbox inside the caller's transaction: a SQLAlchemy session's,
+    or an asyncpg connection's (`koshiqon.common.database`). Nothing is published unless
+    that transaction commits."""
     if not events:
         return
-    await session.execute(
-        _INSERT_AND_NOTIFY,
-        {
-            "event_ids": [event.id for event in events],
-            "topics": [REGISTRY.get(event.type).topic for event in events],
-            "keys": [event.subject for event in events],
-            "event_types": [event.type for event in events],
-            "vals": [event.to_bytes() for event in events],
-            "headers": [orjson.dumps(_headers(event)).decode() for event in events],
-        },
+    conn = await driver_connection(target) if isinstance(target, AsyncSession) else target
+    await conn.execute(_INSERT_AND_NOTIFY, *_outbox_columns(events))
+
+
+def _outbox_columns(events: Sequence[Envelope]) -> tuple[list[Any], ...]:
+    return (
+        [event.id for event in events],
+        [REGISTRY.get(event.type).topic for event in events],
+        [event.subject for event in events],
+        [event.type for event in events],
+        [event.to_bytes() for event in events],
+        [orjson.dumps(_headers(event)).decode() for event in events],
     )
 
 

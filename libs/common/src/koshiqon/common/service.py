@@ -34,6 +34,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from koshiqon.common import db, logs
+from koshiqon.common.database import Database
 from koshiqon.common.health import database_check, kafka_check, migrations_check
 from koshiqon.common.http.app import create_app
 from koshiqon.common.migrations import upgrade
@@ -42,7 +43,10 @@ from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Component, run_components
 
 WorkerFactory = Callable[[ServiceSettings], AbstractAsyncContextManager[Sequence[Component]]]
-StateSetup = Callable[[FastAPI, async_sessionmaker[AsyncSession]], None]
+# what a service puts on `app.state` (its message bus...), opened and closed with the app
+StateSetup = Callable[
+    [FastAPI, async_sessionmaker[AsyncSession]], AbstractAsyncContextManager[None]
+]
 
 
 def service_engine(settings: ServiceSettings, *, role: str) -> AsyncEngine:
@@ -72,9 +76,9 @@ def service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.sessions = db.session_factory(engine)
-        state(app, app.state.sessions)
         try:
-            yield
+            async with state(app, app.state.sessions):
+                yield
         finally:
             await engine.dispose()
 
@@ -89,6 +93,16 @@ def service_app(
             kafka_check(settings.kafka_bootstrap_servers),
             migrations_check(engine, migrations, settings.db_schema),
         ],
+    )
+
+
+async def service_database(settings: ServiceSettings, *, role: str) -> Database:
+    """The driver-level pool of one role of a service (see `koshiqon.common.database`)."""
+    return await Database.open(
+        settings.dsn(),
+        schema=settings.db_schema,
+        application=f"{settings.service_name}-{role}",
+        size=settings.db_pool_size,
     )
 
 

@@ -69,8 +69,12 @@ def _settings(settings: ServiceSettings) -> QuotaSettings:
 def build_app(settings: ServiceSettings, *, clock: Clock = utc_now) -> FastAPI:
     from koshiqon.quota.entrypoints import api
 
-    def state(app: FastAPI, sessions: async_sessionmaker[AsyncSession]) -> None:
+    @asynccontextmanager
+    async def state(
+        app: FastAPI, sessions: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[None]:
         app.state.bus = Bus(sessions, clock)
+        yield
 
     return service_app(
         settings,

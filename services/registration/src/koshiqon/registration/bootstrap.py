@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from koshiqon.common import db, logs
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
-from koshiqon.common.service import outbox_relay, service_app, service_engine
+from koshiqon.common.database import Database
+from koshiqon.common.service import outbox_relay, service_app, service_database, service_engine
 from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Component, every
 from koshiqon.registration import __version__
@@ -54,8 +55,8 @@ def bootstrap(
     return MessageBus(deps)
 
 
-def sql_bus(sessions: async_sessionmaker[AsyncSession]) -> MessageBus:
-    return bootstrap(lambda: SqlUnitOfWork(sessions))
+def sql_bus(database: Database) -> MessageBus:
+    return bootstrap(lambda: SqlUnitOfWork(database))
 
 
 def _settings(settings: ServiceSettings) -> RegistrationSettings:
@@ -67,8 +68,15 @@ def _settings(settings: ServiceSettings) -> RegistrationSettings:
 def build_app(settings: ServiceSettings) -> FastAPI:
     from koshiqon.registration.entrypoints import api
 
-    def state(app: FastAPI, sessions: async_sessionmaker[AsyncSession]) -> None:
-        app.state.bus = sql_bus(sessions)
+    @asynccontextmanager
+    async def state(app: FastAPI, _: async_sessionmaker[AsyncSession]) -> AsyncIterator[None]:
+        """The bus's units of work run on the driver-level pool (`SqlUnitOfWork`)."""
+        database = await service_database(settings, role="api")
+        app.state.bus = sql_bus(database)
+        try:
+            yield
+        finally:
+            await database.close()
 
     return service_app(
         _settings(settings),
@@ -87,12 +95,14 @@ async def build_worker(settings: ServiceSettings) -> AsyncIterator[Sequence[Comp
 
     settings = _settings(settings)
     engine = service_engine(settings, role="worker")
-    sessions = db.session_factory(engine)
+    database = await service_database(settings, role="worker")
     relay = outbox_relay(settings)
     consumer = ConsumerRunner(
-        subscription(), sessions, ConsumerConfig(bootstrap=settings.kafka_bootstrap_servers)
+        subscription(),
+        db.session_factory(engine),
+        ConsumerConfig(bootstrap=settings.kafka_bootstrap_servers),
     )
-    expiry = ExpiryScheduler(sql_bus(sessions), batch_size=settings.expiry_batch_size)
+    expiry = ExpiryScheduler(sql_bus(database), batch_size=settings.expiry_batch_size)
     interval = settings.expiry_interval_seconds
     try:
         yield [
@@ -101,6 +111,7 @@ async def build_worker(settings: ServiceSettings) -> AsyncIterator[Sequence[Comp
             every(interval, expiry.run_once, name="registration.expiry"),
         ]
     finally:
+        await database.close()
         await engine.dispose()
 
 

@@ -3,17 +3,24 @@
 `commit` writes the collected events into the outbox in the same transaction as the state
 change, then commits; leaving the block without `commit` rolls everything back. Handlers
 see only the `UnitOfWork` protocol, so unit tests pass a fake through `bootstrap`.
+
+The transaction runs on the driver (`koshiqon.common.database`): a pooled asyncpg
+connection of its own, or the connection under a session someone else owns and commits
+(the consumer runner's, which records the processed event in the same transaction).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Protocol, Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from asyncpg.transaction import Transaction
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from koshiqon.common import outbox
+from koshiqon.common.database import Database, driver_connection
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
 from koshiqon.registration.adapters.repository import (
@@ -56,32 +63,38 @@ class UnitOfWork(Protocol):
 
 
 class SqlUnitOfWork:
-    """A unit of work on a session of the service's schema (a new one per `async with`), or
-    on a session someone else owns and commits (the consumer runner's)."""
+    """A unit of work in a transaction of its own (`database`, a new one per `async with`),
+    or in the transaction of a session someone else owns and commits (`session`)."""
 
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        *,
-        session: AsyncSession | None = None,
+        self, database: Database | None = None, *, session: AsyncSession | None = None
     ) -> None:
-        if (sessions is None) == (session is None):
-            raise ValueError("give either sessions or session")
-        self._sessions = sessions
+        if (database is None) == (session is None):
+            raise ValueError("give either database or session")
+        self._database = database
         self._borrowed = session
         self._events: list[EventPayload] = []
 
     async def __aenter__(self) -> Self:
+        self._transaction: Transaction | None = None
+        self._committed = False
         if self._borrowed is not None:
-            self.session = self._borrowed
+            conn = await driver_connection(self._borrowed)
         else:
-            assert self._sessions is not None
-            self.session = self._sessions()
-            await self.session.begin()
-        self.persons = PersonRepository(self.session)
-        self.residences = ResidenceRepository(self.session)
-        self.applications = ApplicationRepository(self.session)
-        self.audit = AuditRepository(self.session)
+            assert self._database is not None
+            self._lease = AsyncExitStack()
+            conn = await self._lease.enter_async_context(self._database.connection())
+            self._transaction = conn.transaction()
+            try:
+                await self._transaction.start()
+            except BaseException:
+                await self._lease.aclose()
+                raise
+        self._conn = conn
+        self.persons = PersonRepository(conn)
+        self.residences = ResidenceRepository(conn)
+        self.applications = ApplicationRepository(conn)
+        self.audit = AuditRepository(conn)
         self._events = []
         return self
 
@@ -91,11 +104,15 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._borrowed is None:
-            try:
-                await self.session.rollback()  # a no-op after commit
-            finally:
-                await self.session.close()
+        """Rolls back what was not committed, and gives the connection back to the pool."""
+        if self._transaction is None:
+            return
+        transaction, self._transaction = self._transaction, None
+        try:
+            if not self._committed:
+                await transaction.rollback()
+        finally:
+            await self._lease.aclose()
 
     def emit(self, events: Sequence[EventPayload]) -> None:
         self._events.extend(events)
@@ -103,8 +120,9 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         """Outbox rows, then the commit (a borrowed session is committed by its owner)."""
         await self._flush_events()
-        if self._borrowed is None:
-            await self.session.commit()
+        if self._transaction is not None:
+            await self._transaction.commit()
+            self._committed = True
 
     async def _flush_events(self) -> None:
         events, self._events = self._events, []
@@ -119,4 +137,4 @@ class SqlUnitOfWork:
             )
             for payload in events
         ]
-        await outbox.add(self.session, *envelopes)
+        await outbox.add(self._conn, *envelopes)

@@ -1,0 +1,128 @@
+"""Residence registrations: permanent ones and temporary stays, active or ended."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import asyncpg
+
+from koshiqon.common.database import Connection
+from koshiqon.common.events.registration import EndReason, ResidenceKind, StayPurpose
+from koshiqon.registration.adapters.repository._sql import (
+    affected,
+    columns,
+    insert,
+    insert_statement,
+)
+from koshiqon.registration.domain.model import Address, Residence, ResidenceStatus
+
+COLUMNS = (
+    "id",
+    "person_id",
+    "kind",
+    "kato",
+    "region",
+    "street",
+    "building",
+    "apartment",
+    "valid_from",
+    "valid_until",
+    "purpose",
+    "arrived_from",
+    "status",
+    "ended_on",
+    "end_reason",
+)
+_SELECT = f"SELECT {columns(COLUMNS)} FROM residences"
+_ORDER = "ORDER BY valid_from, id"
+_INSERT = insert_statement("residences", COLUMNS)
+_GET = f"{_SELECT} WHERE id = $1 AND person_id = $2"
+_ACTIVE = f"{_SELECT} WHERE person_id = $1 AND status = 'active' {_ORDER}"
+_OF_PERSON = f"{_SELECT} WHERE person_id = $1 {_ORDER}"
+_OF_PERSON_IN_REGION = f"{_SELECT} WHERE person_id = $1 AND region = $2 {_ORDER}"
+_END = (
+    "UPDATE residences SET status = 'ended', ended_on = $2, end_reason = $3"
+    " WHERE id = $1 AND status = 'active'"
+)
+_DUE_TEMPORARY = (
+    f"{_SELECT} WHERE kind = 'temporary' AND status = 'active' AND valid_until < $1"
+    " ORDER BY valid_until, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+)
+
+
+def _values(residence: Residence) -> tuple[object, ...]:
+    address = residence.address
+    return (
+        residence.id,
+        residence.person_id,
+        residence.kind.value,
+        address.kato,
+        residence.region,
+        address.street,
+        address.building,
+        address.apartment,
+        residence.valid_from,
+        residence.valid_until,
+        residence.purpose.value if residence.purpose else None,
+        residence.arrived_from,
+        residence.status.value,
+        residence.ended_on,
+        residence.end_reason.value if residence.end_reason else None,
+    )
+
+
+def residence_of(row: asyncpg.Record) -> Residence:
+    address = Address(
+        kato=row["kato"], street=row["street"], building=row["building"], apartment=row["apartment"]
+    )
+    purpose, end_reason = row["purpose"], row["end_reason"]
+    return Residence(
+        id=row["id"],
+        person_id=row["person_id"],
+        kind=ResidenceKind(row["kind"]),
+        address=address,
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        purpose=StayPurpose(purpose) if purpose else None,
+        status=ResidenceStatus(row["status"]),
+        ended_on=row["ended_on"],
+        end_reason=EndReason(end_reason) if end_reason else None,
+        arrived_from=row["arrived_from"],
+    )
+
+
+class ResidenceRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def add(self, residence: Residence) -> None:
+        await insert(self.conn, _INSERT, *_values(residence))
+
+    async def get(self, person_id: uuid.UUID, residence_id: uuid.UUID) -> Residence | None:
+        row = await self.conn.fetchrow(_GET, residence_id, person_id)
+        return residence_of(row) if row is not None else None
+
+    async def active(self, person_id: uuid.UUID) -> list[Residence]:
+        return [residence_of(row) for row in await self.conn.fetch(_ACTIVE, person_id)]
+
+    async def of_person(self, person_id: uuid.UUID, *, region: str | None) -> list[Residence]:
+        rows = await (
+            self.conn.fetch(_OF_PERSON, person_id)
+            if region is None
+            else self.conn.fetch(_OF_PERSON_IN_REGION, person_id, region)
+        )
+        return [residence_of(row) for row in rows]
+
+    async def end(self, residence: Residence) -> bool:
+        """Store an ended registration, only if it is still active (False otherwise)."""
+        assert residence.end_reason is not None
+        status = await self.conn.execute(
+            _END, residence.id, residence.ended_on, residence.end_reason.value
+        )
+        return affected(status) == 1
+
+    async def due_temporary(self, *, today: date, limit: int) -> list[Residence]:
+        """Active temporary stays whose valid_until is before `today`, locked; rows another
+        worker holds are skipped."""
+        return [residence_of(row) for row in await self.conn.fetch(_DUE_TEMPORARY, today, limit)]
