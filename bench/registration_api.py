@@ -11,8 +11,10 @@ a handful of active stays, as real persons do (with `--persons 1` every request 
 goes to one person, whose active stays, read under its lock, grow by one per request). The
 baseline runs the same SQL statements (lock the person, read the active registrations, insert
 the registration, insert the outbox row and notify in one statement as `outbox.add` does) for
-the same workload from as many asyncio tasks over an asyncpg pool of the service's size (10,
-no overflow). Both sides run on uvloop and warm up for 2 s first.
+the same workload from as many asyncio tasks over the pool the service's units of work use
+(`koshiqon.common.database.Database`, of the service's default size, 10). Both sides run on
+uvloop and warm up for 2 s first, then take turns (`--rounds`, 3 by default, so 10 s at a
+time): a shared machine's slow spells fall on both sides rather than on one.
 
 The HTTP client is a minimal HTTP/1.1 keep-alive client on asyncio streams: the clients share
 the machine (and its cores) with the service and PostgreSQL, and httpx spends about 3 ms of
@@ -41,6 +43,7 @@ from pydantic import SecretStr
 
 from koshiqon.common import db
 from koshiqon.common.auth import issue_dev_token
+from koshiqon.common.database import Database
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import admin_dsn, role_dsn
 from koshiqon.registration.bootstrap import MIGRATIONS
@@ -169,7 +172,7 @@ async def http_run(persons: Workload, seconds: float, offset: int) -> list[float
 
 
 async def raw_run(
-    pool: asyncpg.Pool, persons: Workload, seconds: float, offset: int
+    database: Database, persons: Workload, seconds: float, offset: int
 ) -> list[float]:
     payload = b"x" * 700  # about the size of a residence-registered envelope
     headers = orjson.dumps(
@@ -179,7 +182,7 @@ async def raw_run(
     async def one(n: int, i: int) -> None:
         person = persons[n][i % len(persons[n])]
         day = START + timedelta(days=offset + i)
-        async with pool.acquire() as conn, conn.transaction():
+        async with database.transaction() as conn:
             await conn.fetchrow("SELECT * FROM persons WHERE id = $1 FOR UPDATE", person)
             await conn.fetch(
                 "SELECT * FROM residences WHERE person_id = $1 AND status = 'active' "
@@ -247,28 +250,31 @@ async def workload(conn: asyncpg.Connection, clients: int, persons: int) -> Work
     return [ids[n * persons : (n + 1) * persons] for n in range(clients)]
 
 
-async def main(seconds: float, clients: int, persons: int) -> None:
+async def main(seconds: float, clients: int, persons: int, rounds: int) -> None:
     dsn = await prepare()
     conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     http_persons = await workload(conn, clients, persons)
     raw_persons = await workload(conn, clients, persons)
     await conn.close()
-    with api_process(dsn):
-        await wait_ready()
-        await http_run(http_persons, 2.0, offset=0)  # warm-up: connections, caches
-        api = await http_run(http_persons, seconds, offset=10_000)
-    pool = await asyncpg.create_pool(
-        db.asyncpg_dsn(dsn),
-        min_size=POOL,
-        max_size=POOL,
-        server_settings={"search_path": SCHEMA},
-    )
+    api: list[float] = []
+    raw: list[float] = []
+    share = seconds / rounds
+    database = await Database.open(dsn, schema=SCHEMA, application="bench-raw", size=POOL)
     try:
-        await raw_run(pool, raw_persons, 2.0, offset=0)
-        raw = await raw_run(pool, raw_persons, seconds, offset=10_000)
+        with api_process(dsn):
+            await wait_ready()
+            # warm-up: connections, statement caches
+            await http_run(http_persons, 2.0, offset=0)
+            await raw_run(database, raw_persons, 2.0, offset=0)
+            for n in range(1, rounds + 1):  # interleaved: both sides see the same machine
+                api += await http_run(http_persons, share, offset=n * 10_000)
+                raw += await raw_run(database, raw_persons, share, offset=n * 10_000)
     finally:
-        await pool.close()
-    print(f"residence registrations, {clients} concurrent clients, {seconds:g} s each")
+        await database.close()
+    print(
+        f"residence registrations, {clients} concurrent clients, {seconds:g} s each side"
+        f" ({rounds} interleaved rounds)"
+    )
     api_rate, raw_rate = report("api", api, seconds), report("raw", raw, seconds)
     print(f"api/raw = {api_rate / raw_rate:.2f} (target >= 0.5)")
     await db.drop_schema(admin_dsn(), SCHEMA)
@@ -279,5 +285,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--persons", type=int, default=64, help="persons per client")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="api and raw runs alternate, seconds/rounds each"
+    )
     args = parser.parse_args()
-    uvloop.run(main(args.seconds, args.clients, args.persons))
+    uvloop.run(main(args.seconds, args.clients, args.persons, args.rounds))

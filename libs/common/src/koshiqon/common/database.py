@@ -32,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from koshiqon.common.db import asyncpg_dsn, safe_identifier
 
 # a pooled connection is handed out behind a proxy; code that runs statements takes either
-Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | Pooled"
 
 
 class Database:
@@ -58,11 +59,13 @@ class Database:
         )
         return cls(pool)
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        """A pooled connection, outside any transaction (the caller begins one)."""
-        async with self._pool.acquire() as conn:
-            yield conn
+    async def acquire(self) -> Pooled:
+        """A pooled connection, outside any transaction; the caller begins one, and gives
+        the connection back with `release` whatever happens (a unit of work does both)."""
+        return await self._pool.acquire()
+
+    async def release(self, conn: Pooled) -> None:
+        await self._pool.release(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

@@ -12,7 +12,6 @@ connection of its own, or the connection under a session someone else owns and c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -82,13 +81,12 @@ class SqlUnitOfWork:
             conn = await driver_connection(self._borrowed)
         else:
             assert self._database is not None
-            self._lease = AsyncExitStack()
-            conn = await self._lease.enter_async_context(self._database.connection())
+            self._pooled = conn = await self._database.acquire()
             self._transaction = conn.transaction()
             try:
                 await self._transaction.start()
             except BaseException:
-                await self._lease.aclose()
+                await self._database.release(conn)
                 raise
         self._conn = conn
         self.persons = PersonRepository(conn)
@@ -107,12 +105,13 @@ class SqlUnitOfWork:
         """Rolls back what was not committed, and gives the connection back to the pool."""
         if self._transaction is None:
             return
+        assert self._database is not None
         transaction, self._transaction = self._transaction, None
         try:
             if not self._committed:
                 await transaction.rollback()
         finally:
-            await self._lease.aclose()
+            await self._database.release(self._pooled)
 
     def emit(self, events: Sequence[EventPayload]) -> None:
         self._events.extend(events)

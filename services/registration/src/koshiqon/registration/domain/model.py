@@ -202,12 +202,13 @@ class Address:
         return region_of(self.kato).kato
 
     def same_place(self, other: Address) -> bool:
-        return (self.kato, _fold(self.street), _fold(self.building), _fold(self.apartment)) == (
-            other.kato,
-            _fold(other.street),
-            _fold(other.building),
-            _fold(other.apartment),
-        )
+        """The same settlement, street, building and apartment, whatever the letter case and
+        spacing of the free-text parts."""
+        return self.kato == other.kato and (
+            _fold(self.street),
+            _fold(self.building),
+            _fold(self.apartment),
+        ) == (_fold(other.street), _fold(other.building), _fold(other.apartment))
 
 
 def _fold(text: str | None) -> str:
@@ -386,11 +387,11 @@ def _moved(person: Person, old: Residence, new: Residence) -> PersonMoved:
 
 
 def _refuse_overlap(new: Residence, *, active: Sequence[Residence]) -> None:
-    for other in active:
+    for other in active:  # the dates first: they rule out most stays, and compare cheaply
         if (
             other.kind is ResidenceKind.TEMPORARY
-            and other.address.same_place(new.address)
             and other.overlaps(new.valid_from, new.valid_until)
+            and other.address.same_place(new.address)
         ):
             raise OverlappingStay(
                 f"a temporary stay at this address already covers "

@@ -72,6 +72,14 @@ def _values(residence: Residence) -> tuple[object, ...]:
     )
 
 
+# a person's active registrations are read (and mapped) on every registration: the enums
+# by dictionary, as calling an Enum class to look a value up costs several times more
+_KINDS = {kind.value: kind for kind in ResidenceKind}
+_PURPOSES = {purpose.value: purpose for purpose in StayPurpose}
+_STATUSES = {status.value: status for status in ResidenceStatus}
+_END_REASONS = {reason.value: reason for reason in EndReason}
+
+
 def residence_of(row: asyncpg.Record) -> Residence:
     address = Address(
         kato=row["kato"], street=row["street"], building=row["building"], apartment=row["apartment"]
@@ -80,14 +88,14 @@ def residence_of(row: asyncpg.Record) -> Residence:
     return Residence(
         id=row["id"],
         person_id=row["person_id"],
-        kind=ResidenceKind(row["kind"]),
+        kind=_KINDS[row["kind"]],
         address=address,
         valid_from=row["valid_from"],
         valid_until=row["valid_until"],
-        purpose=StayPurpose(purpose) if purpose else None,
-        status=ResidenceStatus(row["status"]),
+        purpose=_PURPOSES[purpose] if purpose else None,
+        status=_STATUSES[row["status"]],
         ended_on=row["ended_on"],
-        end_reason=EndReason(end_reason) if end_reason else None,
+        end_reason=_END_REASONS[end_reason] if end_reason else None,
         arrived_from=row["arrived_from"],
     )
 
