@@ -35,6 +35,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 import asyncpg
 import orjson
@@ -232,6 +233,12 @@ def api_process(dsn: str):  # type: ignore[no-untyped-def]
         proc.wait(timeout=30)
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) a process has used so far (Linux `/proc`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def wait_ready() -> None:
     for _ in range(300):
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
@@ -258,17 +265,22 @@ async def main(seconds: float, clients: int, persons: int, rounds: int) -> None:
     await conn.close()
     api: list[float] = []
     raw: list[float] = []
+    api_cpu = raw_cpu = 0.0
     share = seconds / rounds
     database = await Database.open(dsn, schema=SCHEMA, application="bench-raw", size=POOL)
     try:
-        with api_process(dsn):
+        with api_process(dsn) as proc:
             await wait_ready()
             # warm-up: connections, statement caches
             await http_run(http_persons, 2.0, offset=0)
             await raw_run(database, raw_persons, 2.0, offset=0)
             for n in range(1, rounds + 1):  # interleaved: both sides see the same machine
+                started = process_cpu(proc.pid)
                 api += await http_run(http_persons, share, offset=n * 10_000)
+                api_cpu += process_cpu(proc.pid) - started
+                started = time.process_time()
                 raw += await raw_run(database, raw_persons, share, offset=n * 10_000)
+                raw_cpu += time.process_time() - started
     finally:
         await database.close()
     print(
@@ -277,6 +289,11 @@ async def main(seconds: float, clients: int, persons: int, rounds: int) -> None:
     )
     api_rate, raw_rate = report("api", api, seconds), report("raw", raw, seconds)
     print(f"api/raw = {api_rate / raw_rate:.2f} (target >= 0.5)")
+    print(
+        f"CPU per request: the API process {api_cpu / len(api) * 1e6:.0f} us,"
+        f" the baseline's process {raw_cpu / len(raw) * 1e6:.0f} us"
+        " (PostgreSQL's own time is in neither)"
+    )
     await db.drop_schema(admin_dsn(), SCHEMA)
 
 

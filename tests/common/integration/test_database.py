@@ -1,0 +1,128 @@
+"""The driver-level pool (`koshiqon.common.database`) against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from support.selftest import Workspace
+
+from koshiqon.common.database import Database, Params, driver_connection
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def database(ws: Workspace) -> AsyncIterator[Database]:
+    database = await Database.open(ws.dsn, schema=ws.schema, application=ws.schema, size=2)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def effects(ws: Workspace, event_id: uuid.UUID) -> int:
+    return await ws.scalar(f"SELECT count(*) FROM effects WHERE event_id = '{event_id}'")
+
+
+INSERT = "INSERT INTO effects (event_id, counter, seq) VALUES ($1, 'c', 1)"
+
+
+async def test_connections_work_in_the_service_schema_under_its_application_name(
+    ws: Workspace, database: Database
+) -> None:
+    async with database.transaction() as conn:
+        assert await conn.fetchval("SELECT current_schema()") == ws.schema
+        name = await conn.fetchval("SELECT current_setting('application_name')")
+    assert name == ws.schema
+
+
+async def test_a_transaction_commits_when_its_block_ends_and_rolls_back_when_it_raises(
+    ws: Workspace, database: Database
+) -> None:
+    kept, dropped = uuid.uuid4(), uuid.uuid4()
+    async with database.transaction() as conn:
+        await conn.execute(INSERT, kept)
+
+    async def failing_use_case() -> None:
+        async with database.transaction() as conn:
+            await conn.execute(INSERT, dropped)
+            raise RuntimeError("the use case fails after its write")
+
+    with pytest.raises(RuntimeError):
+        await failing_use_case()
+    assert (await effects(ws, kept), await effects(ws, dropped)) == (1, 0)
+
+
+async def test_a_connection_released_inside_a_transaction_comes_back_rolled_back(
+    ws: Workspace, database: Database
+) -> None:
+    """The pool's reset: the only session state its users may leave is an open transaction."""
+    leaked = uuid.uuid4()
+    conn = await database.acquire()
+    await conn.execute("BEGIN")
+    await conn.execute(INSERT, leaked)
+    await database.release(conn)
+    async with database.transaction() as again:
+        assert await again.fetchval("SELECT count(*) FROM effects WHERE event_id = $1", leaked) == 0
+    assert await effects(ws, leaked) == 0
+
+
+async def test_the_pool_never_opens_more_connections_than_its_size(
+    ws: Workspace, database: Database
+) -> None:
+    async def hold() -> None:
+        async with database.transaction() as conn:
+            await conn.execute("SELECT pg_sleep(0.2)")
+
+    await asyncio.gather(*(hold() for _ in range(6)))
+    async with database.transaction() as conn:
+        opened = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", ws.schema
+        )
+    assert opened <= 2
+
+
+async def test_a_statement_on_the_driver_connection_belongs_to_the_sessions_transaction(
+    ws: Workspace,
+) -> None:
+    """SQLAlchemy begins lazily: the driver connection of a session that ran nothing yet must
+    still be inside the session's transaction, or its writes would commit on their own."""
+    rolled_back, committed = uuid.uuid4(), uuid.uuid4()
+    async with ws.sessions() as session:
+        conn = await driver_connection(session)
+        assert conn.is_in_transaction()
+        await conn.execute(INSERT, rolled_back)
+        await session.rollback()
+    async with ws.sessions() as session:
+        await (await driver_connection(session)).execute(INSERT, committed)
+        await session.execute(text("SELECT 1"))
+        await session.commit()
+    assert (await effects(ws, rolled_back), await effects(ws, committed)) == (0, 1)
+
+
+async def test_a_pool_opens_while_postgresql_is_away_and_says_so_on_first_use() -> None:
+    database = await Database.open(
+        "postgresql://nobody:nothing@127.0.0.1:9/koshiqon", schema="absent", application="t"
+    )
+    try:
+        with pytest.raises((OSError, asyncpg.PostgresError)):
+            await database.acquire()
+    finally:
+        await database.close()
+
+
+def test_params_number_the_values_they_keep() -> None:
+    p = Params()
+    sql = f"region = {p('750000000')} AND year >= {p(2026)} LIMIT {p(10)}"
+    assert sql == "region = $1 AND year >= $2 LIMIT $3"
+    assert p.values == ["750000000", 2026, 10]
+
+
+async def test_a_schema_that_is_not_a_plain_identifier_is_refused() -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        await Database.open("postgresql://u:p@127.0.0.1:9/d", schema="x; DROP", application="t")
