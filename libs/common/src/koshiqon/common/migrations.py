@@ -46,6 +46,19 @@ from koshiqon.common.db import NAMING_CONVENTION, add_platform_tables, sqlalchem
 
 log = logging.getLogger("koshiqon.migrations")
 
+
+def script_location(package_file: str) -> Path:
+    """A service's Alembic folder, seen from its package (`bootstrap.py`'s `__file__`). The
+    source tree keeps it at `services/<svc>/migrations`; a wheel carries it inside the package
+    (`koshiqon/<svc>/migrations`, hatch's `force-include`), so an installed service, in an
+    image or anywhere, migrates with no checkout around it."""
+    package = Path(package_file).resolve().parent
+    for candidate in (package / "migrations", package.parents[2] / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise RuntimeError(f"no Alembic migrations beside or above {package}")
+
+
 _SCHEMA = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Alembic's `context` and `op` proxies are process globals: one migration run at a time.
 _ALEMBIC_LOCK = threading.Lock()

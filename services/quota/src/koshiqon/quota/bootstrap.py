@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from koshiqon.common import db
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
+from koshiqon.common.migrations import script_location
 from koshiqon.common.service import outbox_relay, service_app, service_engine
 from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Component, every
@@ -25,7 +25,7 @@ from koshiqon.quota.domain.commands import ExpireReservations
 from koshiqon.quota.handlers import HANDLERS, Clock
 from koshiqon.quota.unit_of_work import AnyUnitOfWork, SqlUnitOfWork
 
-MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+MIGRATIONS = script_location(__file__)
 VERSION = "0.1.0"
 
 log = logging.getLogger("koshiqon.quota")

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from koshiqon.common import db, logs
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
 from koshiqon.common.database import Database
+from koshiqon.common.migrations import script_location
 from koshiqon.common.service import outbox_relay, service_app, service_database, service_engine
 from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Component, every
@@ -33,7 +33,7 @@ from koshiqon.registration.unit_of_work import SqlUnitOfWork, UnitOfWork
 
 log = logging.getLogger("koshiqon.registration")
 
-MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+MIGRATIONS = script_location(__file__)
 
 
 @dataclass(frozen=True)
