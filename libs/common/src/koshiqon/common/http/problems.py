@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import orjson
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
@@ -61,7 +64,13 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Conflicts with the current state",
     422: "Invalid input; `errors` names each field",
-    503: "Not ready",
+    503: "A dependency (the database) is unavailable for a moment; retry after `Retry-After`",
+}
+
+
+_UNAVAILABLE_RESPONSE: dict[str, Any] = {
+    "description": _DESCRIPTIONS[503],
+    "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
 }
 
 
@@ -79,7 +88,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     """Rewrite an OpenAPI document so every 4xx/5xx response is `application/problem+json`
-    with the `Problem` schema, FastAPI's default 422 body included."""
+    with the `Problem` schema, FastAPI's default 422 body included, and every operation
+    documents the 503 it answers while the database is away."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
@@ -93,6 +103,7 @@ def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in path_item.values():
             if not isinstance(operation, dict):
                 continue
+            operation.setdefault("responses", {}).setdefault("503", dict(_UNAVAILABLE_RESPONSE))
             for status, response in operation.get("responses", {}).items():
                 if str(status)[0] in "45":
                     response["content"] = {PROBLEM_JSON: reference}
@@ -202,6 +213,10 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    """500, logged with its traceback; or 503 with Retry-After when the database is what
+    failed (`transient`)."""
+    if transient(exc):
+        return _unavailable(request, exc)
     log.error(
         "http.unhandled-error",
         extra={"path": request.url.path, "error_type": type(exc).__name__},
@@ -213,6 +228,57 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
         detail="the request could not be completed; it has been logged",
         code="internal",
         instance=request.url.path,
+    )
+
+
+# failures of the database connection or of a transaction the server aborted, not of the
+# request: a client that retries later succeeds, so they answer 503 with Retry-After, not 500
+_TRANSIENT_DATABASE = (
+    asyncpg.PostgresConnectionError,  # 08xxx, and a connection that died under the request
+    asyncpg.exceptions.OperatorInterventionError,  # 57xxx: shutdown, cannot connect now
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.TransactionRollbackError,  # 40xxx: serialization failure, deadlock
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+)
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EPIPE,
+    }
+)
+RETRY_AFTER_SECONDS = 2
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether `exc` is the database (or the network to it) failing for a while, seen
+    directly, through SQLAlchemy's wrapper, or as the cause of another error."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        return exc.connection_invalidated or transient(exc.orig or Exception())
+    if isinstance(exc, (*_TRANSIENT_DATABASE, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, OSError):  # a connect to several addresses fails with errno None
+        return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
+    cause = exc.__cause__
+    return cause is not None and transient(cause)
+
+
+def _unavailable(request: Request, exc: Exception) -> Response:
+    log.warning(
+        "http.dependency-unavailable",
+        extra={"path": request.url.path, "error_type": type(exc).__name__},
+    )
+    return problem_response(
+        503,
+        title="Service unavailable",
+        detail="the service's database is unavailable for a moment; retry later",
+        code="unavailable",
+        instance=request.url.path,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
