@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from support.selftest import Workspace
 
@@ -114,6 +115,28 @@ async def test_a_pool_opens_while_postgresql_is_away_and_says_so_on_first_use() 
             await database.acquire()
     finally:
         await database.close()
+
+
+async def test_the_pool_shows_its_connections_and_waits_on_metrics(
+    ws: Workspace, database: Database
+) -> None:
+    async with database.transaction():
+        pass
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for metric in REGISTRY.collect()
+        for s in metric.samples
+        if s.labels.get("pool") == ws.schema
+    }
+    assert samples[("koshiqon_db_pool_connections", (("pool", ws.schema), ("state", "open")))] == 1
+    assert samples[("koshiqon_db_pool_connections", (("pool", ws.schema), ("state", "idle")))] == 1
+    assert samples[("koshiqon_db_pool_connections", (("pool", ws.schema), ("state", "max")))] == 2
+    assert samples[("koshiqon_db_pool_wait_seconds_count", (("pool", ws.schema),))] >= 1
+    await database.close()
+    gauges = [
+        s for m in REGISTRY.collect() for s in m.samples if s.name == "koshiqon_db_pool_connections"
+    ]
+    assert all(s.labels["pool"] != ws.schema for s in gauges)
 
 
 def test_params_number_the_values_they_keep() -> None:

@@ -21,6 +21,8 @@ round trip per transaction.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
@@ -30,6 +32,7 @@ from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from koshiqon.common.db import asyncpg_dsn, safe_identifier
+from koshiqon.common.metrics import DB_POOL_CONNECTIONS, DB_POOL_WAIT_SECONDS
 
 # a pooled connection is handed out behind a proxy; code that runs statements takes either
 Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
@@ -37,10 +40,17 @@ Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | Pooled"
 
 
 class Database:
-    """A fixed-size asyncpg pool whose connections work inside one schema."""
+    """A fixed-size asyncpg pool whose connections work inside one schema. Its connections
+    by state and the wait for one are on /metrics, under the pool's application name (one pool
+    per application name in a process)."""
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+    def __init__(self, pool: asyncpg.Pool[asyncpg.Record], *, name: str, size: int) -> None:
         self._pool = pool
+        self._name = name
+        self._wait = DB_POOL_WAIT_SECONDS.labels(name)
+        DB_POOL_CONNECTIONS.labels(name, "open").set_function(pool.get_size)
+        DB_POOL_CONNECTIONS.labels(name, "idle").set_function(pool.get_idle_size)
+        DB_POOL_CONNECTIONS.labels(name, "max").set(size)
 
     @classmethod
     async def open(cls, dsn: str, *, schema: str, application: str, size: int = 10) -> Database:
@@ -57,12 +67,15 @@ class Database:
                 "application_name": application,
             },
         )
-        return cls(pool)
+        return cls(pool, name=application, size=size)
 
     async def acquire(self) -> Pooled:
         """A pooled connection, outside any transaction; the caller begins one, and gives
         the connection back with `release` whatever happens (a unit of work does both)."""
-        return await self._pool.acquire()
+        started = time.perf_counter()
+        conn = await self._pool.acquire()
+        self._wait.observe(time.perf_counter() - started)
+        return conn
 
     async def release(self, conn: Pooled) -> None:
         await self._pool.release(conn)
@@ -71,11 +84,18 @@ class Database:
     async def transaction(self) -> AsyncIterator[Connection]:
         """A connection in a transaction, committed when the block ends normally and rolled
         back when it raises."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield conn
+        conn = await self.acquire()
+        try:
+            async with conn.transaction():
+                yield conn
+        finally:
+            await self.release(conn)
 
     async def close(self) -> None:
         await self._pool.close()
+        for state in ("open", "idle", "max"):
+            with contextlib.suppress(KeyError):
+                DB_POOL_CONNECTIONS.remove(self._name, state)
 
 
 async def _rollback_open_transaction(conn: Connection) -> None:

@@ -36,3 +36,14 @@ CONSUMER_EVENTS = Counter(
     ["group", "outcome"],
 )
 DLQ_EVENTS = Counter("koshiqon_dlq_events_total", "Events sent to a dead-letter topic", ["group"])
+DB_POOL_CONNECTIONS = Gauge(
+    "koshiqon_db_pool_connections",
+    "Connections of a driver-level pool (koshiqon.common.database) by state: open, idle, max",
+    ["pool", "state"],
+)
+DB_POOL_WAIT_SECONDS = Histogram(
+    "koshiqon_db_pool_wait_seconds",
+    "Time a unit of work waited for a pooled connection (a saturated pool shows here first)",
+    ["pool"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+)
