@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
+from support.http import DATABASE_AWAY
 from support.selftest import Workspace
 
 from koshiqon.common.database import Database, Params, driver_connection
@@ -107,9 +108,7 @@ async def test_a_statement_on_the_driver_connection_belongs_to_the_sessions_tran
 
 
 async def test_a_pool_opens_while_postgresql_is_away_and_says_so_on_first_use() -> None:
-    database = await Database.open(
-        "postgresql://nobody:nothing@127.0.0.1:9/koshiqon", schema="absent", application="t"
-    )
+    database = await Database.open(DATABASE_AWAY, schema="absent", application="t")
     try:
         with pytest.raises((OSError, asyncpg.PostgresError)):
             await database.acquire()

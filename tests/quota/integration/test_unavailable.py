@@ -8,33 +8,23 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from quota.helpers import PAVLODAR, token
+from support.http import DATABASE_AWAY, assert_unavailable, served
 
 from koshiqon.quota.bootstrap import build_app
 from koshiqon.quota.config import QuotaSettings
 
 pytestmark = pytest.mark.integration
 
-NOWHERE = "postgresql://quota:nothing@127.0.0.1:9/koshiqon"  # nothing listens on 9
-
 
 @pytest.fixture(scope="module")
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = QuotaSettings(
-        database_url=NOWHERE,
+        database_url=DATABASE_AWAY,
         database_schema="quota",  # type: ignore[arg-type]
         environment="test",
     )
-    app = build_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://q") as client:
-            yield client
-
-
-def assert_unavailable(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert int(response.headers["retry-after"]) > 0
+    async with served(build_app(settings)) as client:
+        yield client
 
 
 async def test_a_read_answers_503(client: httpx.AsyncClient) -> None:

@@ -8,34 +8,23 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from registration.integration.conftest import auth, citizen_body
+from support.http import DATABASE_AWAY, assert_unavailable, served
 
 from koshiqon.registration.bootstrap import build_app
 from koshiqon.registration.config import RegistrationSettings
 
 pytestmark = pytest.mark.integration
 
-NOWHERE = "postgresql://registration:nothing@127.0.0.1:9/koshiqon"  # nothing listens on 9
-
 
 @pytest.fixture(scope="module")
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = RegistrationSettings(
-        database_url=NOWHERE,
+        database_url=DATABASE_AWAY,
         database_schema="registration",  # type: ignore[arg-type]
         environment="test",
     )
-    app = build_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
-            yield client
-
-
-def assert_unavailable(response: httpx.Response) -> None:
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert int(response.headers["retry-after"]) > 0
-    assert response.json()["type"].endswith("/unavailable")
+    async with served(build_app(settings)) as client:
+        yield client
 
 
 async def test_a_write_answers_503(client: httpx.AsyncClient) -> None:
