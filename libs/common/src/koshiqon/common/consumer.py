@@ -8,7 +8,12 @@ transaction together with its row in `processed_events`.
 - permanent errors (an undecodable record, an unknown type or version, a domain refusal) and
   errors that persist past `max_attempts` go to `<group>.dlq` with the error in headers;
 - a rebalance waits for the batch in flight and commits; `stop` finishes the batch, commits
-  and closes.
+  and closes;
+- a consumer that has not joined its group `rejoin_timeout` after starting or after losing
+  its partitions is closed and replaced by a new one, which rejoins and resumes from the
+  committed offsets. aiokafka can stay out of its group for good after a broker restart
+  (aio-libs/aiokafka#1154) while polling returns nothing and raises nothing; the
+  replacement is the way out that uses public API only.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,6 +77,7 @@ class ConsumerConfig:
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     kafka_timeout: float = 60.0  # a DLQ send or an offset commit that takes longer failed
+    rejoin_timeout: float = 60.0  # out of the group this long: the consumer is replaced
     after_commit: AfterCommit | None = field(default=None, repr=False)
 
 
@@ -124,6 +131,9 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self.assigned = asyncio.Event()
+        self.replacements = 0  # consumers replaced for having stayed out of the group
+        self._in_group = False
+        self._out_since = time.monotonic()
 
     @property
     def group(self) -> str:
@@ -131,6 +141,17 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.config.bootstrap, [dlq_topic(self.group)])
+        self._producer = new_producer(self.config.bootstrap, client_id=f"{self.group}-dlq")
+        await self._producer.start()
+        try:
+            while not stop.is_set():
+                await self._consume(stop)
+        finally:
+            await self._shutdown()
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        """One consumer, polling until `stop`, or until it has stayed out of its group past
+        `rejoin_timeout`: then it is closed and the caller starts another."""
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap,
             group_id=self.group,
@@ -142,19 +163,51 @@ class ConsumerRunner:
             heartbeat_interval_ms=self.config.heartbeat_interval_ms,
             max_poll_records=self.config.max_records,
         )
-        self._producer = new_producer(self.config.bootstrap, client_id=f"{self.group}-dlq")
+        self._left_group()
         self._consumer.subscribe(list(self.subscription.topics), listener=_Rebalance(self))
-        await self._consumer.start()
-        await self._producer.start()
         try:
-            while not stop.is_set():
-                batch = await self._consumer.getmany(
-                    timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_records
-                )
-                if batch:
-                    await self._handle_batch(batch, stop)
-        finally:
-            await self._shutdown()
+            await self._consumer.start()
+        except KafkaError as exc:  # the brokers are away: try again after a pause
+            log.warning("consumer.start-failed", extra={"group": self.group, "error": repr(exc)})
+            await self._close_consumer()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.config.backoff_max)
+            return
+        while not stop.is_set():
+            batch = await self._consumer.getmany(
+                timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_records
+            )
+            if batch:
+                await self._handle_batch(batch, stop)
+            elif self._stalled():
+                await self._replace()
+                return
+
+    def _left_group(self) -> None:
+        self._in_group = False
+        self._out_since = time.monotonic()
+
+    def _stalled(self) -> bool:
+        out = time.monotonic() - self._out_since
+        return not self._in_group and out > self.config.rejoin_timeout
+
+    async def _replace(self) -> None:
+        """Close a consumer stuck out of its group. Offsets it could not commit are lost with
+        it; their events are in `processed_events` already, so redelivery skips them."""
+        self.replacements += 1
+        metrics.CONSUMER_REPLACED.labels(self.group).inc()
+        log.warning(
+            "consumer.replaced-out-of-group",
+            extra={"group": self.group, "seconds": round(time.monotonic() - self._out_since)},
+        )
+        self._pending.clear()
+        await self._close_consumer()
+
+    async def _close_consumer(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), timeout=self.config.kafka_timeout)
 
     async def _shutdown(self) -> None:
         async with self._lock:
@@ -322,6 +375,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.runner._lock:  # wait for the batch in flight, then commit
             await self.runner._commit_pending()
+        self.runner._left_group()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.runner._in_group = True
         self.runner.assigned.set()

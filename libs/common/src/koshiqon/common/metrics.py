@@ -35,6 +35,11 @@ CONSUMER_EVENTS = Counter(
     "Events seen by a consumer, by outcome (handled, duplicate, ignored, retried, dead-lettered)",
     ["group", "outcome"],
 )
+CONSUMER_REPLACED = Counter(
+    "koshiqon_consumer_replaced_total",
+    "Consumers closed and replaced for having stayed out of their group past rejoin_timeout",
+    ["group"],
+)
 DLQ_EVENTS = Counter("koshiqon_dlq_events_total", "Events sent to a dead-letter topic", ["group"])
 DB_POOL_CONNECTIONS = Gauge(
     "koshiqon_db_pool_connections",
