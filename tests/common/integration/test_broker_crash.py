@@ -86,6 +86,44 @@ async def test_broker_killed_during_relay_loses_nothing_and_duplicates_nothing(
     assert arrived == {e.id for e in events}
 
 
+async def test_a_consumer_started_while_the_broker_is_away_waits_for_it_and_then_consumes(
+    ws: Workspace, bootstrap: str, restartable_broker: None
+) -> None:
+    """Pods start in any order: a worker whose broker is not up yet keeps trying, then
+    handles every event once."""
+    payload, topic = fresh_contract(partitions=3)
+    await create_topic(bootstrap, topic)
+    events = [counted(payload, key=f"k{i % 7}", seq=i) for i in range(100)]
+    await ws.publish_via_outbox(*events)
+    kafka.stop(hard=True)
+    stop = asyncio.Event()
+    runner = ConsumerRunner(
+        Subscription(group=f"g-{uuid.uuid4().hex[:8]}", topics=[topic.name],
+                     handlers={payload.contract.type: record_effect}),
+        ws.sessions,
+        ConsumerConfig(bootstrap=bootstrap, backoff_max=1),
+    )  # fmt: skip
+    task = asyncio.create_task(runner.run(stop))
+    relay = OutboxRelay(
+        RelayConfig(dsn=ws.dsn, schema=ws.schema, bootstrap=bootstrap, service="selftest")
+    )
+    relay_task: asyncio.Task[None] | None = None
+    try:
+        await asyncio.sleep(3.0)  # a few failed starts
+        assert not task.done(), "the runner gave up while the broker was away"
+        kafka.start()
+        await asyncio.to_thread(kafka.wait_ready)
+        relay_task = asyncio.create_task(relay.run(stop))
+        await wait_for(_effects_at_least(ws, 100), timeout=120, interval=0.2)
+        await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        pending = [t for t in (task, relay_task) if t is not None]
+        await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout=60)
+    assert await ws.scalar("SELECT count(*) FROM effects") == 100
+    assert await ws.scalar("SELECT count(DISTINCT event_id) FROM effects") == 100
+
+
 def _published_at_least(ws: Workspace, n: int):  # type: ignore[no-untyped-def]
     async def check() -> bool:
         return await ws.scalar("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") >= n

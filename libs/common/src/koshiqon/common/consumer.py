@@ -140,19 +140,42 @@ class ConsumerRunner:
         return self.subscription.group
 
     async def run(self, stop: asyncio.Event) -> None:
-        await ensure_topics(self.config.bootstrap, [dlq_topic(self.group)])
-        self._producer = new_producer(self.config.bootstrap, client_id=f"{self.group}-dlq")
-        await self._producer.start()
+        """Consume until `stop`. Brokers that are away at the start, or when a consumer is
+        replaced, are waited for (a pause of `backoff_max` between attempts)."""
         try:
             while not stop.is_set():
-                await self._consume(stop)
+                if await self._start(stop):
+                    await self._poll(stop)
         finally:
             await self._shutdown()
 
-    async def _consume(self, stop: asyncio.Event) -> None:
-        """One consumer, polling until `stop`, or until it has stayed out of its group past
-        `rejoin_timeout`: then it is closed and the caller starts another."""
-        self._consumer = AIOKafkaConsumer(
+    async def _start(self, stop: asyncio.Event) -> bool:
+        """The dead-letter topic and producer (once), then a new consumer; on a broker
+        error, a pause and False."""
+        try:
+            if self._producer is None:
+                await ensure_topics(self.config.bootstrap, [dlq_topic(self.group)])
+                producer = new_producer(self.config.bootstrap, client_id=f"{self.group}-dlq")
+                try:
+                    await producer.start()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+                    raise
+                self._producer = producer
+            self._consumer = self._new_consumer()
+            self._left_group()
+            await self._consumer.start()
+            return True
+        except KafkaError as exc:
+            log.warning("consumer.start-failed", extra={"group": self.group, "error": repr(exc)})
+            await self._close_consumer()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.config.backoff_max)
+            return False
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap,
             group_id=self.group,
             client_id=f"{self.group}-consumer",
@@ -163,16 +186,13 @@ class ConsumerRunner:
             heartbeat_interval_ms=self.config.heartbeat_interval_ms,
             max_poll_records=self.config.max_records,
         )
-        self._left_group()
-        self._consumer.subscribe(list(self.subscription.topics), listener=_Rebalance(self))
-        try:
-            await self._consumer.start()
-        except KafkaError as exc:  # the brokers are away: try again after a pause
-            log.warning("consumer.start-failed", extra={"group": self.group, "error": repr(exc)})
-            await self._close_consumer()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.config.backoff_max)
-            return
+        consumer.subscribe(list(self.subscription.topics), listener=_Rebalance(self))
+        return consumer
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        """Poll and handle until `stop`, or until the consumer has stayed out of its group
+        past `rejoin_timeout`: then it is closed, and `run` starts another."""
+        assert self._consumer is not None
         while not stop.is_set():
             batch = await self._consumer.getmany(
                 timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_records
