@@ -34,6 +34,7 @@ def wrapped(cause: BaseException) -> Exception:
         asyncpg.exceptions.SerializationError("could not serialize access"),
         asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),
         sqlalchemy.exc.TimeoutError("QueuePool limit reached"),
+        asyncpg.exceptions.InvalidCachedStatementError("cached plan must not change result"),
         sqlalchemy.exc.OperationalError("SELECT 1", {}, ConnectionResetError()),
         sqlalchemy.exc.DBAPIError("SELECT 1", {}, Exception(), connection_invalidated=True),
         wrapped(ConnectionRefusedError()),

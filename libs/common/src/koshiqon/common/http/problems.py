@@ -239,6 +239,10 @@ _TRANSIENT_DATABASE = (
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.TransactionRollbackError,  # 40xxx: serialization failure, deadlock
     sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
+    # a migration changed a table under a running service: the connection's prepared
+    # statement fails once inside a transaction, and is prepared again on the retry
+    asyncpg.exceptions.InvalidCachedStatementError,
+    asyncpg.exceptions.OutdatedSchemaCacheError,
 )
 _NETWORK_ERRNOS = frozenset(
     {
