@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from quota.helpers import Clock
+from support.http import served
 from support.services import ServiceSchema, migrated_schema
 
 from koshiqon.quota.bootstrap import MIGRATIONS, Bus, build_app
@@ -37,8 +38,5 @@ def bus(schema: ServiceSchema, clock: Clock) -> Bus:
 
 @pytest.fixture
 async def client(settings: QuotaSettings, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(settings, clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://quota") as http:
-            yield http
+    async with served(build_app(settings, clock=clock), "http://quota") as http:
+        yield http

@@ -119,8 +119,8 @@ async def test_a_pool_opens_while_postgresql_is_away_and_says_so_on_first_use() 
 async def test_the_pool_shows_its_connections_and_waits_on_metrics(
     ws: Workspace, database: Database
 ) -> None:
-    async with database.transaction():
-        pass
+    async with database.transaction() as conn:
+        assert await conn.fetchval("SELECT 1") == 1
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for metric in REGISTRY.collect()

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from support.http import served
 from support.services import ServiceSchema, migrated_schema
 
 from koshiqon.common.auth import issue_dev_token
@@ -121,9 +122,5 @@ async def service(admin_database_url: str) -> AsyncIterator[Service]:
     """One migrated schema and app per test module (tests use their own persons)."""
     async with migrated_schema(admin_database_url, MIGRATIONS) as schema:
         app = build_app(settings_for(schema))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://registration"
-            ) as client:
-                yield Service(schema, app, client)
+        async with served(app, "http://registration") as client:
+            yield Service(schema, app, client)
