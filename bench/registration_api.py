@@ -1,25 +1,31 @@
 """Residence registrations through the real HTTP stack against a raw asyncpg baseline.
 
     uv run python bench/registration_api.py [--seconds 30] [--clients 32] [--persons 64]
+                                            [--rounds 3] [--replicas 1]
 
 Needs the local infrastructure (`make infra-up`). The service runs as its own process
 (`koshiqon-registration api`, uvicorn on uvloop) on a throwaway schema built by its
 migrations; `--clients` concurrent HTTP clients, each on one keep-alive connection, POST
 temporary stays, one day each so that none overlaps: every request is one transaction with
-its outbox row. Each client takes turns over `--persons` persons of its own, so a person holds
-a handful of active stays, as real persons do (with `--persons 1` every request of a client
-goes to one person, whose active stays, read under its lock, grow by one per request). The
-baseline runs the same SQL statements (lock the person, read the active registrations, insert
-the registration, insert the outbox row and notify in one statement as `outbox.add` does) for
-the same workload from as many asyncio tasks over the pool the service's units of work use
+its outbox row. Each client takes turns over `--persons` persons of its own, so a person
+collects stays as the run goes on (nothing ends them: no worker runs). The baseline runs the
+same SQL statements (lock the person, read the active stays the new one overlaps, insert the
+registration, insert the outbox row and notify in one statement as `outbox.add` does) for the
+same workload from as many asyncio tasks over the pool the service's units of work use
 (`koshiqon.common.database.Database`, of the service's default size, 10). Both sides run on
 uvloop and warm up for 2 s first, then take turns (`--rounds`, 3 by default, so 10 s at a
 time): a shared machine's slow spells fall on both sides rather than on one.
 
+`--replicas N` runs N API processes, each on a port and a pool (of 10/N) of its own, the
+clients spread over them as a Service spreads connections over pods: what a machine with
+more cores than one API process can use would show. On 2 cores it gains little (the API's
+processes, PostgreSQL and the clients already share them).
+
 The HTTP client is a minimal HTTP/1.1 keep-alive client on asyncio streams: the clients share
 the machine (and its cores) with the service and PostgreSQL, and httpx spends about 3 ms of
 CPU per request, more than the service's own work, which would measure the client. Prints
-both and api/raw (target >= 0.5). Not a test: nothing asserts the figures.
+both, api/raw (target >= 0.5) and the CPU each side's process spends per request. Not a
+test: nothing asserts the figures.
 """
 
 from __future__ import annotations
@@ -128,8 +134,8 @@ class HttpConnection:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls) -> HttpConnection:
-        return cls(*await asyncio.open_connection("127.0.0.1", PORT))
+    async def open(cls, port: int = PORT) -> HttpConnection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
 
     async def request(
         self, method: bytes, path: str, body: bytes = b"", headers: bytes = b""
@@ -152,10 +158,13 @@ class HttpConnection:
             await self.writer.wait_closed()
 
 
-async def http_run(persons: Workload, seconds: float, offset: int) -> list[float]:
+async def http_run(
+    persons: Workload, seconds: float, offset: int, replicas: int = 1
+) -> list[float]:
     token = issue_dev_token(scopes=["registration:write"], subject="bench")
     headers = f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n".encode()
-    connections = [await HttpConnection.open() for _ in persons]
+    # client n talks to replica n mod replicas, as a Service spreads connections over pods
+    connections = [await HttpConnection.open(PORT + n % replicas) for n in range(len(persons))]
 
     async def one(n: int, i: int) -> None:
         person = persons[n][i % len(persons[n])]
@@ -186,9 +195,12 @@ async def raw_run(
         async with database.transaction() as conn:
             await conn.fetchrow("SELECT * FROM persons WHERE id = $1 FOR UPDATE", person)
             await conn.fetch(
-                "SELECT * FROM residences WHERE person_id = $1 AND status = 'active' "
-                "ORDER BY valid_from, id",
+                "SELECT * FROM residences WHERE person_id = $1 AND status = 'active'"
+                " AND kind = 'temporary' AND valid_from <= $3 AND valid_until >= $2"
+                " ORDER BY valid_from, id",
                 person,
+                day,
+                day,
             )
             await conn.execute(
                 "INSERT INTO residences (id, person_id, kind, kato, region, street, building, "
@@ -214,23 +226,31 @@ def report(name: str, latencies: list[float], seconds: float) -> float:
 
 
 @contextlib.contextmanager
-def api_process(dsn: str):  # type: ignore[no-untyped-def]
-    env = {
-        **os.environ,
-        "REGISTRATION_DATABASE_URL": dsn,
-        "REGISTRATION_DATABASE_SCHEMA": SCHEMA,
-        "REGISTRATION_HTTP_PORT": str(PORT),
-        "REGISTRATION_LOG_LEVEL": "WARNING",
-        "KOSHIQON_ENV": "dev",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "koshiqon.registration.entrypoints.cli", "api"], env=env
-    )
+def api_processes(dsn: str, replicas: int):  # type: ignore[no-untyped-def]
+    """`replicas` API processes, each on a port of its own, as pods would run."""
+    procs = []
     try:
-        yield proc
+        for n in range(replicas):
+            env = {
+                **os.environ,
+                "REGISTRATION_DATABASE_URL": dsn,
+                "REGISTRATION_DATABASE_SCHEMA": SCHEMA,
+                "REGISTRATION_HTTP_PORT": str(PORT + n),
+                "REGISTRATION_DB_POOL_SIZE": str(max(1, POOL // replicas)),
+                "REGISTRATION_LOG_LEVEL": "WARNING",
+                "KOSHIQON_ENV": "dev",
+            }
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "koshiqon.registration.entrypoints.cli", "api"], env=env
+                )
+            )
+        yield procs
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
 
 
 def process_cpu(pid: int) -> float:
@@ -239,10 +259,10 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def wait_ready() -> None:
+async def wait_ready(port: int) -> None:
     for _ in range(300):
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            connection = await HttpConnection.open()
+            connection = await HttpConnection.open(port)
             try:
                 if (await connection.request(b"GET", "/livez"))[0] == 200:
                     return
@@ -257,7 +277,7 @@ async def workload(conn: asyncpg.Connection, clients: int, persons: int) -> Work
     return [ids[n * persons : (n + 1) * persons] for n in range(clients)]
 
 
-async def main(seconds: float, clients: int, persons: int, rounds: int) -> None:
+async def main(seconds: float, clients: int, persons: int, rounds: int, replicas: int) -> None:
     dsn = await prepare()
     conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     http_persons = await workload(conn, clients, persons)
@@ -269,15 +289,16 @@ async def main(seconds: float, clients: int, persons: int, rounds: int) -> None:
     share = seconds / rounds
     database = await Database.open(dsn, schema=SCHEMA, application="bench-raw", size=POOL)
     try:
-        with api_process(dsn) as proc:
-            await wait_ready()
+        with api_processes(dsn, replicas) as procs:
+            for n in range(replicas):
+                await wait_ready(PORT + n)
             # warm-up: connections, statement caches
-            await http_run(http_persons, 2.0, offset=0)
+            await http_run(http_persons, 2.0, offset=0, replicas=replicas)
             await raw_run(database, raw_persons, 2.0, offset=0)
             for n in range(1, rounds + 1):  # interleaved: both sides see the same machine
-                started = process_cpu(proc.pid)
-                api += await http_run(http_persons, share, offset=n * 10_000)
-                api_cpu += process_cpu(proc.pid) - started
+                started = sum(process_cpu(proc.pid) for proc in procs)
+                api += await http_run(http_persons, share, offset=n * 10_000, replicas=replicas)
+                api_cpu += sum(process_cpu(proc.pid) for proc in procs) - started
                 started = time.process_time()
                 raw += await raw_run(database, raw_persons, share, offset=n * 10_000)
                 raw_cpu += time.process_time() - started
@@ -305,5 +326,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--rounds", type=int, default=3, help="api and raw runs alternate, seconds/rounds each"
     )
+    parser.add_argument("--replicas", type=int, default=1, help="API processes")
     args = parser.parse_args()
-    uvloop.run(main(args.seconds, args.clients, args.persons, args.rounds))
+    uvloop.run(main(args.seconds, args.clients, args.persons, args.rounds, args.replicas))

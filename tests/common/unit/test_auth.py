@@ -368,6 +368,7 @@ async def test_region_claim_must_be_a_region_code(
         (None, "missing bearer token"),
         ("Basic dXNlcjpwYXNz", "missing bearer token"),
         ("Bearer", "missing bearer token"),
+        ("Bearer    ", "missing bearer token"),
         ("Bearer not-a-jwt", "malformed token"),
         ("Bearer a.b.c", "malformed token"),
         ("Bearer " + "x" * 9000, "malformed token"),
@@ -379,6 +380,16 @@ async def test_missing_or_malformed_token(
     headers = {"Authorization": authorization} if authorization else {}
     response = await client.get(f"/regions/{ALMATY}/registrations", headers=headers)
     assert_unauthenticated(response, detail)
+
+
+async def test_the_scheme_is_case_insensitive(
+    client: httpx.AsyncClient, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    """RFC 9110 §11.1: `bearer`, `BEARER` and `Bearer` name the same scheme."""
+    for scheme in ("bearer", "BEARER"):
+        headers = {"Authorization": f"{scheme} {rs256(rsa_key)}"}
+        response = await client.get(f"/regions/{ALMATY}/registrations", headers=headers)
+        assert response.status_code == 200, response.text
 
 
 # --- refused operations: 403 ---------------------------------------------------------------

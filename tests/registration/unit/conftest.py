@@ -22,6 +22,7 @@ from koshiqon.registration.domain.model import (
     Residence,
     ResidenceStatus,
     TravelDocument,
+    concerns,
 )
 from koshiqon.registration.domain.resettlement import (
     OPEN_STATUSES,
@@ -89,6 +90,9 @@ class FakeResidences:
             for r in self.store.residences.values()
             if r.person_id == person_id and r.status is ResidenceStatus.ACTIVE
         ]
+
+    async def concerning(self, new: Residence) -> list[Residence]:
+        return [r for r in await self.active(new.person_id) if concerns(new, r)]
 
     async def of_person(self, person_id: uuid.UUID, *, region: str | None) -> list[Residence]:
         return [

@@ -30,6 +30,7 @@ from koshiqon.registration.domain.model import (
     StayPurpose,
     TravelDocument,
     check_identity,
+    concerns,
     emigrate,
     register,
 )
@@ -225,6 +226,31 @@ def test_overlapping_temporary_stays_at_one_address_are_refused() -> None:
     register(p, temporary(p, date(2025, 7, 1), date(2025, 12, 31)), active=[first])
     elsewhere = Address(kato=PETROPAVL, street="Abaya", building="12", apartment="5")
     register(p, temporary(p, date(2025, 2, 1), date(2025, 3, 1), address=elsewhere), active=[first])
+
+
+def test_a_registration_concerns_only_what_its_rules_look_at() -> None:
+    p = person()
+    current = residence(p)
+    spring = temporary(p, date(2025, 3, 1), date(2025, 5, 31))
+    autumn = temporary(p, date(2025, 9, 1), date(2025, 11, 30))
+    held = [current, spring, autumn]
+
+    def concerned(new: Residence) -> list[Residence]:
+        return [r for r in held if concerns(new, r)]
+
+    # a new permanent registration: the current permanent one, which it ends
+    assert concerned(residence(p, valid_from=date(2025, 6, 1))) == [current]
+    # a stay: the stays its dates overlap, edge days included, and no permanent one
+    assert concerned(temporary(p, date(2025, 5, 31), date(2025, 9, 1))) == [spring, autumn]
+    assert concerned(temporary(p, date(2025, 6, 1), date(2025, 8, 31))) == []
+    # an arrival from abroad: every active one, since any of them refuses it
+    arrival = temporary(p, date(2026, 1, 1), date(2026, 1, 2), arrived_from="CHN")
+    assert concerned(arrival) == held
+    with pytest.raises(InvalidTransition):
+        register(p, arrival, active=concerned(arrival))
+    # what it is not given does not change the outcome
+    new = temporary(p, date(2025, 6, 1), date(2025, 8, 31))
+    assert register(p, new, active=concerned(new)).events == register(p, new, active=held).events
 
 
 def test_same_address_is_compared_without_case_and_spacing() -> None:

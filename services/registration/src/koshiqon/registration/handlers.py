@@ -153,7 +153,7 @@ async def register_residence(cmd: c.RegisterResidence, deps: Deps) -> Residence:
         person = await uow.persons.get(cmd.person_id, lock=True)
         if person is None:
             raise PersonNotFound(cmd.person_id)
-        outcome = register(person, new, active=await uow.residences.active(person.id))
+        outcome = register(person, new, active=await uow.residences.concerning(new))
         for ended in outcome.ended:
             await uow.residences.end(ended)
         await uow.residences.add(new)

@@ -3,8 +3,8 @@ the development signing key."""
 
 from koshiqon.common.auth.dependencies import (
     Authenticated,
+    BearerPrincipal,
     bearer_principal,
-    bearer_scheme,
     region_guard,
     require_scopes,
 )
@@ -30,6 +30,7 @@ from koshiqon.common.auth.verifier import (
 __all__ = [
     "DEV_KID",
     "Authenticated",
+    "BearerPrincipal",
     "KeySource",
     "Principal",
     "RemoteJwks",
@@ -37,7 +38,6 @@ __all__ = [
     "StaticKeys",
     "TokenVerifier",
     "bearer_principal",
-    "bearer_scheme",
     "dev_key_path",
     "dev_private_key",
     "dev_public_jwks",

@@ -304,8 +304,22 @@ class Registration:
     events: list[EventPayload] = field(default_factory=list)
 
 
+def concerns(new: Residence, other: Residence) -> bool:
+    """Whether the rules of registering `new` look at the person's active registration
+    `other`: on arrival from abroad, every one (any refuses it); for a permanent registration,
+    the current permanent one (it ends); for a temporary stay, the stays its dates overlap
+    (one at the same address refuses it). The repository loads only these, whatever the
+    length of a person's history; `register` may be given more."""
+    if new.arrived_from is not None:
+        return True
+    if new.kind is ResidenceKind.PERMANENT:
+        return other.kind is ResidenceKind.PERMANENT
+    return other.kind is ResidenceKind.TEMPORARY and other.overlaps(new.valid_from, new.valid_until)
+
+
 def register(person: Person, new: Residence, *, active: Sequence[Residence]) -> Registration:
-    """Register `new` for `person`, whose active registrations are `active`.
+    """Register `new` for `person`, whose active registrations are `active` (at least those
+    that `concerns(new, ...)`).
 
     - a new permanent registration ends the current one on the day before it starts; in
       another region that is an internal move;

@@ -39,6 +39,15 @@ _ORDER = "ORDER BY valid_from, id"
 _INSERT = insert_statement("residences", COLUMNS)
 _GET = f"{_SELECT} WHERE id = $1 AND person_id = $2"
 _ACTIVE = f"{_SELECT} WHERE person_id = $1 AND status = 'active' {_ORDER}"
+# the active registrations a new one concerns (`domain.model.concerns`), in SQL
+_ACTIVE_PERMANENT = (
+    f"{_SELECT} WHERE person_id = $1 AND status = 'active' AND kind = 'permanent' {_ORDER}"
+)
+_ACTIVE_STAYS_OVERLAPPING = (
+    f"{_SELECT} WHERE person_id = $1 AND status = 'active' AND kind = 'temporary'"
+    " AND valid_from <= $3 AND valid_until >= $2"  # a stay always has valid_until
+    f" {_ORDER}"
+)
 _OF_PERSON = f"{_SELECT} WHERE person_id = $1 {_ORDER}"
 _OF_PERSON_IN_REGION = f"{_SELECT} WHERE person_id = $1 AND region = $2 {_ORDER}"
 _END = (
@@ -113,6 +122,21 @@ class ResidenceRepository:
 
     async def active(self, person_id: uuid.UUID) -> list[Residence]:
         return [residence_of(row) for row in await self.conn.fetch(_ACTIVE, person_id)]
+
+    async def concerning(self, new: Residence) -> list[Residence]:
+        """The person's active registrations that the rules of registering `new` look at
+        (`concerns`): all of them on arrival from abroad, else the permanent one or the
+        stays `new`'s dates overlap, so that the cost does not grow with the history."""
+        if new.arrived_from is not None:
+            return await self.active(new.person_id)
+        if new.kind is ResidenceKind.PERMANENT:
+            rows = await self.conn.fetch(_ACTIVE_PERMANENT, new.person_id)
+        else:
+            until = new.valid_until or date.max  # (a stay without one is refused anyway)
+            rows = await self.conn.fetch(
+                _ACTIVE_STAYS_OVERLAPPING, new.person_id, new.valid_from, until
+            )
+        return [residence_of(row) for row in rows]
 
     async def of_person(self, person_id: uuid.UUID, *, region: str | None) -> list[Residence]:
         rows = await (
