@@ -60,6 +60,46 @@ async def test_a_transaction_commits_when_its_block_ends_and_rolls_back_when_it_
     assert (await effects(ws, kept), await effects(ws, dropped)) == (1, 0)
 
 
+async def test_a_transaction_begun_and_closed_without_commit_rolls_back(
+    ws: Workspace, database: Database
+) -> None:
+    dropped = uuid.uuid4()
+    transaction = await database.begin()
+    await transaction.conn.execute(INSERT, dropped)
+    await transaction.close()
+    await transaction.close()  # idempotent: the connection went back once
+    assert await effects(ws, dropped) == 0
+    async with database.transaction() as a, database.transaction() as b:  # both came back
+        assert {await a.fetchval("SELECT 1"), await b.fetchval("SELECT 1")} == {1}
+
+
+async def test_a_failed_commit_raises_its_own_error_and_the_connection_comes_back(
+    ws: Workspace, database: Database
+) -> None:
+    """A deferred constraint fails at COMMIT, which ends the transaction in PostgreSQL: the
+    caller sees that error (a unique violation, a serialization failure: what decides its
+    answer), not a second one from rolling back a transaction that no longer exists."""
+    async with database.transaction() as conn:
+        await conn.execute(
+            "CREATE TABLE deferred_codes (code int,"
+            " CONSTRAINT uq_deferred_codes UNIQUE (code) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    for attempt in range(3):  # more than the pool's size: each connection came back
+        with pytest.raises(asyncpg.UniqueViolationError):
+            async with database.transaction() as conn:
+                await conn.execute("INSERT INTO deferred_codes VALUES ($1), ($1)", attempt)
+    transaction = await database.begin()
+    await transaction.conn.execute("INSERT INTO deferred_codes VALUES (7), (7)")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await transaction.commit()
+    await transaction.close()
+    assert await ws.scalar("SELECT count(*) FROM deferred_codes") == 0
+    async with database.transaction() as conn:
+        assert not conn.is_closed()
+        await conn.execute("INSERT INTO deferred_codes VALUES (1)")
+    assert await ws.scalar("SELECT count(*) FROM deferred_codes") == 1
+
+
 async def test_a_connection_released_inside_a_transaction_comes_back_rolled_back(
     ws: Workspace, database: Database
 ) -> None:

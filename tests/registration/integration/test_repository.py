@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date, timedelta
 
+import asyncpg
 import pytest
 from registration.integration.conftest import Service
 
@@ -98,3 +99,25 @@ async def test_concerning_loads_exactly_what_the_rules_look_at(
     # the grid is not vacuous: some candidates concern nothing, some several stays
     sizes = {len({r.id for r in held if concerns(new, r)}) for new in candidates}
     assert {0, 1, 2, len(held)} <= sizes
+
+
+async def test_a_failed_commit_surfaces_the_databases_error(database: Database) -> None:
+    """What fails at COMMIT (a deferred constraint here; a serialization failure in real life)
+    reaches the caller as itself, which decides the answer (409, 503), not as an error from
+    rolling back a transaction that PostgreSQL has already ended."""
+
+    async def duplicate_at_commit() -> None:
+        async with SqlUnitOfWork(database) as uow:
+            conn = uow.residences.conn
+            await conn.execute(
+                "CREATE TEMPORARY TABLE codes (code int UNIQUE DEFERRABLE INITIALLY DEFERRED)"
+                " ON COMMIT DROP"
+            )
+            await conn.execute("INSERT INTO codes VALUES (1), (1)")
+            await uow.commit()
+
+    for _ in range(3):  # more than the pool's size: the connection comes back each time
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await duplicate_at_commit()
+    async with SqlUnitOfWork(database) as uow:
+        assert await uow.residences.conn.fetchval("SELECT to_regclass('codes')") is None

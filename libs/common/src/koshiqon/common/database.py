@@ -29,6 +29,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from asyncpg.transaction import Transaction
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from koshiqon.common.db import asyncpg_dsn, safe_identifier
@@ -70,8 +71,8 @@ class Database:
         return cls(pool, name=application, size=size)
 
     async def acquire(self) -> Pooled:
-        """A pooled connection, outside any transaction; the caller begins one, and gives
-        the connection back with `release` whatever happens (a unit of work does both)."""
+        """A pooled connection, outside any transaction, to give back with `release`
+        whatever happens. Most callers want `begin` or `transaction` instead."""
         started = time.perf_counter()
         conn = await self._pool.acquire()
         self._wait.observe(time.perf_counter() - started)
@@ -80,22 +81,65 @@ class Database:
     async def release(self, conn: Pooled) -> None:
         await self._pool.release(conn)
 
+    async def begin(self) -> PooledTransaction:
+        """A pooled connection in a transaction of its own, for a caller whose commit is a
+        decision (a unit of work): `commit()` it, and `close()` it whatever happens."""
+        conn = await self.acquire()
+        transaction = conn.transaction()
+        try:
+            await transaction.start()
+        except BaseException:
+            await self.release(conn)
+            raise
+        return PooledTransaction(self, conn, transaction)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """A connection in a transaction, committed when the block ends normally and rolled
         back when it raises."""
-        conn = await self.acquire()
+        transaction = await self.begin()
         try:
-            async with conn.transaction():
-                yield conn
+            yield transaction.conn
+            await transaction.commit()
         finally:
-            await self.release(conn)
+            await transaction.close()
 
     async def close(self) -> None:
         await self._pool.close()
         for state in ("open", "idle", "max"):
             with contextlib.suppress(KeyError):
                 DB_POOL_CONNECTIONS.remove(self._name, state)
+
+
+class PooledTransaction:
+    """A transaction on a pooled connection (`Database.begin`). `close` rolls back what was
+    not committed and gives the connection back; a COMMIT that failed has already ended the
+    transaction in PostgreSQL, and its error is the one the caller sees, not a second one from
+    a rollback that has nothing left to undo."""
+
+    def __init__(self, database: Database, conn: Pooled, transaction: Transaction) -> None:
+        self.conn = conn
+        self._database: Database | None = database
+        self._transaction: Transaction | None = transaction
+
+    async def commit(self) -> None:
+        if self._transaction is None:
+            raise RuntimeError("the transaction is closed")
+        transaction, self._transaction = self._transaction, None
+        await transaction.commit()  # on failure, PostgreSQL has rolled it back
+
+    async def close(self) -> None:
+        """Idempotent. A rollback that fails (the connection is gone) is not raised: the
+        server drops the transaction with the connection, and the pool discards it."""
+        transaction, self._transaction = self._transaction, None
+        try:
+            if transaction is not None and not self.conn.is_closed():
+                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    await transaction.rollback()
+        finally:
+            if self._database is not None:
+                database, self._database = self._database, None
+                await database.release(self.conn)
 
 
 async def _rollback_open_transaction(conn: Connection) -> None:

@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
-from asyncpg.transaction import Transaction
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from koshiqon.common import outbox
-from koshiqon.common.database import Database, driver_connection
+from koshiqon.common.database import Database, PooledTransaction, driver_connection
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
 from koshiqon.registration.adapters.repository import (
@@ -75,19 +74,13 @@ class SqlUnitOfWork:
         self._events: list[EventPayload] = []
 
     async def __aenter__(self) -> Self:
-        self._transaction: Transaction | None = None
-        self._committed = False
+        self._own: PooledTransaction | None = None
         if self._borrowed is not None:
             conn = await driver_connection(self._borrowed)
         else:
             assert self._database is not None
-            self._pooled = conn = await self._database.acquire()
-            self._transaction = conn.transaction()
-            try:
-                await self._transaction.start()
-            except BaseException:
-                await self._database.release(conn)
-                raise
+            self._own = await self._database.begin()
+            conn = self._own.conn
         self._conn = conn
         self.persons = PersonRepository(conn)
         self.residences = ResidenceRepository(conn)
@@ -103,15 +96,9 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         """Rolls back what was not committed, and gives the connection back to the pool."""
-        if self._transaction is None:
-            return
-        assert self._database is not None
-        transaction, self._transaction = self._transaction, None
-        try:
-            if not self._committed:
-                await transaction.rollback()
-        finally:
-            await self._database.release(self._pooled)
+        if self._own is not None:
+            own, self._own = self._own, None
+            await own.close()
 
     def emit(self, events: Sequence[EventPayload]) -> None:
         self._events.extend(events)
@@ -119,9 +106,8 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         """Outbox rows, then the commit (a borrowed session is committed by its owner)."""
         await self._flush_events()
-        if self._transaction is not None:
-            await self._transaction.commit()
-            self._committed = True
+        if self._own is not None:
+            await self._own.commit()
 
     async def _flush_events(self) -> None:
         events, self._events = self._events, []
