@@ -46,13 +46,35 @@ class State:
     proposals: dict[UUID, str] = field(default_factory=dict)
 
 
-class FakeQuotaRepository:
-    """The methods of `QuotaRepository` that the handlers call, over a `State`."""
+class FakeRepository:
+    """What the fake repositories share: the `State` they read and change, and helpers."""
 
     def __init__(self, state: State) -> None:
         self.state = state
 
-    # --- quotas ---------------------------------------------------------------------------
+    def _set(self, q: Quota, **changes: int) -> Quota:
+        q = replace(q, version=q.version + 1, **changes)  # type: ignore[arg-type]
+        self.state.quotas[q.id] = q
+        return q
+
+    def _settle(self, application_id: UUID, **changes: Any) -> Reservation:
+        r = self.state.reservations[application_id]
+        r = replace(r, denial_reason=None, remaining_at_denial=None, release_reason=None)
+        r = replace(r, **changes)
+        self.state.reservations[application_id] = r
+        return r
+
+    def _mark_thresholds(self, q: Quota) -> list[int]:
+        if q.limit <= 0:
+            return []
+        announced = self.state.announced[q.id]
+        due = [t for t in (90, 100) if q.used * 100 >= q.limit * t and t not in announced]
+        announced.update(due)
+        return due
+
+
+class FakeQuotaRepository(FakeRepository):
+    """The methods of the real repository of quotas that the handlers call."""
 
     async def lock_series(self, kind: Kind, region: str, category: Category | None) -> None:
         return None
@@ -130,8 +152,44 @@ class FakeQuotaRepository:
         if not kind.needs_designation:
             return quota, True
         on = max(today, quota.period.start)
-        found = await self.designated(kind=TerritoryKind(kind), region=region, target=target, on=on)
+        # the real statement reads the territories too
+        territories = FakeTerritoryRepository(self.state)
+        found = await territories.designated(
+            kind=TerritoryKind(kind), region=region, target=target, on=on
+        )
         return quota, found
+
+    async def move_to_consumed(self, quota_id: UUID, persons: int, *, now: datetime) -> None:
+        q = self.state.quotas[quota_id]
+        self._set(q, reserved=q.reserved - persons, consumed=q.consumed + persons)
+
+    async def unreserve(self, quota_id: UUID, persons: int, *, now: datetime) -> None:
+        q = self.state.quotas[quota_id]
+        self._set(q, reserved=q.reserved - persons)
+
+
+class FakeLedgerRepository(FakeRepository):
+    """The methods of the real repository of the reservation ledger that the handlers call."""
+
+    async def claim_application(
+        self,
+        *,
+        application_id: UUID,
+        kind: Kind,
+        region: str,
+        year: int,
+        category: Category | None,
+        persons: int,
+        status: ReservationStatus,
+        now: datetime,
+    ) -> bool:
+        if application_id in self.state.reservations:
+            return False
+        self.state.reservations[application_id] = Reservation(
+            application_id, None, kind, region, year, category, persons, status,
+            Outcome.RESERVED, None, None, None, now, now,
+        )  # fmt: skip
+        return True
 
     async def reserve(
         self, application_id: UUID, quota_id: UUID, persons: int, *, now: datetime
@@ -158,15 +216,41 @@ class FakeQuotaRepository:
             quota_id=quota_id, denial_reason=reason, remaining_at_denial=remaining,
         )  # fmt: skip
 
-    async def move_to_consumed(self, quota_id: UUID, persons: int, *, now: datetime) -> None:
-        q = self.state.quotas[quota_id]
-        self._set(q, reserved=q.reserved - persons, consumed=q.consumed + persons)
+    async def settle(
+        self,
+        application_id: UUID,
+        *,
+        status: ReservationStatus,
+        outcome: Outcome,
+        quota_id: UUID | None = None,
+        release: ReleaseReason | None = None,
+    ) -> Reservation:
+        return self._settle(
+            application_id, status=status, outcome=outcome, quota_id=quota_id,
+            release_reason=release,
+        )  # fmt: skip
 
-    async def unreserve(self, quota_id: UUID, persons: int, *, now: datetime) -> None:
-        q = self.state.quotas[quota_id]
-        self._set(q, reserved=q.reserved - persons)
+    async def get_reservation(self, application_id: UUID) -> Reservation | None:
+        return self.state.reservations.get(application_id)
 
-    # --- territories ----------------------------------------------------------------------
+    async def transition(
+        self,
+        application_id: UUID,
+        *,
+        to: ReservationStatus,
+        now: datetime,
+        release: ReleaseReason | None = None,
+    ) -> Reservation | None:
+        r = self.state.reservations.get(application_id)
+        if r is None or r.status is not ReservationStatus.RESERVED:
+            return None
+        r = replace(r, status=to, updated_at=now, release_reason=release or r.release_reason)
+        self.state.reservations[application_id] = r
+        return r
+
+
+class FakeTerritoryRepository(FakeRepository):
+    """The methods of the real repository of territories that the handlers call."""
 
     async def add_territory(
         self,
@@ -231,82 +315,6 @@ class FakeQuotaRepository:
             for t in self.state.territories.values()
         )
 
-    # --- the reservation ledger -----------------------------------------------------------
-
-    async def claim_application(
-        self,
-        *,
-        application_id: UUID,
-        kind: Kind,
-        region: str,
-        year: int,
-        category: Category | None,
-        persons: int,
-        status: ReservationStatus,
-        now: datetime,
-    ) -> bool:
-        if application_id in self.state.reservations:
-            return False
-        self.state.reservations[application_id] = Reservation(
-            application_id, None, kind, region, year, category, persons, status,
-            Outcome.RESERVED, None, None, None, now, now,
-        )  # fmt: skip
-        return True
-
-    async def settle(
-        self,
-        application_id: UUID,
-        *,
-        status: ReservationStatus,
-        outcome: Outcome,
-        quota_id: UUID | None = None,
-        release: ReleaseReason | None = None,
-    ) -> Reservation:
-        return self._settle(
-            application_id, status=status, outcome=outcome, quota_id=quota_id,
-            release_reason=release,
-        )  # fmt: skip
-
-    async def get_reservation(self, application_id: UUID) -> Reservation | None:
-        return self.state.reservations.get(application_id)
-
-    async def transition(
-        self,
-        application_id: UUID,
-        *,
-        to: ReservationStatus,
-        now: datetime,
-        release: ReleaseReason | None = None,
-    ) -> Reservation | None:
-        r = self.state.reservations.get(application_id)
-        if r is None or r.status is not ReservationStatus.RESERVED:
-            return None
-        r = replace(r, status=to, updated_at=now, release_reason=release or r.release_reason)
-        self.state.reservations[application_id] = r
-        return r
-
-    # --- helpers --------------------------------------------------------------------------
-
-    def _set(self, q: Quota, **changes: int) -> Quota:
-        q = replace(q, version=q.version + 1, **changes)  # type: ignore[arg-type]
-        self.state.quotas[q.id] = q
-        return q
-
-    def _settle(self, application_id: UUID, **changes: Any) -> Reservation:
-        r = self.state.reservations[application_id]
-        r = replace(r, denial_reason=None, remaining_at_denial=None, release_reason=None)
-        r = replace(r, **changes)
-        self.state.reservations[application_id] = r
-        return r
-
-    def _mark_thresholds(self, q: Quota) -> list[int]:
-        if q.limit <= 0:
-            return []
-        announced = self.state.announced[q.id]
-        due = [t for t in (90, 100) if q.used * 100 >= q.limit * t and t not in announced]
-        announced.update(due)
-        return due
-
 
 class FakeUnitOfWork(UnitOfWork):
     """One in-memory "transaction": changes made without `commit` are undone at exit; the
@@ -321,6 +329,8 @@ class FakeUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self._before = copy.deepcopy(self.state)
         self.quotas = FakeQuotaRepository(self.state)  # type: ignore[assignment]
+        self.ledger = FakeLedgerRepository(self.state)  # type: ignore[assignment]
+        self.territories = FakeTerritoryRepository(self.state)  # type: ignore[assignment]
         self.events = []
         self._committed = False
         return self

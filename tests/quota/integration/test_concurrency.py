@@ -44,8 +44,8 @@ async def test_a_thousand_concurrent_reservations_never_oversubscribe(
     granted = [r for r in results if r.outcome is Outcome.RESERVED]
     denied = [r for r in results if r.outcome is Outcome.DENIED]
     assert {r.denial_reason for r in denied} <= {DenialReason.EXHAUSTED}
-    async with bus.read() as repo:
-        after = await repo.get_quota(quota.id)
+    async with bus.read() as db:
+        after = await db.quotas.get_quota(quota.id)
     assert after is not None
     assert after.reserved == sum(r.persons for r in granted)
     assert after.reserved <= 700

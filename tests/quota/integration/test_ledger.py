@@ -51,8 +51,8 @@ async def test_reserve_consume_release_and_the_counters(bus: Bus, schema: Servic
     assert first.quota_id == quota.id
     await bus.handle(c.ConsumeReservation(first.application_id))
     await bus.handle(c.ReleaseReservation(second.application_id, ReleaseReason.CANCELLED))
-    async with bus.read() as repo:
-        after = await repo.get_quota(quota.id)
+    async with bus.read() as db:
+        after = await db.quotas.get_quota(quota.id)
     assert after is not None
     assert (after.reserved, after.consumed, after.remaining) == (0, 4, 6)
     assert await events(schema, "quota-reserved") == 2
@@ -82,8 +82,8 @@ async def test_a_repeated_reserve_returns_the_first_outcome(bus: Bus, schema: Se
     assert (await bus.handle(reserve(5, app=denied_app))).outcome is Outcome.DENIED
     await bus.handle(c.ReleaseReservation(first.application_id, ReleaseReason.CANCELLED))
     assert (await bus.handle(reserve(1, app=denied_app))).outcome is Outcome.DENIED
-    async with bus.read() as repo:
-        assert (await repo.get_quota(quota.id)).reserved == 0  # type: ignore[union-attr]
+    async with bus.read() as db:
+        assert (await db.quotas.get_quota(quota.id)).reserved == 0  # type: ignore[union-attr]
     assert await events(schema, "quota-reserved") == 1
 
 
@@ -96,8 +96,8 @@ async def test_each_transition_happens_once(bus: Bus, schema: ServiceSchema) -> 
         await bus.handle(c.ReleaseReservation(app, ReleaseReason.CANCELLED))
     with pytest.raises(ReservationNotFound):
         await bus.handle(c.ReleaseReservation(uuid.uuid4(), ReleaseReason.CANCELLED))
-    async with bus.read() as repo:
-        q = await repo.get_quota(quota.id)
+    async with bus.read() as db:
+        q = await db.quotas.get_quota(quota.id)
     assert q is not None
     assert (q.reserved, q.consumed) == (0, 2)
     assert await events(schema, "quota-consumed") == 1
@@ -111,8 +111,8 @@ async def test_a_withdrawal_before_its_request_leaves_a_tombstone(bus: Bus) -> N
     assert withdrawn.status is ReservationStatus.WITHDRAWN
     late = await bus.handle(reserve(2, app=app))
     assert late.outcome is Outcome.WITHDRAWN
-    async with bus.read() as repo:
-        assert (await repo.get_quota(quota.id)).reserved == 0  # type: ignore[union-attr]
+    async with bus.read() as db:
+        assert (await db.quotas.get_quota(quota.id)).reserved == 0  # type: ignore[union-attr]
 
 
 async def test_thresholds_are_announced_once_each(bus: Bus, schema: ServiceSchema) -> None:
@@ -133,8 +133,8 @@ async def test_an_excluded_territory_keeps_its_reservations_and_takes_no_new_one
 ) -> None:
     await kandas_quota(bus, 10)
     kept = await bus.handle(reserve(2))
-    async with bus.read() as repo:
-        (territory,) = await repo.list_territories(
+    async with bus.read() as db:
+        (territory,) = await db.territories.list_territories(
             region=PAVLODAR, kind=None, status=None, after=None, limit=5
         )
     await bus.handle(c.ExcludeTerritory(territory.id, clock().date(), "Decree 2"))
@@ -156,8 +156,8 @@ async def test_the_worker_expires_reservations_when_the_period_ends(
     clock.now = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
     assert await scheduler.tick() == 1
     assert await scheduler.tick() == 0
-    async with bus.read() as repo:
-        q = await repo.get_quota(quota.id)
+    async with bus.read() as db:
+        q = await db.quotas.get_quota(quota.id)
     assert q is not None
     assert (q.reserved, q.consumed, q.status) == (0, 2, "closed")
     assert await events(schema, "quota-expired") == 1

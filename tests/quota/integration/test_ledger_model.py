@@ -120,8 +120,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def counters_match_the_model(self) -> None:
         async def read() -> Any:
-            async with self.bus.read() as repo:
-                return await repo.get_quota(self.quota_id)
+            async with self.bus.read() as db:
+                return await db.quotas.get_quota(self.quota_id)
 
         quota = self.loop.run_until_complete(read())
         assert (quota.limit, quota.reserved, quota.consumed) == (

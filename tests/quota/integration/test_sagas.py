@@ -170,8 +170,8 @@ async def test_resettlement_and_proposal_sagas(
     proposals = [approved(proposal, adjust), approved(proposal, adjust), approved(orphan, missing)]
     await produce(bootstrap, "proposals.v1", proposals)
     await wait_for(handled(schema, proposals), timeout=60)
-    async with bus.read() as repo:
-        after = await repo.get_quota(quota.id)
+    async with bus.read() as db:
+        after = await db.quotas.get_quota(quota.id)
     assert after is not None
     assert (after.limit, after.reserved, after.consumed) == (15, 0, 3)
     subjects = {str(s) for s in (a, b, late, proposal, orphan, quota.id)}

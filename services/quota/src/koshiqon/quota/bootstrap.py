@@ -19,7 +19,7 @@ from koshiqon.common.migrations import script_location
 from koshiqon.common.service import outbox_relay, service_app, service_engine
 from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Component, every
-from koshiqon.quota.adapters.repository import QuotaRepository
+from koshiqon.quota.adapters.repository import Repositories
 from koshiqon.quota.config import QuotaSettings
 from koshiqon.quota.domain.commands import ExpireReservations
 from koshiqon.quota.handlers import HANDLERS, Clock
@@ -37,7 +37,7 @@ def utc_now() -> datetime:
 
 @dataclass
 class Bus:
-    """Runs a command in a unit of work of its own; `read` gives a repository for queries.
+    """Runs a command in a unit of work of its own; `read` gives the repositories for queries.
     `unit_of_work` makes that unit of work: a `SqlUnitOfWork` over `sessions` unless a test
     passes its fake's factory (and then no `sessions`)."""
 
@@ -56,10 +56,10 @@ class Bus:
         return SqlUnitOfWork(self.sessions)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[QuotaRepository]:
+    async def read(self) -> AsyncIterator[Repositories]:
         assert self.sessions is not None, "reads need the database"
         async with self.sessions() as session:
-            yield QuotaRepository(session)
+            yield Repositories(session)
 
 
 def _settings(settings: ServiceSettings) -> QuotaSettings:

@@ -19,16 +19,26 @@ from koshiqon.common import outbox
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
-from koshiqon.quota.adapters.repository import QuotaRepository
+from koshiqon.quota.adapters.repository import (
+    LedgerRepository,
+    ProposalRepository,
+    QuotaRepository,
+    Repositories,
+    TerritoryRepository,
+)
 
 SOURCE = "/koshiqon/quota"
 
 
 class UnitOfWork:
-    """What handlers use: `quotas` (the repository), `emit`, `commit`, `savepoint`."""
+    """What handlers use: the repositories (`quotas`, `ledger`, `territories`, `proposals`),
+    `emit`, `commit`, `savepoint`."""
 
     session: AsyncSession
     quotas: QuotaRepository
+    ledger: LedgerRepository
+    territories: TerritoryRepository
+    proposals: ProposalRepository
 
     def __init__(self, *, traceparent: str | None = None) -> None:
         self.events: list[Envelope] = []
@@ -56,6 +66,12 @@ class UnitOfWork:
             del self.events[mark:]
             raise
 
+    def _use(self, repositories: Repositories) -> None:
+        self.quotas = repositories.quotas
+        self.ledger = repositories.ledger
+        self.territories = repositories.territories
+        self.proposals = repositories.proposals
+
     async def _flush_events(self) -> None:
         await outbox.add(self.session, *self.events)
         self.events.clear()
@@ -69,7 +85,7 @@ class SqlUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
         await self.session.begin()
-        self.quotas = QuotaRepository(self.session)
+        self._use(Repositories(self.session))
         self.events = []
         return self
 
@@ -96,7 +112,7 @@ class EventUnitOfWork(UnitOfWork):
     def __init__(self, session: AsyncSession, *, traceparent: str | None = None) -> None:
         super().__init__(traceparent=traceparent)
         self.session = session
-        self.quotas = QuotaRepository(session)
+        self._use(Repositories(session))
 
     async def __aenter__(self) -> Self:
         return self

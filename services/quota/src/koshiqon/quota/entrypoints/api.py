@@ -82,8 +82,8 @@ async def list_quotas(
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Any:
     after = _uuid_cursor(page.after)
-    async with bus.read() as repo:
-        rows = await repo.list_quotas(
+    async with bus.read() as db:
+        rows = await db.quotas.list_quotas(
             kind=kind, region=region, year=year, after=after, limit=page.limit + 1
         )
     items = [QuotaOut.of(q) for q in rows]
@@ -92,8 +92,8 @@ async def list_quotas(
 
 @router.get("/quotas/{quota_id}", response_model=QuotaOut, responses=ONE, tags=["quotas"])
 async def get_quota(quota_id: UUID, bus: BusDep, _: Reader) -> QuotaOut:
-    async with bus.read() as repo:
-        quota = await repo.get_quota(quota_id)
+    async with bus.read() as db:
+        quota = await db.quotas.get_quota(quota_id)
     if quota is None:
         raise QuotaNotFound(f"no quota {quota_id}")
     return QuotaOut.of(quota)
@@ -106,10 +106,12 @@ async def get_quota(quota_id: UUID, bus: BusDep, _: Reader) -> QuotaOut:
     tags=["quotas"],
 )
 async def get_ledger(quota_id: UUID, bus: BusDep, _: Reader, page: PageQuery) -> Any:
-    async with bus.read() as repo:
-        if await repo.get_quota(quota_id) is None:
+    async with bus.read() as db:
+        if await db.quotas.get_quota(quota_id) is None:
             raise QuotaNotFound(f"no quota {quota_id}")
-        rows = await repo.ledger(quota_id, after=_uuid_cursor(page.after), limit=page.limit + 1)
+        rows = await db.ledger.ledger(
+            quota_id, after=_uuid_cursor(page.after), limit=page.limit + 1
+        )
     items = [ReservationOut.of(r) for r in rows]
     return make_page(items, limit=page.limit, cursor_of=lambda r: (str(r.application_id),))
 
@@ -122,10 +124,10 @@ async def get_ledger(quota_id: UUID, bus: BusDep, _: Reader, page: PageQuery) ->
 )
 async def get_history(quota_id: UUID, bus: BusDep, _: Reader, page: PageQuery) -> Any:
     after = _int_cursor(page.after)
-    async with bus.read() as repo:
-        if await repo.get_quota(quota_id) is None:
+    async with bus.read() as db:
+        if await db.quotas.get_quota(quota_id) is None:
             raise QuotaNotFound(f"no quota {quota_id}")
-        rows = await repo.history(quota_id, after=after, limit=page.limit + 1)
+        rows = await db.quotas.history(quota_id, after=after, limit=page.limit + 1)
     items = [HistoryOut.of(h) for h in rows]
     return make_page(items, limit=page.limit, cursor_of=lambda h: (h.seq,))
 
@@ -193,8 +195,8 @@ async def list_territories(
     kind: TerritoryKind | None = None,
     status: TerritoryStatus | None = None,
 ) -> Any:
-    async with bus.read() as repo:
-        rows = await repo.list_territories(
+    async with bus.read() as db:
+        rows = await db.territories.list_territories(
             region=region,
             kind=kind,
             status=status,
@@ -256,8 +258,8 @@ async def reserve(body: ReservationIn, bus: BusDep, principal: Reserver) -> Any:
     tags=["reservations"],
 )
 async def release(application_id: UUID, bus: BusDep, principal: Reserver) -> Any:
-    async with bus.read() as repo:
-        reservation = await repo.get_reservation(application_id)
+    async with bus.read() as db:
+        reservation = await db.ledger.get_reservation(application_id)
     if reservation is None:
         raise ReservationNotFound(f"no reservation for application {application_id}")
     principal.require_region(reservation.region, field="application_id")

@@ -40,7 +40,7 @@ async def reserve_quota(cmd: c.ReserveQuota, uow: AnyUnitOfWork, clock: Clock) -
     region = kz.region_of(cmd.region).kato
     now = clock()
     async with uow:
-        claimed = await uow.quotas.claim_application(
+        claimed = await uow.ledger.claim_application(
             application_id=cmd.application_id,
             kind=cmd.kind,
             region=region,
@@ -60,7 +60,7 @@ async def reserve_quota(cmd: c.ReserveQuota, uow: AnyUnitOfWork, clock: Clock) -
 async def _reserve(
     uow: AnyUnitOfWork, cmd: c.ReserveQuota, *, region: str, now: datetime
 ) -> Reservation:
-    """Reads first, the quota row's lock last: `repo.reserve` takes it, and after it only
+    """Reads first, the quota row's lock last: `uow.ledger.reserve` takes it, and after it only
     the outbox rows are written before the commit releases it."""
     quota, designated = await uow.quotas.quota_to_reserve(
         kind=cmd.kind,
@@ -76,7 +76,7 @@ async def _reserve(
         return await _deny(
             uow, cmd, region=region, reason=DenialReason.NOT_DESIGNATED, quota=quota, now=now
         )
-    reserved = await uow.quotas.reserve(cmd.application_id, quota.id, cmd.persons, now=now)
+    reserved = await uow.ledger.reserve(cmd.application_id, quota.id, cmd.persons, now=now)
     if reserved is None:
         return await _deny(
             uow, cmd, region=region, reason=DenialReason.EXHAUSTED, quota=quota, now=now
@@ -108,7 +108,7 @@ async def _deny(
     quota: Quota | None = None,
 ) -> Reservation:
     quota_id = quota.id if quota else None
-    reservation = await uow.quotas.deny(cmd.application_id, reason=reason, quota_id=quota_id)
+    reservation = await uow.ledger.deny(cmd.application_id, reason=reason, quota_id=quota_id)
     uow.emit(
         wire.QuotaDenied(
             application_id=cmd.application_id,
@@ -131,7 +131,7 @@ async def consume_reservation(
 ) -> Reservation:
     now = clock()
     async with uow:
-        moved = await uow.quotas.transition(
+        moved = await uow.ledger.transition(
             cmd.application_id, to=ReservationStatus.CONSUMED, now=now
         )
         if moved is None:
@@ -164,7 +164,7 @@ async def release_reservation(
 ) -> Reservation:
     now = clock()
     async with uow:
-        moved = await uow.quotas.transition(
+        moved = await uow.ledger.transition(
             cmd.application_id, to=ReservationStatus.RELEASED, now=now, release=cmd.reason
         )
         if moved is None:
@@ -194,7 +194,7 @@ async def _not_released(
     uow: AnyUnitOfWork, cmd: c.ReleaseReservation, *, now: datetime
 ) -> Reservation:
     """A release that finds nothing reserved: a repeat, a tombstone, or a refusal."""
-    existing = await uow.quotas.get_reservation(cmd.application_id)
+    existing = await uow.ledger.get_reservation(cmd.application_id)
     if existing is not None and existing.status in FINAL_WITHOUT_RESERVATION:
         return existing
     if existing is not None:
@@ -202,7 +202,7 @@ async def _not_released(
     tombstone = cmd.tombstone
     if tombstone is None:
         raise ReservationNotFound(f"no reservation for application {cmd.application_id}")
-    claimed = await uow.quotas.claim_application(
+    claimed = await uow.ledger.claim_application(
         application_id=cmd.application_id,
         kind=tombstone.kind,
         region=kz.region_of(tombstone.region).kato,
@@ -214,7 +214,7 @@ async def _not_released(
     )
     if not claimed:
         raise TransientError("the application's request arrived meanwhile: handle again")
-    return await uow.quotas.settle(
+    return await uow.ledger.settle(
         cmd.application_id,
         status=ReservationStatus.WITHDRAWN,
         outcome=Outcome.WITHDRAWN,
@@ -226,7 +226,7 @@ async def expire_reservations(cmd: c.ExpireReservations, uow: AnyUnitOfWork, clo
     """Expire the reservations of every quota whose period ended before `cmd.today`."""
     now = clock()
     async with uow:
-        expired = await uow.quotas.expire_ended(before_year=cmd.today.year, now=now)
+        expired = await uow.ledger.expire_ended(before_year=cmd.today.year, now=now)
         ends: dict[UUID, date] = {}
         for reservation in expired:
             assert reservation.quota_id is not None

@@ -59,7 +59,7 @@ async def _designate_for_order(
     if not spec.kind.needs_designation:
         return []
     kind = TerritoryKind(spec.kind)
-    if await uow.quotas.designated(kind=kind, region=spec.region, target=spec.region, on=None):
+    if await uow.territories.designated(kind=kind, region=spec.region, target=spec.region, on=None):
         return []
     designation = c.DesignateTerritory(
         kato=spec.region,

@@ -54,14 +54,14 @@ async def apply_proposal(cmd: ApplyProposal, uow: AnyUnitOfWork, clock: Clock) -
     a repeat (even under a new event id) has no second effect. True when applied."""
     now = clock()
     async with uow:
-        if not await uow.quotas.claim_proposal(cmd.proposal_id, now=now):
+        if not await uow.proposals.claim_proposal(cmd.proposal_id, now=now):
             return False
         try:
             async with uow.savepoint():
                 for step in cmd.steps:
                     await _apply_step(uow, cmd, step, now=now)
         except DomainError as error:
-            await uow.quotas.mark_proposal_refused(cmd.proposal_id)
+            await uow.proposals.mark_proposal_refused(cmd.proposal_id)
             uow.emit(_refusal(cmd, error, now=now), subject=cmd.proposal_id)
             await uow.commit()
             return False
@@ -79,7 +79,7 @@ async def _apply_step(
         await designate(uow, step, now=now)
     else:
         _require_inside(cmd.region, step.kato)
-        ids = await uow.quotas.active_territories(step.kato, step.kinds)
+        ids = await uow.territories.active_territories(step.kato, step.kinds)
         if not ids:
             raise TerritoryNotFound(f"territory {step.kato} has no designation to exclude")
         for territory_id in ids:

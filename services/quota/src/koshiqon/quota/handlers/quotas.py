@@ -49,7 +49,7 @@ async def establish(
             f"an active {spec.kind} quota of region {spec.region} already covers "
             f"{spec.period.year_from}-{spec.period.year_to}"
         )
-    if spec.kind.needs_designation and not await repo.designated(
+    if spec.kind.needs_designation and not await uow.territories.designated(
         kind=TerritoryKind(spec.kind), region=spec.region, target=spec.region, on=None
     ):
         raise NotDesignated(

@@ -22,7 +22,7 @@ async def get_quota(uow: AnyUnitOfWork, quota_id: UUID) -> Quota:
 
 
 async def get_reservation(uow: AnyUnitOfWork, application_id: UUID) -> Reservation:
-    reservation = await uow.quotas.get_reservation(application_id)
+    reservation = await uow.ledger.get_reservation(application_id)
     if reservation is None:
         raise ReservationNotFound(f"no reservation for application {application_id}")
     return reservation

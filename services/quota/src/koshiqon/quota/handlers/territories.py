@@ -30,7 +30,7 @@ async def designate_territory(
 
 async def designate(uow: AnyUnitOfWork, cmd: c.DesignateTerritory, *, now: datetime) -> Territory:
     kato, region = territory_code(cmd.kato)
-    territory = await uow.quotas.add_territory(
+    territory = await uow.territories.add_territory(
         kato=kato,
         region=region,
         kind=cmd.kind,
@@ -65,12 +65,11 @@ async def exclude_territory(cmd: c.ExcludeTerritory, uow: AnyUnitOfWork, clock: 
 
 
 async def exclude(uow: AnyUnitOfWork, cmd: c.ExcludeTerritory, *, now: datetime) -> Territory:
-    repo = uow.quotas
-    territory = await repo.exclude_territory(
+    territory = await uow.territories.exclude_territory(
         cmd.territory_id, effective_from=cmd.effective_from, decision=cmd.decision, now=now
     )
     if territory is None:
-        if await repo.get_territory(cmd.territory_id) is None:
+        if await uow.territories.get_territory(cmd.territory_id) is None:
             raise TerritoryNotFound(f"no territory {cmd.territory_id}")
         raise TerritoryExcludedAlready(f"territory {cmd.territory_id} is already excluded")
     uow.emit(

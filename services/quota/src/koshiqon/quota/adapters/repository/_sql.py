@@ -1,0 +1,101 @@
+"""What the quota repositories share: statements run through the session's Core connection
+(no ORM work per statement), each parsed once, and the rows mapped to domain objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Row, TextClause, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from koshiqon.quota.domain.model import (
+    Category,
+    DenialReason,
+    Kind,
+    Outcome,
+    Period,
+    Quota,
+    QuotaStatus,
+    ReleaseReason,
+    Reservation,
+    ReservationStatus,
+    Territory,
+    TerritoryKind,
+    TerritoryStatus,
+)
+
+QUOTA_COLUMNS = (
+    'id, kind, region, year_from, year_to, category, "limit", reserved, consumed, status, '
+    "version, created_at"
+)
+
+
+class SqlRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _one(self, sql: str, **params: Any) -> Row[Any] | None:
+        connection = await self.session.connection()  # Core: no ORM work per statement
+        return (await connection.execute(_text(sql), params)).first()
+
+    async def _all(self, sql: str, **params: Any) -> Sequence[Row[Any]]:
+        connection = await self.session.connection()
+        return (await connection.execute(_text(sql), params)).all()
+
+
+@lru_cache(maxsize=256)
+def _text(sql: str) -> TextClause:
+    """The statement parsed once (its bind parameters found once) per distinct SQL."""
+    return text(sql)
+
+
+def quota_of(r: Row[Any]) -> Quota:
+    return Quota(
+        id=r.id,
+        kind=Kind(r.kind),
+        region=r.region,
+        period=Period(r.year_from, r.year_to),
+        category=Category(r.category) if r.category else None,
+        limit=r.limit,
+        reserved=r.reserved,
+        consumed=r.consumed,
+        status=QuotaStatus(r.status),
+        version=r.version,
+        created_at=r.created_at,
+    )
+
+
+def territory_of(r: Row[Any]) -> Territory:
+    return Territory(
+        id=r.id,
+        kato=r.kato,
+        region=r.region,
+        kind=TerritoryKind(r.kind),
+        effective_from=r.effective_from,
+        decision=r.decision,
+        status=TerritoryStatus(r.status),
+        excluded_from=r.excluded_from,
+        exclusion_decision=r.exclusion_decision,
+        created_at=r.created_at,
+    )
+
+
+def reservation_of(r: Row[Any]) -> Reservation:
+    return Reservation(
+        application_id=r.application_id,
+        quota_id=r.quota_id,
+        kind=Kind(r.kind),
+        region=r.region,
+        year=r.year,
+        category=Category(r.category) if r.category else None,
+        persons=r.persons,
+        status=ReservationStatus(r.status),
+        outcome=Outcome(r.outcome or "reserved"),
+        denial_reason=DenialReason(r.denial_reason) if r.denial_reason else None,
+        remaining_at_denial=r.remaining_at_denial,
+        release_reason=ReleaseReason(r.release_reason) if r.release_reason else None,
+        requested_at=r.requested_at,
+        updated_at=r.updated_at,
+    )
