@@ -95,6 +95,7 @@ async def test_a_migrant_resettles_under_the_regional_quota(
 
         person = await registration.post("/v1/persons", json=_person(), headers=clerk)
         assert person.status_code == 201, person.text
+        assert "server" not in person.headers  # the server does not name its software
         person_id = person.json()["id"]
         application = await registration.post(
             "/v1/resettlement-applications",

@@ -148,6 +148,7 @@ def _server(service: ServiceDefinition, settings: ServiceSettings) -> uvicorn.Se
         log_config=None,  # our JSON logging, configured above
         access_log=False,
         proxy_headers=True,
+        server_header=False,  # no `server: uvicorn`: the software is nobody's business
         timeout_graceful_shutdown=20,
     )
     return uvicorn.Server(config)
