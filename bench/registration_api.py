@@ -1,7 +1,7 @@
 """Residence registrations through the real HTTP stack against a raw asyncpg baseline.
 
     uv run python bench/registration_api.py [--seconds 30] [--clients 32] [--persons 64]
-                                            [--rounds 3] [--replicas 1]
+                                            [--rounds 3] [--replicas 1,2]
 
 Needs the local infrastructure (`make infra-up`). The service runs as its own process
 (`koshiqon-registration api`, uvicorn on uvloop) on a throwaway schema built by its
@@ -16,16 +16,19 @@ same workload from as many asyncio tasks over the pool the service's units of wo
 uvloop and warm up for 2 s first, then take turns (`--rounds`, 3 by default, so 10 s at a
 time): a shared machine's slow spells fall on both sides rather than on one.
 
-`--replicas N` runs N API processes, each on a port and a pool (of 10/N) of its own, the
-clients spread over them as a Service spreads connections over pods: what a machine with
-more cores than one API process can use would show. On 2 cores it gains little (the API's
-processes, PostgreSQL and the clients already share them).
+`--replicas` names the API deployments to measure by their number of processes, each on
+ports and a share of the pool of 10 of its own, the clients spread over its processes as a
+Service spreads connections over pods. By default: one process, and one per core. A single
+process uses one core at most, while the baseline's work spreads over the client and
+PostgreSQL's backends on every core; one process per core is how the service is deployed to
+use a machine (its pods), and where every side competes for the same cores. Each deployment
+takes its turn in every round, and each is compared with the same baseline.
 
 The HTTP client is a minimal HTTP/1.1 keep-alive client on asyncio streams: the clients share
 the machine (and its cores) with the service and PostgreSQL, and httpx spends about 3 ms of
 CPU per request, more than the service's own work, which would measure the client. Prints
-both, api/raw (target >= 0.5) and the CPU each side's process spends per request. Not a
-test: nothing asserts the figures.
+every side's rate and latencies, api/raw of each deployment (target >= 0.5) and the CPU each
+side's processes spend per request. Not a test: nothing asserts the figures.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -159,12 +163,12 @@ class HttpConnection:
 
 
 async def http_run(
-    persons: Workload, seconds: float, offset: int, replicas: int = 1
+    persons: Workload, seconds: float, offset: int, *, replicas: int, port: int
 ) -> list[float]:
     token = issue_dev_token(scopes=["registration:write"], subject="bench")
     headers = f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n".encode()
     # client n talks to replica n mod replicas, as a Service spreads connections over pods
-    connections = [await HttpConnection.open(PORT + n % replicas) for n in range(len(persons))]
+    connections = [await HttpConnection.open(port + n % replicas) for n in range(len(persons))]
 
     async def one(n: int, i: int) -> None:
         person = persons[n][i % len(persons[n])]
@@ -219,15 +223,16 @@ def report(name: str, latencies: list[float], seconds: float) -> float:
     rate = len(latencies) / seconds
     q = statistics.quantiles(latencies, n=100)
     print(
-        f"{name:>5}: {rate:8.1f} req/s   p50 {q[49] * 1000:6.1f} ms   p99 {q[98] * 1000:6.1f} ms"
+        f"{name:>8}: {rate:8.1f} req/s   p50 {q[49] * 1000:6.1f} ms   p99 {q[98] * 1000:6.1f} ms"
         f"   ({len(latencies)} requests)"
     )
     return rate
 
 
 @contextlib.contextmanager
-def api_processes(dsn: str, replicas: int):  # type: ignore[no-untyped-def]
-    """`replicas` API processes, each on a port of its own, as pods would run."""
+def api_processes(dsn: str, replicas: int, *, port: int):  # type: ignore[no-untyped-def]
+    """`replicas` API processes, on `port` and the next ones, as pods would run; the
+    service's pool of 10 connections is shared out among them."""
     procs = []
     try:
         for n in range(replicas):
@@ -235,8 +240,8 @@ def api_processes(dsn: str, replicas: int):  # type: ignore[no-untyped-def]
                 **os.environ,
                 "REGISTRATION_DATABASE_URL": dsn,
                 "REGISTRATION_DATABASE_SCHEMA": SCHEMA,
-                "REGISTRATION_HTTP_PORT": str(PORT + n),
-                "REGISTRATION_DB_POOL_SIZE": str(max(1, POOL // replicas)),
+                "REGISTRATION_HTTP_PORT": str(port + n),
+                "REGISTRATION_DB_POOL_SIZE": str(POOL // replicas + (n < POOL % replicas)),
                 "REGISTRATION_LOG_LEVEL": "WARNING",
                 "KOSHIQON_ENV": "dev",
             }
@@ -277,48 +282,85 @@ async def workload(conn: asyncpg.Connection, clients: int, persons: int) -> Work
     return [ids[n * persons : (n + 1) * persons] for n in range(clients)]
 
 
-async def main(seconds: float, clients: int, persons: int, rounds: int, replicas: int) -> None:
+@dataclass
+class Side:
+    """One side of the comparison: its requests' latencies and the CPU it took."""
+
+    latencies: list[float] = field(default_factory=list)
+    cpu: float = 0.0  # the process(es) serving the requests (the API's, or the baseline's)
+    clients_cpu: float = 0.0  # the HTTP clients' (the bench's own process)
+
+    def per_request(self, seconds: float) -> str:
+        return f"{seconds / len(self.latencies) * 1e6:.0f} us"
+
+
+async def main(
+    seconds: float, clients: int, persons: int, rounds: int, deployments: list[int]
+) -> None:
     dsn = await prepare()
     conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
-    http_persons = await workload(conn, clients, persons)
+    workloads = [await workload(conn, clients, persons) for _ in deployments]
     raw_persons = await workload(conn, clients, persons)
     await conn.close()
-    api: list[float] = []
-    raw: list[float] = []
-    api_cpu = raw_cpu = clients_cpu = 0.0
+    apis = [Side() for _ in deployments]
+    raw = Side()
     share = seconds / rounds
+    ports = [PORT + 10 * n for n in range(len(deployments))]
     database = await Database.open(dsn, schema=SCHEMA, application="bench-raw", size=POOL)
     try:
-        with api_processes(dsn, replicas) as procs:
-            for n in range(replicas):
-                await wait_ready(PORT + n)
+        with contextlib.ExitStack() as stack:
+            processes = [
+                stack.enter_context(api_processes(dsn, replicas, port=port))
+                for replicas, port in zip(deployments, ports, strict=True)
+            ]
+            for replicas, port in zip(deployments, ports, strict=True):
+                for n in range(replicas):
+                    await wait_ready(port + n)
             # warm-up: connections, statement caches
-            await http_run(http_persons, 2.0, offset=0, replicas=replicas)
+            for persons_of, replicas, port in zip(workloads, deployments, ports, strict=True):
+                await http_run(persons_of, 2.0, offset=0, replicas=replicas, port=port)
             await raw_run(database, raw_persons, 2.0, offset=0)
-            for n in range(1, rounds + 1):  # interleaved: both sides see the same machine
-                started = sum(process_cpu(proc.pid) for proc in procs)
-                clients_started = time.process_time()
-                api += await http_run(http_persons, share, offset=n * 10_000, replicas=replicas)
-                api_cpu += sum(process_cpu(proc.pid) for proc in procs) - started
-                clients_cpu += time.process_time() - clients_started
+            for n in range(1, rounds + 1):  # interleaved: every side sees the same machine
+                for side, procs, persons_of, replicas, port in zip(
+                    apis, processes, workloads, deployments, ports, strict=True
+                ):
+                    started = sum(process_cpu(proc.pid) for proc in procs)
+                    clients_started = time.process_time()
+                    side.latencies += await http_run(
+                        persons_of, share, offset=n * 10_000, replicas=replicas, port=port
+                    )
+                    side.cpu += sum(process_cpu(proc.pid) for proc in procs) - started
+                    side.clients_cpu += time.process_time() - clients_started
                 started = time.process_time()
-                raw += await raw_run(database, raw_persons, share, offset=n * 10_000)
-                raw_cpu += time.process_time() - started
+                raw.latencies += await raw_run(database, raw_persons, share, offset=n * 10_000)
+                raw.cpu += time.process_time() - started
     finally:
         await database.close()
     print(
         f"residence registrations, {clients} concurrent clients, {seconds:g} s each side"
         f" ({rounds} interleaved rounds)"
     )
-    api_rate, raw_rate = report("api", api, seconds), report("raw", raw, seconds)
-    print(f"api/raw = {api_rate / raw_rate:.2f} (target >= 0.5)")
+    raw_rate = report("raw", raw.latencies, seconds)
+    for side, replicas in zip(apis, deployments, strict=True):
+        name = "api" if replicas == 1 else f"api x{replicas}"
+        rate = report(name, side.latencies, seconds)
+        print(
+            f"{'':>9}api/raw = {rate / raw_rate:.2f} (target >= 0.5); CPU per request: the API"
+            f" process{'es' if replicas > 1 else ''} {side.per_request(side.cpu)}, its HTTP"
+            f" clients {side.per_request(side.clients_cpu)}"
+        )
     print(
-        f"CPU per request: the API process{'es' if replicas > 1 else ''}"
-        f" {api_cpu / len(api) * 1e6:.0f} us (and its HTTP clients"
-        f" {clients_cpu / len(api) * 1e6:.0f} us), the baseline's process"
-        f" {raw_cpu / len(raw) * 1e6:.0f} us (PostgreSQL's own time is in none of them)"
+        f"CPU per request of the baseline's process: {raw.per_request(raw.cpu)}"
+        " (PostgreSQL's own time is in none of these figures)"
     )
     await db.drop_schema(admin_dsn(), SCHEMA)
+
+
+def deployments_of(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("give API process counts of 1 or more, like 1,2")
+    return counts
 
 
 if __name__ == "__main__":
@@ -329,6 +371,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--rounds", type=int, default=3, help="api and raw runs alternate, seconds/rounds each"
     )
-    parser.add_argument("--replicas", type=int, default=1, help="API processes")
+    cores = os.cpu_count() or 1
+    parser.add_argument(
+        "--replicas",
+        type=deployments_of,
+        default=[1, cores] if cores > 1 else [1],
+        help="the API deployments to measure, by their number of processes (default: 1 and"
+        " one per core)",
+    )
     args = parser.parse_args()
     uvloop.run(main(args.seconds, args.clients, args.persons, args.rounds, args.replicas))
