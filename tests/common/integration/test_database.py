@@ -100,6 +100,36 @@ async def test_a_failed_commit_raises_its_own_error_and_the_connection_comes_bac
     assert await ws.scalar("SELECT count(*) FROM deferred_codes") == 1
 
 
+async def test_a_transaction_cancelled_mid_statement_ends_cancelled_and_leaves_nothing(
+    ws: Workspace, database: Database
+) -> None:
+    """A request cancelled while its statement runs (the client went away, a timeout): the
+    caller sees the cancellation itself, nothing of the transaction stays, and the pool keeps
+    serving its size."""
+    dropped = uuid.uuid4()
+    writing = asyncio.Event()
+
+    async def use_case() -> None:
+        transaction = await database.begin()
+        try:
+            await transaction.conn.execute(INSERT, dropped)
+            writing.set()
+            await transaction.conn.execute("SELECT pg_sleep(10)")
+            await transaction.commit()
+        finally:
+            await transaction.close()
+
+    task = asyncio.create_task(use_case())
+    await writing.wait()
+    await asyncio.sleep(0.1)  # inside pg_sleep
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=5)
+    assert await effects(ws, dropped) == 0
+    async with database.transaction() as a, database.transaction() as b:
+        assert {await a.fetchval("SELECT 1"), await b.fetchval("SELECT 1")} == {1}
+
+
 async def test_a_connection_released_inside_a_transaction_comes_back_rolled_back(
     ws: Workspace, database: Database
 ) -> None:

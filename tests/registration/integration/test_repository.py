@@ -3,6 +3,7 @@ registrations a new one concerns selects exactly those `domain.model.concerns` n
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -121,3 +122,26 @@ async def test_a_failed_commit_surfaces_the_databases_error(database: Database) 
             await duplicate_at_commit()
     async with SqlUnitOfWork(database) as uow:
         assert await uow.residences.conn.fetchval("SELECT to_regclass('codes')") is None
+
+
+async def test_a_unit_of_work_cancelled_mid_statement_ends_cancelled(database: Database) -> None:
+    """A request cancelled while a statement runs (the client went away): the cancellation
+    reaches the caller as itself, and the connection goes back usable."""
+    writing = asyncio.Event()
+
+    async def handler() -> None:
+        async with SqlUnitOfWork(database) as uow:
+            writing.set()
+            await uow.residences.conn.execute("SELECT pg_sleep(10)")
+            await uow.commit()
+
+    for _ in range(3):  # more than the pool's size: the connection comes back each time
+        writing.clear()
+        task = asyncio.create_task(handler())
+        await writing.wait()
+        await asyncio.sleep(0.1)  # inside pg_sleep
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=5)
+    async with SqlUnitOfWork(database) as uow:
+        assert await uow.residences.conn.fetchval("SELECT 1") == 1
