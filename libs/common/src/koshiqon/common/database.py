@@ -119,8 +119,9 @@ class PooledTransaction:
 
     def __init__(self, database: Database, conn: Pooled, transaction: Transaction) -> None:
         self.conn = conn
-        self._database: Database | None = database
-        self._transaction: Transaction | None = transaction
+        self._database = database
+        self._transaction: Transaction | None = transaction  # None once committed or closed
+        self._released = False
 
     async def commit(self) -> None:
         if self._transaction is None:
@@ -137,9 +138,9 @@ class PooledTransaction:
                 with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                     await transaction.rollback()
         finally:
-            if self._database is not None:
-                database, self._database = self._database, None
-                await database.release(self.conn)
+            if not self._released:
+                self._released = True
+                await self._database.release(self.conn)
 
 
 async def _rollback_open_transaction(conn: Connection) -> None:

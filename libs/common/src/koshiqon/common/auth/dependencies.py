@@ -46,7 +46,10 @@ class BearerPrincipal(SecurityBase):
         self.scopes = scopes
 
     async def __call__(self, request: Request) -> Principal:
-        principal = await _verifier(request).verify(bearer_token(request))
+        token = bearer_token(request.headers.get("authorization", ""))
+        if token is None:
+            raise Unauthenticated("missing bearer token", credentials_sent=False)
+        principal = await token_verifier(request.app).verify(token)
         missing = sorted(self.scopes - principal.scopes)
         if missing:
             raise Forbidden(
@@ -55,13 +58,12 @@ class BearerPrincipal(SecurityBase):
         return principal
 
 
-def bearer_token(request: Request) -> str:
-    """The token of an `Authorization: Bearer <token>` header (the scheme in any case)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization` header value whose scheme is Bearer (in any case),
+    else None."""
+    scheme, _, token = authorization.partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("missing bearer token", credentials_sent=False)
-    return token
+    return token if scheme.lower() == "bearer" and token else None
 
 
 bearer_principal = BearerPrincipal()
@@ -95,8 +97,9 @@ def region_guard(path_param: str = "kato") -> PrincipalDependency:
     return regional_principal
 
 
-def _verifier(request: Request) -> TokenVerifier:
-    verifier = getattr(request.app.state, "token_verifier", None)
+def token_verifier(app: Any) -> TokenVerifier:
+    """The app's `TokenVerifier` (`app.state.token_verifier`, set by the app factory)."""
+    verifier = getattr(app.state, "token_verifier", None)
     if not isinstance(verifier, TokenVerifier):
         raise RuntimeError("app.state.token_verifier is not set: the app factory must set it")
     return verifier

@@ -53,7 +53,7 @@ from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from koshiqon.common.auth.verifier import TokenVerifier
+from koshiqon.common.auth.dependencies import bearer_token, token_verifier
 from koshiqon.common.errors import Unauthenticated
 from koshiqon.common.http.problems import problem_response
 
@@ -322,15 +322,13 @@ def _key_headers(scope: Scope) -> list[str]:
 
 async def _principal(scope: Scope) -> str | None:
     """The verified caller's subject, or None when there is no trustworthy bearer token."""
-    verifier = getattr(scope["app"].state, "token_verifier", None)
-    if not isinstance(verifier, TokenVerifier):
-        raise RuntimeError("app.state.token_verifier is not set: the app factory must set it")
+    verifier = token_verifier(scope["app"])
     authorization = next((v for n, v in scope.get("headers", ()) if n == b"authorization"), b"")
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(authorization.decode("latin-1"))
+    if token is None:
         return None
     try:
-        principal = await verifier.verify(token.strip())
+        principal = await verifier.verify(token)
     except Unauthenticated:
         return None
     return _bounded(principal.subject, _MAX_PRINCIPAL)
