@@ -15,14 +15,10 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from koshiqon.common.errors import PermanentEventError
+from koshiqon.common.trace import new_traceparent
 
 TYPE_PATTERN = re.compile(r"^kz\.migration\.[a-z]+\.[a-z0-9-]+\.v[0-9]+$")
 TRACEPARENT_PATTERN = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
-
-
-def new_traceparent() -> str:
-    """A fresh W3C trace context with a random trace id and span id, sampled."""
-    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
 
 
 class Envelope(BaseModel):
@@ -70,7 +66,7 @@ class Envelope(BaseModel):
         return int(self.type.rsplit(".v", 1)[1])
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        return self.__pydantic_serializer__.to_json(self)
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> Envelope:

@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import contextvars
 import re
-import secrets
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from koshiqon.common import logs
+from koshiqon.common.trace import new_correlation_id, new_span_id, new_traceparent
+
+__all__ = [
+    "CorrelationMiddleware",
+    "child_traceparent",
+    "current_correlation_id",
+    "current_traceparent",
+    "new_traceparent",
+    "valid_correlation_id",
+]
 
 CORRELATION_HEADER = "X-Correlation-ID"
 TRACEPARENT_HEADER = "traceparent"
@@ -45,18 +53,13 @@ def valid_correlation_id(value: str | None) -> str | None:
     return None
 
 
-def new_traceparent() -> str:
-    """The `traceparent` of a new trace (sampled)."""
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
-
-
 def child_traceparent(incoming: str | None) -> str:
     """The `traceparent` of a span below `incoming`: same trace id and flags, a new parent
     id. A missing or invalid `incoming` (W3C Trace Context, level 1) starts a new trace."""
     match = _TRACEPARENT.fullmatch(incoming.strip().lower()) if incoming else None
     if match is None or not _usable(match):
         return new_traceparent()
-    return f"00-{match['trace_id']}-{secrets.token_hex(8)}-{match['flags']}"
+    return f"00-{match['trace_id']}-{new_span_id()}-{match['flags']}"
 
 
 def _usable(match: re.Match[str]) -> bool:
@@ -68,7 +71,7 @@ def _usable(match: re.Match[str]) -> bool:
 
 def current_correlation_id() -> str:
     """The correlation id of the request (or event) being handled; a fresh one outside any."""
-    return logs.correlation_id.get() or str(uuid.uuid4())
+    return logs.correlation_id.get() or new_correlation_id()
 
 
 def current_traceparent() -> str:
@@ -87,7 +90,7 @@ class CorrelationMiddleware:
             await self.app(scope, receive, send)
             return
         incoming_id, incoming_trace = _read_headers(scope)
-        cid = valid_correlation_id(incoming_id) or str(uuid.uuid4())
+        cid = valid_correlation_id(incoming_id) or new_correlation_id()
         cid_token = logs.correlation_id.set(cid)
         trace_token = trace_parent.set(child_traceparent(incoming_trace))
         echoed = (_CORRELATION_KEY, cid.encode("latin-1"))
