@@ -60,6 +60,8 @@ def upgrade() -> None:
     )
 '''
 
+MAX_BODY = 4096
+
 Writer = Annotated[Principal, Depends(require_scopes("test:write"))]
 Reader = Annotated[Principal, Depends(require_scopes("test:read"))]
 
@@ -160,7 +162,9 @@ def build_app(ws: Workspace, lab: Lab, readiness: Sequence[ReadinessCheck]) -> F
         lab.calls["lifespan"] = 2
 
     return create_app(
-        settings=ServiceSettings(service_name="httptest", environment="test"),
+        settings=ServiceSettings(
+            service_name="httptest", environment="test", http_max_body_bytes=MAX_BODY
+        ),
         title="HTTP test",
         version="0.0.1",
         routers=[persons_router(), lab_router(lab)],
@@ -322,6 +326,77 @@ async def test_missing_or_invalid_traceparent_starts_a_trace(
     traceparent = (await client.get("/lab/context", headers=headers)).json()["traceparent"]
     assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", traceparent)
     assert "4bf92f3577b34da6a3ce929d0e0e4736" not in traceparent
+
+
+# --- request body limit --------------------------------------------------------------------
+
+
+def person_of_size(size: int) -> bytes:
+    """A valid person whose JSON is exactly `size` bytes."""
+    empty = len(b'{"name":""}')
+    return b'{"name":"' + b"a" * (size - empty) + b'"}'
+
+
+async def chunked(body: bytes, *, chunk: int = 1000) -> AsyncIterator[bytes]:
+    """A body sent without a Content-Length, in pieces."""
+    for start in range(0, len(body), chunk):
+        yield body[start : start + chunk]
+
+
+async def test_a_declared_length_over_the_limit_is_413_and_nothing_is_written(
+    client: httpx.AsyncClient, ws: Workspace
+) -> None:
+    headers = {**auth(), "X-Correlation-ID": "big-1", "Content-Type": "application/json"}
+    response = await client.post("/persons", content=person_of_size(MAX_BODY + 1), headers=headers)
+
+    body = problem(response, 413)
+    assert body["detail"] == f"the request body is larger than {MAX_BODY} bytes"
+    assert response.headers["X-Correlation-ID"] == "big-1"
+    assert await ws.scalar("SELECT count(*) FROM persons") == 0
+
+
+async def test_a_chunked_body_is_refused_once_it_passes_the_limit(
+    client: httpx.AsyncClient, ws: Workspace
+) -> None:
+    headers = {**auth(), "Content-Type": "application/json"}
+    response = await client.post(
+        "/persons", content=chunked(person_of_size(MAX_BODY + 1)), headers=headers
+    )
+
+    assert problem(response, 413)["type"].endswith("/http-413")
+    assert await ws.scalar("SELECT count(*) FROM persons") == 0
+
+
+async def test_a_keyed_chunked_body_over_the_limit_is_413_and_claims_no_key(
+    client: httpx.AsyncClient, ws: Workspace
+) -> None:
+    """The idempotency layer buffers a keyed body before the routes: the limit holds there
+    too, and the refused request leaves the key free for a proper one."""
+    headers = {**auth(key=new_key()), "Content-Type": "application/json"}
+    refused = await client.post(
+        "/persons", content=chunked(person_of_size(MAX_BODY + 1)), headers=headers
+    )
+    accepted = await client.post(
+        "/persons", json=PERSON, headers=auth(key=headers["Idempotency-Key"])
+    )
+
+    problem(refused, 413)
+    assert accepted.status_code == 201, accepted.text
+    assert "Idempotent-Replayed" not in accepted.headers
+    assert await ws.scalar("SELECT count(*) FROM persons") == 1
+
+
+@pytest.mark.parametrize("chunks", [False, True], ids=["declared", "chunked"])
+async def test_a_body_of_exactly_the_limit_is_served(
+    client: httpx.AsyncClient, chunks: bool
+) -> None:
+    body = person_of_size(MAX_BODY)
+    content = chunked(body) if chunks else body
+    headers = {**auth(), "Content-Type": "application/json"}
+    response = await client.post("/persons", content=content, headers=headers)
+
+    assert response.status_code == 422  # name is longer than 100: validated, not refused
+    assert {e["field"] for e in response.json()["errors"]} == {"name"}
 
 
 # --- Idempotency-Key -----------------------------------------------------------------------
@@ -587,3 +662,9 @@ async def test_openapi_documents_errors_as_problem_json(client: httpx.AsyncClien
         assert response["content"]["application/problem+json"]["schema"] == {
             "$ref": "#/components/schemas/Problem"
         }
+
+
+async def test_openapi_documents_413_on_operations_with_a_body(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "413" in paths["/persons"]["post"]["responses"]
+    assert "413" not in paths["/persons"]["get"]["responses"]

@@ -72,6 +72,11 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    http_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="a larger request body is refused with 413 before it is read whole",
+    )
     log_level: str = "INFO"
     outbox_retention_hours: float = Field(default=72.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)

@@ -27,7 +27,8 @@ request latency by route *template*; `/livez`, `/readyz`, `/metrics`; OpenAPI 3.
 `/static/docs` (the files fastapi-offline ships), so the docs work with no network.
 
 The middleware is plain ASGI, outermost first: correlation → metrics → error boundary →
-idempotency → (FastAPI's exception handlers → routes). The error boundary renders an
+body limit (`body_limit.py`: 413 past `http_max_body_bytes`) → idempotency → (FastAPI's
+exception handlers → routes). The error boundary renders an
 unhandled exception with the app's `Exception` handler (a 500 problem, logged with its
 traceback) *inside* the correlation and metrics layers, so the 500 carries the correlation
 id, is logged under it and is counted; the exception is not re-raised to the server, which
@@ -63,6 +64,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from koshiqon.common.auth.verifier import TokenVerifier
 from koshiqon.common.health import ReadinessCheck, run_checks
+from koshiqon.common.http.body_limit import BodyLimit
 from koshiqon.common.http.correlation import CorrelationMiddleware
 from koshiqon.common.http.idempotency import IdempotencyMiddleware
 from koshiqon.common.http.problems import (
@@ -114,6 +116,7 @@ def create_app(
     _add_docs(app)
     _problem_details_in_openapi(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
     app.add_middleware(ErrorBoundary, handler=app.exception_handlers[Exception])
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationMiddleware)

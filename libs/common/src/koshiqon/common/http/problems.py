@@ -63,6 +63,7 @@ _DESCRIPTIONS = {
     403: "The token lacks the scope or the region this operation needs",
     404: "Not found",
     409: "Conflicts with the current state",
+    413: "The request body is larger than the service accepts (`http_max_body_bytes`)",
     422: "Invalid input; `errors` names each field",
     503: "A dependency (the database) is unavailable for a moment; retry after `Retry-After`",
 }
@@ -88,8 +89,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     """Rewrite an OpenAPI document so every 4xx/5xx response is `application/problem+json`
-    with the `Problem` schema, FastAPI's default 422 body included, and every operation
-    documents the 503 it answers while the database is away."""
+    with the `Problem` schema, FastAPI's default 422 body included, every operation
+    documents the 503 it answers while the database is away, and every one that takes a
+    body the 413 it answers to one that is too large."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
@@ -103,7 +105,10 @@ def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in path_item.values():
             if not isinstance(operation, dict):
                 continue
-            operation.setdefault("responses", {}).setdefault("503", dict(_UNAVAILABLE_RESPONSE))
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("503", dict(_UNAVAILABLE_RESPONSE))
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": _DESCRIPTIONS[413]})
             for status, response in operation.get("responses", {}).items():
                 if str(status)[0] in "45":
                     response["content"] = {PROBLEM_JSON: reference}
