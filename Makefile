@@ -48,8 +48,9 @@ infra-reset: install ## stop them and wipe their data
 infra-status: install ## say what runs
 	$(RUN) koshiqon infra status
 
-schemas: install ## export the JSON Schema of every event type into contracts/events
+schemas: install ## export the JSON Schema of every event type into contracts/events, and contracts/asyncapi.json
 	$(RUN) python -m koshiqon.common.events.schemas export contracts/events
+	$(RUN) python -m koshiqon.common.events.asyncapi write contracts/asyncapi.json
 
 bench: install ## benchmarks against raw baselines (needs infra-up)
 	$(RUN) python bench/outbox_relay.py
