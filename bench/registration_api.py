@@ -1,7 +1,7 @@
 """Residence registrations through the real HTTP stack against a raw asyncpg baseline.
 
     uv run python bench/registration_api.py [--seconds 30] [--clients 32] [--persons 64]
-                                            [--rounds 3] [--replicas 1,2]
+                                            [--rounds 6] [--replicas 1,2]
 
 Needs the local infrastructure (`make infra-up`). The service runs as its own process
 (`koshiqon-registration api`, uvicorn on uvloop) on a throwaway schema built by its
@@ -13,8 +13,9 @@ same SQL statements (lock the person, read the active stays the new one overlaps
 registration, insert the outbox row and notify in one statement as `outbox.add` does) for the
 same workload from as many asyncio tasks over the pool the service's units of work use
 (`koshiqon.common.database.Database`, of the service's default size, 10). Both sides run on
-uvloop and warm up for 2 s first, then take turns (`--rounds`, 3 by default, so 10 s at a
-time): a shared machine's slow spells fall on both sides rather than on one.
+uvloop and warm up for 2 s first, then take turns (`--rounds`, 6 by default, so 5 s at a
+time): a shared machine's slow spells fall on both sides rather than on one. Each round's
+api/raw is printed too, with the spread.
 
 `--replicas` names the API deployments to measure by their number of processes, each on
 ports and a share of the pool of 10 of its own, the clients spread over its processes as a
@@ -287,6 +288,7 @@ class Side:
     """One side of the comparison: its requests' latencies and the CPU it took."""
 
     latencies: list[float] = field(default_factory=list)
+    per_round: list[int] = field(default_factory=list)  # requests served in each round
     cpu: float = 0.0  # the process(es) serving the requests (the API's, or the baseline's)
     clients_cpu: float = 0.0  # the HTTP clients' (the bench's own process)
 
@@ -326,13 +328,17 @@ async def main(
                 ):
                     started = sum(process_cpu(proc.pid) for proc in procs)
                     clients_started = time.process_time()
-                    side.latencies += await http_run(
+                    served = await http_run(
                         persons_of, share, offset=n * 10_000, replicas=replicas, port=port
                     )
+                    side.latencies += served
+                    side.per_round.append(len(served))
                     side.cpu += sum(process_cpu(proc.pid) for proc in procs) - started
                     side.clients_cpu += time.process_time() - clients_started
                 started = time.process_time()
-                raw.latencies += await raw_run(database, raw_persons, share, offset=n * 10_000)
+                served = await raw_run(database, raw_persons, share, offset=n * 10_000)
+                raw.latencies += served
+                raw.per_round.append(len(served))
                 raw.cpu += time.process_time() - started
     finally:
         await database.close()
@@ -349,11 +355,23 @@ async def main(
             f" process{'es' if replicas > 1 else ''} {side.per_request(side.cpu)}, its HTTP"
             f" clients {side.per_request(side.clients_cpu)}"
         )
+        print(f"{'':>9}api/raw round by round: {round_ratios(side, raw)}")
     print(
         f"CPU per request of the baseline's process: {raw.per_request(raw.cpu)}"
         " (PostgreSQL's own time is in none of these figures)"
     )
     await db.drop_schema(admin_dsn(), SCHEMA)
+
+
+def round_ratios(api: Side, raw: Side) -> str:
+    """Each round's api/raw, and their spread: a slow spell of a shared machine shows as
+    one round apart rather than as a different overall figure."""
+    ratios = [a / r for a, r in zip(api.per_round, raw.per_round, strict=True) if r]
+    listed = " ".join(f"{ratio:.2f}" for ratio in ratios)
+    return (
+        f"{listed} (min {min(ratios):.2f}, median {statistics.median(ratios):.2f},"
+        f" max {max(ratios):.2f})"
+    )
 
 
 def deployments_of(text: str) -> list[int]:
@@ -369,7 +387,7 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--persons", type=int, default=64, help="persons per client")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="api and raw runs alternate, seconds/rounds each"
+        "--rounds", type=int, default=6, help="api and raw runs alternate, seconds/rounds each"
     )
     cores = os.cpu_count() or 1
     parser.add_argument(
