@@ -21,15 +21,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from koshiqon.common import logs
 from koshiqon.common.trace import new_correlation_id, new_span_id, new_traceparent
 
-__all__ = [
-    "CorrelationMiddleware",
-    "child_traceparent",
-    "current_correlation_id",
-    "current_traceparent",
-    "new_traceparent",
-    "valid_correlation_id",
-]
-
 CORRELATION_HEADER = "X-Correlation-ID"
 TRACEPARENT_HEADER = "traceparent"
 
