@@ -352,6 +352,7 @@ async def test_a_declared_length_over_the_limit_is_413_and_nothing_is_written(
     body = problem(response, 413)
     assert body["detail"] == f"the request body is larger than {MAX_BODY} bytes"
     assert response.headers["X-Correlation-ID"] == "big-1"
+    assert response.headers["Connection"] == "close"
     assert await ws.scalar("SELECT count(*) FROM persons") == 0
 
 
@@ -364,6 +365,7 @@ async def test_a_chunked_body_is_refused_once_it_passes_the_limit(
     )
 
     assert problem(response, 413)["type"].endswith("/http-413")
+    assert response.headers["Connection"] == "close"  # the rest is not read
     assert await ws.scalar("SELECT count(*) FROM persons") == 0
 
 

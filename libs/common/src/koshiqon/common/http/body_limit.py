@@ -25,8 +25,14 @@ _CONTENT_LENGTH = b"content-length"
 
 
 class BodyTooLarge(HTTPException):
+    """The connection closes after the 413: the unread rest of the body is not wanted."""
+
     def __init__(self, limit: int) -> None:
-        super().__init__(413, detail=f"the request body is larger than {limit} bytes")
+        super().__init__(
+            413,
+            detail=f"the request body is larger than {limit} bytes",
+            headers={"Connection": "close"},
+        )
 
 
 class BodyLimit:
@@ -73,14 +79,14 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = str(BodyTooLarge(self.max_bytes).detail)
+        error = BodyTooLarge(self.max_bytes)
         response = problem_response(  # as the app's handler renders an HTTPException
             413,
-            title=detail,
-            detail=detail,
+            title=error.detail,
+            detail=error.detail,
             code="http-413",
             instance=scope.get("path"),
-            headers={"Connection": "close"},  # the unread rest of the body is not wanted
+            headers=dict(error.headers or {}),
         )
         await response(scope, receive, send)
 
