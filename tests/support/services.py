@@ -34,14 +34,16 @@ class ServiceSchema:
 
 
 @asynccontextmanager
-async def migrated_schema(admin_dsn: str, migrations: Path) -> AsyncIterator[ServiceSchema]:
+async def migrated_schema(
+    admin_dsn: str, migrations: Path, *, revision: str = "head"
+) -> AsyncIterator[ServiceSchema]:
     """Settings for the app under test: `database_url=schema.dsn,
-    database_schema=schema.schema`."""
+    database_schema=schema.schema`. Migrated to `revision` (the latest by default)."""
     await sweep_leftovers(admin_dsn)
     schema = f"t_{uuid.uuid4().hex[:10]}"
     await create_test_role(admin_dsn, schema, PASSWORD)
     dsn = role_dsn(admin_dsn, role=schema, password=SecretStr(PASSWORD))
-    await upgrade(migrations, dsn, schema=schema)
+    await upgrade(migrations, dsn, schema=schema, revision=revision)
     engine = db.create_engine(dsn, schema=schema, application="selftest", pool_size=5)
     try:
         yield ServiceSchema(schema, dsn, engine, db.session_factory(engine))

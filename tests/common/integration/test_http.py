@@ -26,7 +26,7 @@ from koshiqon.common.errors import Conflict, NotFound
 from koshiqon.common.health import ReadinessCheck, database_check, kafka_check, migrations_check
 from koshiqon.common.http.app import create_app
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
-from koshiqon.common.http.idempotency import purge_expired_keys
+from koshiqon.common.http.idempotency import purge_expired_keys, record_effect
 from koshiqon.common.http.pagination import Page, PageQuery, decode_cursor, make_page
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import ServiceSettings
@@ -138,6 +138,19 @@ def lab_router(lab: Lab) -> APIRouter:
         call = lab.count("flaky")
         if call == 1:
             raise RuntimeError("the first call fails")
+        return {"call": call}
+
+    @router.post("/effect", status_code=201)
+    async def effect(body: PersonIn, principal: Writer, request: Request) -> dict[str, int]:
+        """Commits an effect as a unit of work does (with `record_effect`); the first call
+        then fails before its response, as a process that dies there would lose it."""
+        async with request.app.state.sessions() as session, session.begin():
+            sql = text("INSERT INTO persons (name) VALUES (:name)")
+            await session.execute(sql, {"name": body.name})
+            await record_effect(session)
+        call = lab.count("effect")
+        if call == 1:
+            raise RuntimeError("the response is lost after the commit")
         return {"call": call}
 
     @router.post("/slow", status_code=201)
@@ -483,6 +496,53 @@ async def test_5xx_is_not_stored_so_a_retry_runs_again(
     assert replayed.headers["Idempotent-Replayed"] == "true"
     assert retried.json() == replayed.json() == {"call": 2}
     assert lab.calls["flaky"] == 2
+
+
+async def test_an_effect_whose_response_was_lost_is_not_carried_out_twice(
+    client: httpx.AsyncClient, lab: Lab, ws: Workspace
+) -> None:
+    headers = auth(key=new_key())
+    lost = await client.post("/lab/effect", json=PERSON, headers=headers)
+    retried = await client.post("/lab/effect", json=PERSON, headers=headers)
+    async with ws.engine.begin() as conn:  # past the in-flight lease: still not run again
+        await conn.exec_driver_sql(
+            "UPDATE idempotency_keys SET created_at = now() - interval '10 minutes'"
+        )
+    after_lease = await client.post("/lab/effect", json=PERSON, headers=headers)
+
+    problem(lost, 500)
+    for response in (retried, after_lease):
+        body = problem(response, 409)
+        assert body["type"].endswith("/idempotency-response-lost")
+        assert "Retry-After" not in response.headers
+    assert lab.calls["effect"] == 1
+    assert await ws.scalar("SELECT count(*) FROM persons") == 1
+
+
+async def test_an_expired_key_with_a_lost_response_is_a_new_key(
+    client: httpx.AsyncClient, lab: Lab, ws: Workspace
+) -> None:
+    headers = auth(key=new_key())
+    problem(await client.post("/lab/effect", json=PERSON, headers=headers), 500)
+    async with ws.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'"
+        )
+    again = await client.post("/lab/effect", json=PERSON, headers=headers)
+    replayed = await client.post("/lab/effect", json=PERSON, headers=headers)
+
+    assert again.status_code == 201, again.text
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert await ws.scalar("SELECT count(*) FROM persons") == 2
+
+
+async def test_recording_an_effect_outside_a_keyed_request_does_nothing(
+    client: httpx.AsyncClient, ws: Workspace
+) -> None:
+    problem(await client.post("/lab/effect", json=PERSON, headers=auth()), 500)
+    assert (await client.post("/lab/effect", json=PERSON, headers=auth())).status_code == 201
+    assert await ws.scalar("SELECT count(*) FROM persons") == 2
+    assert await ws.scalar("SELECT count(*) FROM idempotency_keys") == 0
 
 
 async def test_4xx_is_stored(client: httpx.AsyncClient, lab: Lab) -> None:

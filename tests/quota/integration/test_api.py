@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 from quota.helpers import ALMATY_CITY, NORTH_KAZ, PAVLODAR, token
+from support.services import ServiceSchema
 from support.shared import quota_order_2026
 
 pytestmark = pytest.mark.integration
@@ -45,6 +46,29 @@ async def test_establish_adjust_and_read_a_quota(client: httpx.AsyncClient) -> N
     assert [h["action"] for h in history["items"]] == ["established", "reduced"]
     listed = await client.get("/v1/quotas", params={"kind": "kandas", "year": 2026}, headers=ADMIN)
     assert [q["id"] for q in listed.json()["items"]] == [quota_id]
+
+
+async def test_a_keyed_adjustment_marks_its_effect_with_it(
+    client: httpx.AsyncClient, schema: ServiceSchema
+) -> None:
+    """A delta applied under an Idempotency-Key is marked in its own transaction, so a
+    response lost after the commit can never apply it twice (koshiqon.common.http.idempotency)."""
+    await territory(client)
+    quota_id = (await quota(client)).json()["id"]
+    headers = ADMIN | {"Idempotency-Key": f"adjust-{quota_id}"}
+    body = {"delta": 10, "reason": "amendment", "reference": "order 16"}
+    url = f"/v1/quotas/{quota_id}/adjustments"
+    first = await client.post(url, json=body, headers=headers)
+    replay = await client.post(url, json=body, headers=headers)
+
+    assert first.status_code == replay.status_code == 200, first.text
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert (await client.get(f"/v1/quotas/{quota_id}", headers=ADMIN)).json()["limit"] == 110
+    marked = await schema.scalar(
+        "SELECT effect_committed FROM idempotency_keys WHERE key = :key",
+        key=headers["Idempotency-Key"],
+    )
+    assert marked is True
 
 
 @pytest.mark.parametrize(

@@ -253,3 +253,8 @@ async def test_idempotency_key_replays_the_first_response(service: Any) -> None:
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json()["id"] == second.json()["id"]
     assert second.headers["idempotent-replayed"] == "true"
+    marked = await service.schema.scalar(
+        "SELECT effect_committed FROM idempotency_keys WHERE key = :key",
+        key=headers["Idempotency-Key"],
+    )
+    assert marked is True  # the unit of work marked the claim in the effect's transaction

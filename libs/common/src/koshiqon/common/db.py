@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import asyncpg
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Identity,
@@ -93,6 +94,9 @@ def add_platform_tables(metadata: MetaData) -> None:
         Column("response_body", LargeBinary),
         Column("response_headers", JSONB),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        # set by the unit of work in the transaction of the request's effect: a claim whose
+        # effect committed is never run again, even when its response was never stored
+        Column("effect_committed", Boolean, nullable=False, server_default=text("false")),
         Index("ix_idempotency_keys_created_at", "created_at"),
     )
 

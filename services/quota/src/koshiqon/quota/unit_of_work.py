@@ -19,6 +19,7 @@ from koshiqon.common import outbox
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
+from koshiqon.common.http.idempotency import record_effect
 from koshiqon.quota.adapters.repository import (
     LedgerRepository,
     ProposalRepository,
@@ -102,6 +103,7 @@ class SqlUnitOfWork(UnitOfWork):
             await self.session.close()
 
     async def commit(self) -> None:
+        await record_effect(self.session)  # a keyed request's effect (see idempotency)
         await self._flush_events()
         await self.session.commit()
 

@@ -21,6 +21,7 @@ from koshiqon.common import outbox
 from koshiqon.common.database import Database, PooledTransaction, driver_connection
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
+from koshiqon.common.http.idempotency import record_effect
 from koshiqon.registration.adapters.repository import (
     ApplicationRepository,
     AuditRepository,
@@ -104,7 +105,9 @@ class SqlUnitOfWork:
         self._events.extend(events)
 
     async def commit(self) -> None:
-        """Outbox rows, then the commit (a borrowed session is committed by its owner)."""
+        """Outbox rows and the mark of a keyed request's effect (`record_effect`), then the
+        commit (a borrowed session is committed by its owner)."""
+        await record_effect(self._conn)
         await self._flush_events()
         if self._own is not None:
             await self._own.commit()

@@ -19,8 +19,9 @@ Semantics, per (key, caller's `sub`):
 - a different route or body: 422 naming `Idempotency-Key`;
 - while the first is still running: 409 with `Retry-After`;
 - a 5xx, an exception or a cancelled request: nothing is stored, the claim is dropped, and
-  a retry runs again. 401, 403, 408 and 429 are not stored either: they describe the
-  credentials or the server's state of the moment, not the request;
+  a retry runs again, unless the effect had committed (below). 401, 403, 408 and 429 are
+  not stored either: they describe the credentials or the server's state of the moment,
+  not the request;
 - keys expire after `KEY_TTL` (24 h): an expired key is a new key; `purge_expired_keys` is
   for the worker. A claim whose request died with its process is taken over by a retry
   after `IN_FLIGHT_LEASE`.
@@ -30,15 +31,20 @@ there is no caller to scope the key to). Another caller's identical key is anoth
 Contract with the service: its lifespan sets `app.state.sessions`, an
 `async_sessionmaker[AsyncSession]` whose connections work in the service's schema (as
 `koshiqon.common.db.create_engine` + `session_factory` make them), where the platform table
-`idempotency_keys` exists. The claim and the stored response are separate short
-transactions; the route's own unit of work is not touched. So a crash after the route
-committed and before the response was stored lets a retry (after the lease) run again:
-handlers stay idempotent by their domain ids, and this key is the fast, visible layer.
+`idempotency_keys` exists; and its unit of work calls `record_effect` in the transaction it
+commits. The claim and the stored response are short transactions of their own, but
+`record_effect` marks the claim in the transaction of the effect itself. So when the effect
+committed and its response was then lost (the process died before storing it, or what
+followed the commit failed with a 5xx), the claim is neither released nor taken over after
+the lease: a retry gets 409 `idempotency-response-lost` ("carried out; read the resource"),
+never a second run. An adjustment of a quota by a delta is applied once, whatever happens
+between its commit and its response.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import hashlib
 import logging
@@ -54,6 +60,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from koshiqon.common.auth.dependencies import bearer_token, token_verifier
+from koshiqon.common.database import Connection as DriverConnection
+from koshiqon.common.database import driver_connection
 from koshiqon.common.errors import Unauthenticated
 from koshiqon.common.http.problems import problem_response
 
@@ -78,15 +86,16 @@ _CLAIM = text(
     "VALUES (:key, :principal, :route, :request_hash) "
     "ON CONFLICT (key, principal) DO UPDATE SET route = EXCLUDED.route, "
     "request_hash = EXCLUDED.request_hash, status_code = NULL, response_body = NULL, "
-    "response_headers = NULL, created_at = now() "
+    "response_headers = NULL, effect_committed = false, created_at = now() "
     "WHERE k.created_at < now() - make_interval(secs => :ttl) "
-    "OR (k.status_code IS NULL AND k.created_at < now() - make_interval(secs => :lease) "
+    "OR (k.status_code IS NULL AND NOT k.effect_committed "
+    "AND k.created_at < now() - make_interval(secs => :lease) "
     "AND k.route = EXCLUDED.route AND k.request_hash = EXCLUDED.request_hash) "
     "RETURNING k.created_at"
 )
 _EXISTING = text(
-    "SELECT route, request_hash, status_code, response_body, response_headers "
-    "FROM idempotency_keys WHERE key = :key AND principal = :principal"
+    "SELECT route, request_hash, status_code, response_body, response_headers, "
+    "effect_committed FROM idempotency_keys WHERE key = :key AND principal = :principal"
 )
 _COMPLETE = text(
     "UPDATE idempotency_keys SET status_code = :status, response_body = :body, "
@@ -96,9 +105,39 @@ _COMPLETE = text(
 )
 _RELEASE = text(
     "DELETE FROM idempotency_keys WHERE key = :key AND principal = :principal "
-    "AND created_at = :claimed_at AND status_code IS NULL"
+    "AND created_at = :claimed_at AND status_code IS NULL AND NOT effect_committed"
+)
+_EFFECT = (
+    "UPDATE idempotency_keys SET effect_committed = true "
+    "WHERE key = $1 AND principal = $2 AND created_at = $3 AND status_code IS NULL"
 )
 _PURGE = text("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => :age)")
+
+
+@dataclass(frozen=True)
+class _Running:
+    """The claim of the keyed request this task is running."""
+
+    key: str
+    principal: str
+    claimed_at: datetime
+
+
+_running: contextvars.ContextVar[_Running | None] = contextvars.ContextVar(
+    "idempotency_running", default=None
+)
+
+
+async def record_effect(target: AsyncSession | DriverConnection) -> None:
+    """Mark the running keyed request's claim as having its effect, in the caller's
+    transaction: a unit of work calls this as it commits. If the response is then lost (the
+    process dies before storing it, or it turns into a 5xx), a retry under the key gets a
+    409 saying so instead of carrying the request out twice. No-op outside a keyed request."""
+    running = _running.get()
+    if running is None:
+        return
+    conn = await driver_connection(target) if isinstance(target, AsyncSession) else target
+    await conn.execute(_EFFECT, running.key, running.principal, running.claimed_at)
 
 
 @dataclass(frozen=True)
@@ -129,6 +168,7 @@ class Verdict(enum.Enum):
 
     IN_FLIGHT = "in-flight"
     MISMATCH = "mismatch"
+    CARRIED_OUT = "carried-out"  # its effect committed, its response was never stored
 
 
 Outcome = Claimed | StoredResponse | Verdict
@@ -179,7 +219,7 @@ def _judge(request: KeyedRequest, row: Any) -> Outcome:
     if row["route"] != request.route or row["request_hash"] != request.request_hash:
         return Verdict.MISMATCH
     if row["status_code"] is None:
-        return Verdict.IN_FLIGHT
+        return Verdict.CARRIED_OUT if row["effect_committed"] else Verdict.IN_FLIGHT
     headers = [(str(name), str(value)) for name, value in row["response_headers"] or []]
     return StoredResponse(int(row["status_code"]), bytes(row["response_body"] or b""), headers)
 
@@ -229,6 +269,9 @@ class IdempotencyMiddleware:
         elif outcome is Verdict.MISMATCH:
             log.warning("http.idempotency.key-reused", extra={"route": request.route})
             await _refuse_key(scope, receive, send, detail=_REUSED)
+        elif outcome is Verdict.CARRIED_OUT:
+            log.warning("http.idempotency.response-lost", extra={"route": request.route})
+            await _refuse_carried_out(scope, receive, send)
         else:
             await _refuse_in_flight(scope, receive, send)
 
@@ -252,9 +295,11 @@ class IdempotencyMiddleware:
                 log.exception("http.idempotency.store-failed", extra={"route": request.route})
 
         recorder = _Recorder(send, finish)
+        token = _running.set(_Running(request.key, request.principal, claim.at))
         try:
             await self.app(scope, receive, recorder.send)
         finally:
+            _running.reset(token)
             if not recorder.finished:  # failed, cancelled, or never completed its response
                 await _release_quietly(store, request, claim)
 
@@ -394,6 +439,20 @@ async def _refuse_key(scope: Scope, receive: Receive, send: Send, *, detail: str
         code="invalid-idempotency-key",
         instance=scope["path"],
         extra={"errors": [{"field": IDEMPOTENCY_HEADER, "message": detail}]},
+    )
+    await response(scope, receive, send)
+
+
+async def _refuse_carried_out(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(
+        409,
+        title="Conflict",
+        detail=(
+            "the request with this Idempotency-Key was carried out, but its response was not"
+            " kept; read the resource to see the outcome"
+        ),
+        code="idempotency-response-lost",
+        instance=scope["path"],
     )
     await response(scope, receive, send)
 
