@@ -1,11 +1,16 @@
-"""Both services' migrations carry a change of the shared platform tables to databases
-built before it, on the real PostgreSQL."""
+"""The shared platform tables as both services' migrations build them, on the real
+PostgreSQL: their history (revision 0001 as it was, then each change) ends exactly where
+`koshiqon.common.db` describes them, and carries databases built before a change."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from support.selftest import workspace
 from support.services import migrated_schema
 
 from koshiqon.common.migrations import upgrade
@@ -14,18 +19,58 @@ from koshiqon.registration.bootstrap import MIGRATIONS as REGISTRATION_MIGRATION
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.mark.parametrize(
+SERVICES = pytest.mark.parametrize(
     "migrations", [REGISTRATION_MIGRATIONS, QUOTA_MIGRATIONS], ids=["registration", "quota"]
 )
+PLATFORM = ("idempotency_keys", "outbox", "processed_events")
+
+_COLUMNS = """
+SELECT table_name, column_name, data_type, character_maximum_length, is_nullable,
+       column_default, is_identity
+FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = ANY(:tables)
+ORDER BY table_name, column_name
+"""
+_INDEXES = """
+SELECT tablename, indexname, replace(indexdef, current_schema() || '.', '')
+FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ANY(:tables)
+ORDER BY tablename, indexname
+"""
+_OPTIONS = """
+SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relname = ANY(:tables) ORDER BY c.relname
+"""
+
+
+async def shape(engine: AsyncEngine) -> list[list[Any]]:
+    """Columns, indexes and storage options of the platform tables in the engine's schema."""
+    async with engine.connect() as conn:
+        return [
+            [tuple(row) for row in await conn.execute(text(sql), {"tables": list(PLATFORM)})]
+            for sql in (_COLUMNS, _INDEXES, _OPTIONS)
+        ]
+
+
+@SERVICES
+async def test_the_migrations_build_the_platform_tables_as_the_code_describes_them(
+    admin_database_url: str, migrations: Path
+) -> None:
+    async with (
+        migrated_schema(admin_database_url, migrations) as migrated,
+        workspace(admin_database_url) as described,  # `create_all` of the current tables
+    ):
+        built, expected = await shape(migrated.engine), await shape(described.engine)
+    assert built == expected
+
+
+@SERVICES
 async def test_keys_claimed_before_effect_marks_existed_are_upgraded(
     admin_database_url: str, migrations: Path
 ) -> None:
-    """0002 adds `idempotency_keys.effect_committed` to a database at 0001 as it was then
-    (without the column), keeping the keys it holds."""
+    """0002 adds `idempotency_keys.effect_committed` to a database at 0001, keeping the keys
+    it holds."""
     async with migrated_schema(admin_database_url, migrations, revision="0001") as old:
         async with old.engine.begin() as conn:
-            await conn.exec_driver_sql("ALTER TABLE idempotency_keys DROP COLUMN effect_committed")
             await conn.exec_driver_sql(
                 "INSERT INTO idempotency_keys (key, principal, route, request_hash, status_code)"
                 " VALUES ('k', 'agency', 'POST /v1/x', 'h', 201)"
@@ -34,5 +79,4 @@ async def test_keys_claimed_before_effect_marks_existed_are_upgraded(
         await old.engine.dispose()  # statements cached before the change
         marked = await old.scalar("SELECT effect_committed FROM idempotency_keys WHERE key = 'k'")
         assert marked is False
-        revision = await old.scalar("SELECT version_num FROM alembic_version")
-        assert revision == "0002"
+        assert await old.scalar("SELECT version_num FROM alembic_version") == "0002"

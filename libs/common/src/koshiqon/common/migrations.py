@@ -7,7 +7,8 @@ A service's `migrations/env.py` is two lines::
 
     run_env(metadata, schema="quota")
 
-and its first revision creates the shared tables with `create_platform_tables(op)`.
+and its first revision creates the shared tables with `create_platform_tables(op)`, its
+second adds what they gained since (`add_effect_marks(op)`): see the history at the foot.
 
 The database URL is, in this order: `config.attributes["dsn"]` (set by `upgrade`), the
 `sqlalchemy.url` option of alembic.ini, the environment variable `<SCHEMA>_DATABASE_URL`
@@ -40,7 +41,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Executable, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
-from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 
 from koshiqon.common.db import NAMING_CONVENTION, add_platform_tables, sqlalchemy_url
 
@@ -202,16 +202,76 @@ def platform_metadata() -> MetaData:
     return metadata
 
 
+# --- the shared tables' history ------------------------------------------------------------
+#
+# A revision is history: what it did when it was written, whatever the tables look like now.
+# So the shared tables are created as they were at every service's revision 0001 (written out
+# below, not rendered from `koshiqon.common.db`), and each later change is a function both
+# services' next revision calls. A test checks that the whole history builds exactly what
+# `platform_metadata()` describes.
+
+_PLATFORM_0001 = (
+    """CREATE TABLE idempotency_keys (
+        key VARCHAR(200) NOT NULL,
+        principal VARCHAR(200) NOT NULL,
+        route VARCHAR(300) NOT NULL,
+        request_hash VARCHAR(64) NOT NULL,
+        status_code INTEGER,
+        response_body BYTEA,
+        response_headers JSONB,
+        created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+        CONSTRAINT pk_idempotency_keys PRIMARY KEY (key, principal)
+    )""",
+    "CREATE INDEX ix_idempotency_keys_created_at ON idempotency_keys (created_at)",
+    """CREATE TABLE outbox (
+        id BIGINT GENERATED ALWAYS AS IDENTITY,
+        event_id UUID NOT NULL,
+        topic VARCHAR(200) NOT NULL,
+        key VARCHAR(200) NOT NULL,
+        event_type VARCHAR(200) NOT NULL,
+        value BYTEA NOT NULL,
+        headers JSONB DEFAULT '{}'::jsonb NOT NULL,
+        created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+        published_at TIMESTAMP WITH TIME ZONE,
+        CONSTRAINT pk_outbox PRIMARY KEY (id)
+    ) WITH (toast_tuple_target = 128, autovacuum_vacuum_scale_factor = 0.02,
+            autovacuum_vacuum_insert_scale_factor = 0.02)""",
+    "CREATE INDEX ix_outbox_unpublished ON outbox (id) WHERE published_at IS NULL",
+    """CREATE TABLE processed_events (
+        consumer VARCHAR(200) NOT NULL,
+        event_id UUID NOT NULL,
+        event_type VARCHAR(200) NOT NULL,
+        processed_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+        CONSTRAINT pk_processed_events PRIMARY KEY (consumer, event_id)
+    )""",
+)
+_PLATFORM_TABLES = ("idempotency_keys", "outbox", "processed_events")
+
+
 def create_platform_tables(op: SupportsExecute) -> None:
-    """For a service's first revision: create the shared tables and their indexes, as
-    `koshiqon.common.db` defines them. Emits plain DDL, so `--sql` mode works too."""
-    for table in platform_metadata().sorted_tables:
-        op.execute(CreateTable(table))
-        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
-            op.execute(CreateIndex(index))
+    """For a service's revision 0001: the shared tables and their indexes as they were then.
+    Plain DDL, so `--sql` mode works too."""
+    for statement in _PLATFORM_0001:
+        op.execute(text(statement))
 
 
 def drop_platform_tables(op: SupportsExecute) -> None:
     """The downgrade of `create_platform_tables`."""
-    for table in reversed(platform_metadata().sorted_tables):
-        op.execute(DropTable(table))
+    for table in reversed(_PLATFORM_TABLES):
+        op.execute(text(f"DROP TABLE {table}"))
+
+
+def add_effect_marks(op: SupportsExecute) -> None:
+    """For a service's revision 0002: `idempotency_keys.effect_committed`, set by a unit of
+    work in the transaction of a keyed request's effect (`koshiqon.common.http.idempotency`)."""
+    op.execute(
+        text(
+            "ALTER TABLE idempotency_keys"
+            " ADD COLUMN effect_committed BOOLEAN DEFAULT false NOT NULL"
+        )
+    )
+
+
+def drop_effect_marks(op: SupportsExecute) -> None:
+    """The downgrade of `add_effect_marks`."""
+    op.execute(text("ALTER TABLE idempotency_keys DROP COLUMN effect_committed"))
