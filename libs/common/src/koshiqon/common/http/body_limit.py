@@ -19,7 +19,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from koshiqon.common.http.problems import problem_response
+from koshiqon.common.http.problems import http_error_response
 
 _CONTENT_LENGTH = b"content-length"
 
@@ -79,15 +79,7 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = BodyTooLarge(self.max_bytes)
-        response = problem_response(  # as the app's handler renders an HTTPException
-            413,
-            title=error.detail,
-            detail=error.detail,
-            code="http-413",
-            instance=scope.get("path"),
-            headers=dict(error.headers or {}),
-        )
+        response = http_error_response(BodyTooLarge(self.max_bytes), instance=scope.get("path"))
         await response(scope, receive, send)
 
 

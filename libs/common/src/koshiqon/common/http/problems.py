@@ -207,12 +207,18 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    return http_error_response(exc, instance=request.url.path)
+
+
+def http_error_response(exc: StarletteHTTPException, *, instance: str | None) -> Response:
+    """The problem an `HTTPException` is answered with, by the app's handler or by a
+    middleware outside it (`body_limit`)."""
     return problem_response(
         exc.status_code,
         title=str(exc.detail) if exc.detail else "HTTP error",
         detail=str(exc.detail),
         code=f"http-{exc.status_code}",
-        instance=request.url.path,
+        instance=instance,
         headers=dict(exc.headers) if exc.headers else None,
     )
 
