@@ -29,7 +29,9 @@ The HTTP client is a minimal HTTP/1.1 keep-alive client on asyncio streams: the 
 the machine (and its cores) with the service and PostgreSQL, and httpx spends about 3 ms of
 CPU per request, more than the service's own work, which would measure the client. Prints
 every side's rate and latencies, api/raw of each deployment (target >= 0.5) and the CPU each
-side's processes spend per request. Not a test: nothing asserts the figures.
+side spends per request: its own processes, its HTTP clients, and PostgreSQL's (every process
+of the server, when it runs on this machine) while that side had its turn. Not a test: nothing
+asserts the figures.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import statistics
 import subprocess
@@ -259,10 +262,45 @@ def api_processes(dsn: str, replicas: int, *, port: int):  # type: ignore[no-unt
             proc.wait(timeout=30)
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of `/proc/<pid>/stat` after the command name (Linux)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def processes_cpu(procs: list[subprocess.Popen[bytes]]) -> float:
+    return sum(process_cpu(proc.pid) for proc in procs)
+
+
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user and system) a process has used so far (Linux `/proc`)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """CPU seconds (user and system) a process has used so far."""
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def find_postmaster(conn: asyncpg.Connection) -> int | None:
+    """The pid of the PostgreSQL server `conn` talks to (the parent of its backend), when
+    that server runs on this machine; None otherwise."""
+    backend = await conn.fetchval("SELECT pg_backend_pid()")
+    try:
+        return int(_stat(backend)[1])
+    except (OSError, ValueError):
+        return None
+
+
+def postgres_cpu(postmaster: int | None) -> float:
+    """CPU seconds the server has used so far: the postmaster, the children it runs now
+    (backends, background processes) and those that have ended (its `cutime`, `cstime`).
+    Zero when the server is not on this machine."""
+    if postmaster is None:
+        return 0.0
+    fields = _stat(postmaster)
+    ticks = sum(int(fields[n]) for n in (11, 12, 13, 14))
+    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    total = ticks / os.sysconf("SC_CLK_TCK")
+    for child in children:
+        with contextlib.suppress(OSError):  # a backend that just ended is in cutime now
+            total += process_cpu(int(child))
+    return total
 
 
 async def wait_ready(port: int) -> None:
@@ -291,9 +329,39 @@ class Side:
     per_round: list[int] = field(default_factory=list)  # requests served in each round
     cpu: float = 0.0  # the process(es) serving the requests (the API's, or the baseline's)
     clients_cpu: float = 0.0  # the HTTP clients' (the bench's own process)
+    postgres_cpu: float = 0.0  # the PostgreSQL server's, all of its processes
 
     def per_request(self, seconds: float) -> str:
         return f"{seconds / len(self.latencies) * 1e6:.0f} us"
+
+    def postgres_and_total(self, postmaster: int | None) -> str:
+        if postmaster is None:
+            return "PostgreSQL's not measured (not on this machine)"
+        total = self.cpu + self.clients_cpu + self.postgres_cpu
+        return (
+            f"PostgreSQL {self.per_request(self.postgres_cpu)}; all together"
+            f" {self.per_request(total)}"
+        )
+
+
+async def take_turn(
+    side: Side,
+    run: Awaitable[list[float]],
+    *,
+    server_cpu: Callable[[], float],
+    postmaster: int | None,
+    client_cpu: Callable[[], float] = lambda: 0.0,
+) -> None:
+    """One side's share of a round: the requests it served, and the CPU its server, its
+    clients and PostgreSQL took meanwhile."""
+    before = server_cpu(), client_cpu(), postgres_cpu(postmaster)
+    served = await run
+    after = server_cpu(), client_cpu(), postgres_cpu(postmaster)
+    side.latencies += served
+    side.per_round.append(len(served))
+    side.cpu += after[0] - before[0]
+    side.clients_cpu += after[1] - before[1]
+    side.postgres_cpu += after[2] - before[2]
 
 
 async def main(
@@ -303,6 +371,7 @@ async def main(
     conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     workloads = [await workload(conn, clients, persons) for _ in deployments]
     raw_persons = await workload(conn, clients, persons)
+    postmaster = await find_postmaster(conn)
     await conn.close()
     apis = [Side() for _ in deployments]
     raw = Side()
@@ -326,20 +395,21 @@ async def main(
                 for side, procs, persons_of, replicas, port in zip(
                     apis, processes, workloads, deployments, ports, strict=True
                 ):
-                    started = sum(process_cpu(proc.pid) for proc in procs)
-                    clients_started = time.process_time()
-                    served = await http_run(
-                        persons_of, share, offset=n * 10_000, replicas=replicas, port=port
+                    await take_turn(
+                        side,
+                        http_run(
+                            persons_of, share, offset=n * 10_000, replicas=replicas, port=port
+                        ),
+                        server_cpu=functools.partial(processes_cpu, procs),
+                        client_cpu=time.process_time,
+                        postmaster=postmaster,
                     )
-                    side.latencies += served
-                    side.per_round.append(len(served))
-                    side.cpu += sum(process_cpu(proc.pid) for proc in procs) - started
-                    side.clients_cpu += time.process_time() - clients_started
-                started = time.process_time()
-                served = await raw_run(database, raw_persons, share, offset=n * 10_000)
-                raw.latencies += served
-                raw.per_round.append(len(served))
-                raw.cpu += time.process_time() - started
+                await take_turn(
+                    raw,
+                    raw_run(database, raw_persons, share, offset=n * 10_000),
+                    server_cpu=time.process_time,
+                    postmaster=postmaster,
+                )
     finally:
         await database.close()
     print(
@@ -353,12 +423,13 @@ async def main(
         print(
             f"{'':>9}api/raw = {rate / raw_rate:.2f} (target >= 0.5); CPU per request: the API"
             f" process{'es' if replicas > 1 else ''} {side.per_request(side.cpu)}, its HTTP"
-            f" clients {side.per_request(side.clients_cpu)}"
+            f" clients {side.per_request(side.clients_cpu)},"
+            f" {side.postgres_and_total(postmaster)}"
         )
         print(f"{'':>9}api/raw round by round: {round_ratios(side, raw)}")
     print(
-        f"CPU per request of the baseline's process: {raw.per_request(raw.cpu)}"
-        " (PostgreSQL's own time is in none of these figures)"
+        f"CPU per request of the baseline: its process {raw.per_request(raw.cpu)},"
+        f" {raw.postgres_and_total(postmaster)}"
     )
     await db.drop_schema(admin_dsn(), SCHEMA)
 
