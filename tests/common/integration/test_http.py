@@ -26,7 +26,12 @@ from koshiqon.common.errors import Conflict, NotFound
 from koshiqon.common.health import ReadinessCheck, database_check, kafka_check, migrations_check
 from koshiqon.common.http.app import create_app
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
-from koshiqon.common.http.idempotency import purge_expired_keys, record_effect
+from koshiqon.common.http.idempotency import (
+    commit_effect,
+    purge_expired_keys,
+    record_effect,
+    settle_held,
+)
 from koshiqon.common.http.pagination import Page, PageQuery, decode_cursor, make_page
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import ServiceSettings
@@ -57,6 +62,11 @@ def upgrade() -> None:
         "persons",
         sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
         sa.Column("name", sa.String(100), nullable=False),
+    )
+    # checked at COMMIT: a unit of work that breaks it fails only when it commits
+    op.execute(
+        "CREATE TABLE ledger_lines (reference text NOT NULL, CONSTRAINT"
+        " uq_ledger_lines_reference UNIQUE (reference) DEFERRABLE INITIALLY DEFERRED)"
     )
 '''
 
@@ -122,6 +132,22 @@ def persons_router() -> APIRouter:
     return router
 
 
+async def lab_unit(request: Request, *statements: str, name: str) -> None:
+    """`statements` in a unit of work as a service's runs one: `settle_held` before it
+    begins, `commit_effect` to commit (held in a keyed request), closed unless held."""
+    await settle_held()
+    session = request.app.state.sessions()
+    held = False
+    try:
+        await session.begin()
+        for sql in statements:
+            await session.execute(text(sql), {"name": name})
+        held = await commit_effect(session, session)
+    finally:
+        if not held:
+            await session.close()
+
+
 def lab_router(lab: Lab) -> APIRouter:
     router = APIRouter(prefix="/lab")
 
@@ -152,6 +178,39 @@ def lab_router(lab: Lab) -> APIRouter:
         if call == 1:
             raise RuntimeError("the response is lost after the commit")
         return {"call": call}
+
+    @router.post("/held", status_code=201)
+    async def held(body: PersonIn, principal: Writer, request: Request) -> dict[str, int]:
+        """A unit of work; the first call then fails, after its commit."""
+        await lab_unit(request, "INSERT INTO persons (name) VALUES (:name)", name=body.name)
+        call = lab.count("held")
+        if call == 1:
+            raise RuntimeError("the request fails after its unit of work")
+        return {"call": call}
+
+    @router.post("/uncommittable", status_code=201)
+    async def uncommittable(body: PersonIn, principal: Writer, request: Request) -> dict[str, int]:
+        """A unit of work whose COMMIT fails (a deferred unique constraint)."""
+        line = "INSERT INTO ledger_lines (reference) VALUES (:name)"
+        person = "INSERT INTO persons (name) VALUES (:name)"
+        await lab_unit(request, person, line, line, name=body.name)
+        return {"call": lab.count("uncommittable")}
+
+    @router.post("/held-slow", status_code=201)
+    async def held_slow(body: PersonIn, principal: Writer, request: Request) -> dict[str, int]:
+        """A unit of work, then a wait for the test, then the response."""
+        await lab_unit(request, "INSERT INTO persons (name) VALUES (:name)", name=body.name)
+        lab.entered.set()
+        await lab.release.wait()
+        return {"call": lab.count("held-slow")}
+
+    @router.post("/two-units", status_code=201)
+    async def two_units(body: PersonIn, principal: Writer, request: Request) -> dict[str, int]:
+        """Two units of work in one request, locking the same row."""
+        rename = "UPDATE persons SET name = :name WHERE id = 1"
+        await lab_unit(request, rename, name=body.name)
+        await lab_unit(request, rename, name=body.name + " again")
+        return {"call": lab.count("two-units")}
 
     @router.post("/slow", status_code=201)
     async def slow(body: PersonIn, principal: Writer) -> dict[str, int]:
@@ -517,6 +576,90 @@ async def test_an_effect_whose_response_was_lost_is_not_carried_out_twice(
         assert "Retry-After" not in response.headers
     assert lab.calls["effect"] == 1
     assert await ws.scalar("SELECT count(*) FROM persons") == 1
+
+
+async def test_a_request_failing_after_its_unit_of_work_leaves_nothing_and_runs_again(
+    client: httpx.AsyncClient, lab: Lab, ws: Workspace
+) -> None:
+    """The unit of work's transaction is held until the response is complete: a 5xx after
+    it rolls the effect back, so the retry runs it (once) rather than answering 409."""
+    headers = auth(key=new_key())
+    failed = await client.post("/lab/held", json=PERSON, headers=headers)
+    persons_after_failure = await ws.scalar("SELECT count(*) FROM persons")
+    retried = await client.post("/lab/held", json=PERSON, headers=headers)
+    replayed = await client.post("/lab/held", json=PERSON, headers=headers)
+
+    problem(failed, 500)
+    assert persons_after_failure == 0
+    assert (retried.status_code, retried.json()) == (201, {"call": 2})
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == {"call": 2}
+    assert lab.calls["held"] == 2
+    assert await ws.scalar("SELECT count(*) FROM persons") == 1
+    kept = "SELECT count(*) FROM idempotency_keys WHERE status_code = 201 AND effect_committed"
+    assert await ws.scalar(kept) == 1  # the response, committed with its effect
+
+
+async def test_without_a_key_a_unit_of_work_commits_at_once(
+    client: httpx.AsyncClient, lab: Lab, ws: Workspace
+) -> None:
+    failed = await client.post("/lab/held", json=PERSON, headers=auth())
+
+    problem(failed, 500)
+    assert await ws.scalar("SELECT count(*) FROM persons") == 1
+    assert await ws.scalar("SELECT count(*) FROM idempotency_keys") == 0
+
+
+async def test_a_response_goes_out_only_once_its_effect_has_committed(
+    client: httpx.AsyncClient, lab: Lab, ws: Workspace
+) -> None:
+    """The route rendered 201, then the COMMIT failed: the client gets the failure, nothing
+    stays, and the claim is dropped so that a retry runs the request again."""
+    headers = auth(key=new_key())
+    response = await client.post("/lab/uncommittable", json=PERSON, headers=headers)
+
+    body = problem(response, 500)
+    assert body["detail"] == "the request could not be committed; nothing of it was kept"
+    assert lab.calls["uncommittable"] == 1
+    assert await ws.scalar("SELECT count(*) FROM persons") == 0
+    assert await ws.scalar("SELECT count(*) FROM idempotency_keys") == 0
+
+
+async def test_an_effect_whose_claim_was_taken_over_meanwhile_is_not_committed(
+    client: httpx.AsyncClient, lab: Lab, ws: Workspace
+) -> None:
+    """A request that outlived its lease lost its claim to a retry: its held effect is
+    rolled back rather than committed beside the retry's."""
+    headers = auth(key=new_key())
+    first = asyncio.create_task(client.post("/lab/held-slow", json=PERSON, headers=headers))
+    await asyncio.wait_for(lab.entered.wait(), timeout=10)
+    async with ws.engine.begin() as conn:  # as a retry's takeover after the lease does
+        await conn.execute(text("UPDATE idempotency_keys SET created_at = clock_timestamp()"))
+    lab.release.set()
+    response = await asyncio.wait_for(first, timeout=10)
+
+    problem(response, 500)
+    assert await ws.scalar("SELECT count(*) FROM persons") == 0
+    assert await ws.scalar("SELECT count(*) FROM idempotency_keys") == 1  # the retry's
+
+
+async def test_a_second_unit_of_work_does_not_wait_for_the_held_first(
+    client: httpx.AsyncClient, lab: Lab, ws: Workspace
+) -> None:
+    """The second locks the row the first, held, has locked: `settle_held` commits the
+    first as the second begins (marked as carried out), instead of a request that waits
+    for itself."""
+    async with ws.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO persons (id, name) VALUES (1, 'Aigerim')"))
+    headers = auth(key=new_key())
+    response = await asyncio.wait_for(
+        client.post("/lab/two-units", json={"name": "Dana"}, headers=headers), timeout=20
+    )
+
+    assert (response.status_code, response.json()) == (201, {"call": 1})
+    assert await ws.scalar("SELECT count(*) FROM persons WHERE name = 'Dana again'") == 1
+    kept = "SELECT count(*) FROM idempotency_keys WHERE status_code = 201 AND effect_committed"
+    assert await ws.scalar(kept) == 1
 
 
 async def test_an_expired_key_with_a_lost_response_is_a_new_key(

@@ -19,7 +19,7 @@ from koshiqon.common import outbox
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
-from koshiqon.common.http.idempotency import record_effect
+from koshiqon.common.http.idempotency import commit_effect, settle_held
 from koshiqon.quota.adapters.repository import (
     LedgerRepository,
     ProposalRepository,
@@ -84,10 +84,12 @@ class SqlUnitOfWork(UnitOfWork):
         self._sessions = sessions
 
     async def __aenter__(self) -> Self:
+        await settle_held()  # an earlier unit of work of this request, held: commit it
         self.session = self._sessions()
         await self.session.begin()
         self._use(Repositories(self.session))
         self.events = []
+        self._held = False
         return self
 
     async def __aexit__(
@@ -96,6 +98,8 @@ class SqlUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._held:
+            return  # the request commits or rolls it back, and closes it
         try:
             if self.session.in_transaction():
                 await self.session.rollback()  # not committed: nothing of it stays
@@ -103,9 +107,10 @@ class SqlUnitOfWork(UnitOfWork):
             await self.session.close()
 
     async def commit(self) -> None:
-        await record_effect(self.session)  # a keyed request's effect (see idempotency)
+        """Outbox rows, then the commit; in a request under an Idempotency-Key, the request
+        commits it together with its response (`commit_effect`)."""
         await self._flush_events()
-        await self.session.commit()
+        self._held = await commit_effect(self.session, self.session)
 
 
 class EventUnitOfWork(UnitOfWork):

@@ -21,7 +21,7 @@ from koshiqon.common import outbox
 from koshiqon.common.database import Database, PooledTransaction, driver_connection
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
-from koshiqon.common.http.idempotency import record_effect
+from koshiqon.common.http.idempotency import commit_effect, settle_held
 from koshiqon.registration.adapters.repository import (
     ApplicationRepository,
     AuditRepository,
@@ -80,6 +80,7 @@ class SqlUnitOfWork:
             conn = await driver_connection(self._borrowed)
         else:
             assert self._database is not None
+            await settle_held()  # an earlier unit of work of this request, held: commit it
             self._own = await self._database.begin()
             conn = self._own.conn
         self._conn = conn
@@ -105,12 +106,12 @@ class SqlUnitOfWork:
         self._events.extend(events)
 
     async def commit(self) -> None:
-        """Outbox rows and the mark of a keyed request's effect (`record_effect`), then the
-        commit (a borrowed session is committed by its owner)."""
-        await record_effect(self._conn)
+        """Outbox rows, then the commit; in a request under an Idempotency-Key, the request
+        commits it together with its response (`commit_effect`). A borrowed session is
+        committed by its owner."""
         await self._flush_events()
-        if self._own is not None:
-            await self._own.commit()
+        if self._own is not None and await commit_effect(self._conn, self._own):
+            self._own = None  # held by the request, which closes it
 
     async def _flush_events(self) -> None:
         events, self._events = self._events, []

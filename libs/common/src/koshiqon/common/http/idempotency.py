@@ -13,15 +13,15 @@ rather than the template, which is the right identity for "the same request" any
 
 Semantics, per (key, caller's `sub`):
 - first time: the key is claimed, the request runs, and a response below 500 is stored
-  before its last byte is sent, so a client that saw it can rely on the replay;
+  before any of it is sent, so a client that saw it can rely on the replay;
 - same route and byte-identical body and query again: the stored response (status, body,
   and the headers in `REPLAYED_HEADERS`, e.g. Location) with `Idempotent-Replayed: true`;
 - a different route or body: 422 naming `Idempotency-Key`;
 - while the first is still running: 409 with `Retry-After`;
 - a 5xx, an exception or a cancelled request: nothing is stored, the claim is dropped, and
-  a retry runs again, unless the effect had committed (below). 401, 403, 408 and 429 are
-  not stored either: they describe the credentials or the server's state of the moment,
-  not the request;
+  a retry runs again; its effect, if any, was rolled back with it (below). 401, 403, 408
+  and 429 are not stored either: they describe the credentials or the server's state of
+  the moment, not the request;
 - keys expire after `KEY_TTL` (24 h): an expired key is a new key; `purge_expired_keys` is
   for the worker. A claim whose request died with its process is taken over by a retry
   after `IN_FLIGHT_LEASE`.
@@ -31,14 +31,24 @@ there is no caller to scope the key to). Another caller's identical key is anoth
 Contract with the service: its lifespan sets `app.state.sessions`, an
 `async_sessionmaker[AsyncSession]` whose connections work in the service's schema (as
 `koshiqon.common.db.create_engine` + `session_factory` make them), where the platform table
-`idempotency_keys` exists; and its unit of work calls `record_effect` in the transaction it
-commits. The claim and the stored response are short transactions of their own, but
-`record_effect` marks the claim in the transaction of the effect itself. So when the effect
-committed and its response was then lost (the process died before storing it, or what
-followed the commit failed with a 5xx), the claim is neither released nor taken over after
-the lease: a retry gets 409 `idempotency-response-lost` ("carried out; read the resource"),
-never a second run. An adjustment of a quota by a delta is applied once, whatever happens
-between its commit and its response.
+`idempotency_keys` exists; its unit of work commits with `commit_effect` and calls
+`settle_held` before it begins.
+
+The effect and its response commit together. The claim is a short transaction of its own;
+then, in a keyed request, `commit_effect` does not commit the unit of work's transaction but
+holds it open, and once the response is complete the middleware writes the response into
+the claim *in that same transaction* and commits it, and only then sends the response. So:
+- a repeat gets the first response whatever happens after the commit: there is no moment
+  at which the effect has committed and its response has not;
+- a request that fails after its unit of work (a 5xx, an exception, a cancelled request, a
+  process that dies) rolls its effect back with the rest, and a retry runs it again;
+- a commit that fails answers 503 or 500 (never the 2xx rendered before it), and nothing
+  of it stays.
+A unit of work that begins while an earlier one of the same request is held commits that
+one first (`settle_held`), so it never waits for the earlier one's locks; the earlier one's
+claim is marked as carried out in it (`record_effect`, which a transaction committed by
+other means calls too). If such a request then loses its response, a retry gets 409
+`idempotency-response-lost` ("carried out; read the resource"), never a second run.
 """
 
 from __future__ import annotations
@@ -52,18 +62,19 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from koshiqon.common.auth.dependencies import bearer_token, token_verifier
 from koshiqon.common.database import Connection as DriverConnection
 from koshiqon.common.database import driver_connection
 from koshiqon.common.errors import Unauthenticated
-from koshiqon.common.http.problems import problem_response
+from koshiqon.common.http.problems import RETRY_AFTER_SECONDS, problem_response, transient
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -111,33 +122,68 @@ _EFFECT = (
     "UPDATE idempotency_keys SET effect_committed = true "
     "WHERE key = $1 AND principal = $2 AND created_at = $3 AND status_code IS NULL"
 )
+# the response, in the held transaction of its effect
+_COMPLETE_HELD = (
+    "UPDATE idempotency_keys SET effect_committed = true, status_code = $4, "
+    "response_body = $5, response_headers = $6::jsonb "
+    "WHERE key = $1 AND principal = $2 AND created_at = $3 AND status_code IS NULL"
+)
 _PURGE = text("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => :age)")
 
 
-@dataclass(frozen=True)
-class _Running:
-    """The claim of the keyed request this task is running."""
+class HeldTransaction(Protocol):
+    """A unit of work's open transaction: a `PooledTransaction`, or an `AsyncSession` in one.
+    `close` rolls back what was not committed and gives the connection back."""
 
-    key: str
-    principal: str
-    claimed_at: datetime
+    async def commit(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
-_running: contextvars.ContextVar[_Running | None] = contextvars.ContextVar(
+_running: contextvars.ContextVar[_KeyedRun | None] = contextvars.ContextVar(
     "idempotency_running", default=None
 )
 
 
-async def record_effect(target: AsyncSession | DriverConnection) -> None:
-    """Mark the running keyed request's claim as having its effect, in the caller's
-    transaction: a unit of work calls this as it commits. If the response is then lost (the
-    process dies before storing it, or it turns into a 5xx), a retry under the key gets a
-    409 saying so instead of carrying the request out twice. No-op outside a keyed request."""
+async def commit_effect(
+    target: AsyncSession | DriverConnection, transaction: HeldTransaction
+) -> bool:
+    """Commit a unit of work's `transaction` (`target` is its connection or session).
+
+    In a request under an Idempotency-Key it is held instead, and committed together with
+    the stored response once the response is complete (see the module doc). True when it
+    was held: the caller must then neither commit nor close it."""
     running = _running.get()
-    if running is None:
-        return
-    conn = await driver_connection(target) if isinstance(target, AsyncSession) else target
-    await conn.execute(_EFFECT, running.key, running.principal, running.claimed_at)
+    if running is None or not running.may_hold():
+        if running is not None:
+            await record_effect(target)  # the request is past holding: mark it, as before
+        await transaction.commit()
+        return False
+    running.hold(await _driver(target), transaction)
+    return True
+
+
+async def settle_held() -> None:
+    """Commit the running keyed request's held transaction now, if there is one: a unit of
+    work calls this before it begins another transaction, which must not wait for the
+    held one's locks. Its claim is marked as carried out in it (`record_effect`)."""
+    running = _running.get()
+    if running is not None:
+        await running.settle()
+
+
+async def record_effect(target: AsyncSession | DriverConnection) -> None:
+    """Mark the running keyed request's claim as carried out, in the caller's transaction,
+    for a transaction that commits by other means than `commit_effect`: if its response is
+    then lost, a retry under the key gets a 409 saying so instead of carrying the request
+    out twice. No-op outside a keyed request."""
+    running = _running.get()
+    if running is not None:
+        await (await _driver(target)).execute(_EFFECT, *running.claim_params())
+
+
+async def _driver(target: AsyncSession | DriverConnection) -> DriverConnection:
+    return await driver_connection(target) if isinstance(target, AsyncSession) else target
 
 
 @dataclass(frozen=True)
@@ -285,23 +331,15 @@ class IdempotencyMiddleware:
         request: KeyedRequest,
         claim: Claimed,
     ) -> None:
-        async def finish(response: StoredResponse) -> None:
-            try:
-                if storable(response.status):
-                    await store.complete(request, claim, response)
-                else:
-                    await store.release(request, claim)
-            except Exception:  # the client still gets its response; a retry may rerun it
-                log.exception("http.idempotency.store-failed", extra={"route": request.route})
-
-        recorder = _Recorder(send, finish)
-        token = _running.set(_Running(request.key, request.principal, claim.at))
+        run = _KeyedRun(store, request, claim, path=scope["path"])
+        recorder = _Recorder(send, run.finish)
+        token = _running.set(run)
         try:
             await self.app(scope, receive, recorder.send)
         finally:
             _running.reset(token)
             if not recorder.finished:  # failed, cancelled, or never completed its response
-                await _release_quietly(store, request, claim)
+                await asyncio.shield(run.abandon())
 
 
 def storable(status: int) -> bool:
@@ -309,39 +347,151 @@ def storable(status: int) -> bool:
     return status < 500 and status not in NOT_STORED
 
 
-async def _release_quietly(store: IdempotencyStore, request: KeyedRequest, claim: Claimed) -> None:
-    """Drop the claim even while this task is being cancelled; a failure only delays a retry
-    until the lease runs out."""
-    try:
-        await asyncio.shield(store.release(request, claim))
-    except Exception:
-        log.exception("http.idempotency.release-failed", extra={"route": request.route})
+@dataclass
+class _Held:
+    conn: DriverConnection
+    transaction: HeldTransaction
+
+
+class _KeyedRun:
+    """One keyed request being run: its claim, and the transaction of its effect while the
+    response is being made (see the module doc)."""
+
+    def __init__(
+        self, store: IdempotencyStore, request: KeyedRequest, claim: Claimed, *, path: str
+    ) -> None:
+        self._store = store
+        self.request = request
+        self.claim = claim
+        self._path = path
+        self._held: _Held | None = None
+        self._responding = False
+
+    def claim_params(self) -> tuple[str, str, datetime]:
+        return self.request.key, self.request.principal, self.claim.at
+
+    def may_hold(self) -> bool:
+        return self._held is None and not self._responding
+
+    def hold(self, conn: DriverConnection, transaction: HeldTransaction) -> None:
+        self._held = _Held(conn, transaction)
+
+    async def settle(self) -> None:
+        """Commit the held transaction now, marked as carried out."""
+        held = self._held
+        if held is None:
+            return
+        try:
+            await held.conn.execute(_EFFECT, *self.claim_params())
+            await held.transaction.commit()
+        finally:
+            await self._close()
+
+    async def finish(self, response: StoredResponse) -> Response | None:
+        """Keep `response` for replay, with its effect if one is held. None when it may go
+        out as it is; else the response to send instead (its effect failed to commit)."""
+        self._responding = True
+        if self._held is None:
+            await self._keep(response)
+            return None
+        if not storable(response.status):
+            await self.abandon()  # a 5xx after the effect: the effect goes with it
+            return None
+        try:
+            await self._commit_with(response)
+        except Exception as error:
+            log.exception("http.idempotency.commit-failed", extra={"route": self.request.route})
+            await self.abandon()
+            return _commit_failed(error, path=self._path)
+        await self._close()
+        return None
+
+    async def abandon(self) -> None:
+        """Roll the held effect back, if any, and drop the claim. Failures are logged: a
+        claim left behind only delays a retry until the lease runs out."""
+        try:
+            await self._close()
+            await self._store.release(self.request, self.claim)
+        except Exception:
+            log.exception("http.idempotency.release-failed", extra={"route": self.request.route})
+
+    async def _commit_with(self, response: StoredResponse) -> None:
+        assert self._held is not None
+        headers = orjson.dumps([list(pair) for pair in response.headers]).decode()
+        stored = (response.status, response.body, headers)
+        status = await self._held.conn.execute(_COMPLETE_HELD, *self.claim_params(), *stored)
+        if status != "UPDATE 1":  # a retry took the claim over after the lease: its turn
+            raise RuntimeError("the claim was taken over; the effect is not committed")
+        await self._held.transaction.commit()
+
+    async def _keep(self, response: StoredResponse) -> None:
+        try:
+            if storable(response.status):
+                await self._store.complete(self.request, self.claim, response)
+            else:
+                await self._store.release(self.request, self.claim)
+        except Exception:  # the client still gets its response; a retry may rerun it
+            log.exception("http.idempotency.store-failed", extra={"route": self.request.route})
+
+    async def _close(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            await held.transaction.close()
+
+
+def _commit_failed(error: Exception, *, path: str) -> Response:
+    """What a client gets when the effect it asked for could not be committed: nothing of
+    it stays, and a retry under the same key runs it again."""
+    if transient(error):
+        status, title, code = 503, "Service unavailable", "unavailable"
+        headers: dict[str, str] | None = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    else:
+        status, title, code, headers = 500, "Internal error", "internal", None
+    return problem_response(
+        status,
+        title=title,
+        detail="the request could not be committed; nothing of it was kept",
+        code=code,
+        instance=path,
+        headers=headers,
+    )
 
 
 class _Recorder:
-    """Passes the response through, keeping a copy; calls `finish` with it just before the
-    last body message goes out."""
+    """Holds the response back until its last body message, hands it to `finish`, then
+    sends it, or what `finish` answers instead."""
 
-    def __init__(self, send: Send, finish: Callable[[StoredResponse], Awaitable[None]]) -> None:
+    def __init__(
+        self, send: Send, finish: Callable[[StoredResponse], Awaitable[Response | None]]
+    ) -> None:
         self._send = send
         self._finish = finish
-        self._status = 500
-        self._headers: list[tuple[str, str]] = []
+        self._start: Message | None = None
         self._body: list[bytes] = []
         self.finished = False
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self._status = int(message["status"])
-            self._headers = _replayable(message.get("headers", ()))
-        elif message["type"] == "http.response.body":
-            self._body.append(bytes(message.get("body", b"")))
-            if not message.get("more_body", False):
-                await self._finish(
-                    StoredResponse(self._status, b"".join(self._body), self._headers)
-                )
-                self.finished = True
-        await self._send(message)
+            self._start = message
+            return
+        if message["type"] != "http.response.body" or self._start is None:
+            await self._send(message)
+            return
+        self._body.append(bytes(message.get("body", b"")))
+        if message.get("more_body", False):
+            return
+        start, body = self._start, b"".join(self._body)
+        status = int(start["status"])
+        instead = await self._finish(
+            StoredResponse(status, body, _replayable(start.get("headers", ())))
+        )
+        self.finished = True
+        if instead is not None:
+            start = {"type": "http.response.start", "status": instead.status_code}
+            start["headers"] = instead.raw_headers
+            body = bytes(instead.body)
+        await self._send(start)
+        await self._send({"type": "http.response.body", "body": body})
 
 
 def _replayable(headers: Any) -> list[tuple[str, str]]:
