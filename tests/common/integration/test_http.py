@@ -102,6 +102,13 @@ class Lab:
         self.calls[route] = self.calls.get(route, 0) + 1
         return self.calls[route]
 
+    def first_call_fails(self, route: str, why: str) -> dict[str, int]:
+        """Counts a call of `route`; the first one raises `why`."""
+        call = self.count(route)
+        if call == 1:
+            raise RuntimeError(why)
+        return {"call": call}
+
 
 def persons_router() -> APIRouter:
     router = APIRouter(prefix="/persons")
@@ -161,10 +168,7 @@ def lab_router(lab: Lab) -> APIRouter:
 
     @router.post("/flaky", status_code=201)
     async def flaky(body: PersonIn, principal: Writer) -> dict[str, int]:
-        call = lab.count("flaky")
-        if call == 1:
-            raise RuntimeError("the first call fails")
-        return {"call": call}
+        return lab.first_call_fails("flaky", "the first call fails")
 
     @router.post("/effect", status_code=201)
     async def effect(body: PersonIn, principal: Writer, request: Request) -> dict[str, int]:
@@ -174,19 +178,13 @@ def lab_router(lab: Lab) -> APIRouter:
             sql = text("INSERT INTO persons (name) VALUES (:name)")
             await session.execute(sql, {"name": body.name})
             await record_effect(session)
-        call = lab.count("effect")
-        if call == 1:
-            raise RuntimeError("the response is lost after the commit")
-        return {"call": call}
+        return lab.first_call_fails("effect", "the response is lost after the commit")
 
     @router.post("/held", status_code=201)
     async def held(body: PersonIn, principal: Writer, request: Request) -> dict[str, int]:
         """A unit of work; the first call then fails, after its commit."""
         await lab_unit(request, "INSERT INTO persons (name) VALUES (:name)", name=body.name)
-        call = lab.count("held")
-        if call == 1:
-            raise RuntimeError("the request fails after its unit of work")
-        return {"call": call}
+        return lab.first_call_fails("held", "the request fails after its unit of work")
 
     @router.post("/uncommittable", status_code=201)
     async def uncommittable(body: PersonIn, principal: Writer, request: Request) -> dict[str, int]:
