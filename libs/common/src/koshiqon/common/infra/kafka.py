@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -136,16 +137,33 @@ def _write_config(p: KafkaPaths) -> None:
     (p.home / "log4j2.yaml").write_text(LOG4J2.format(logs=p.logs))
 
 
+FORMAT_ATTEMPTS = 3
+
+
 def _format_storage(p: KafkaPaths) -> None:
+    """Format the log directory for KRaft, once. `--ignore-formatted`: an attempt that wrote
+    its metadata before it failed does not make the next one fail."""
     if (p.data / "meta.properties").is_file():
         return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    subprocess.run(
-        _java(p, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(p.config)),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    tool = ("kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", cluster_id)
+    run_tool(
+        _java(p, *tool, "-c", str(p.config)), name="kafka-storage format", attempts=FORMAT_ATTEMPTS
     )
+
+
+def run_tool(command: list[str], *, name: str, attempts: int, pause: float = 1.0) -> None:
+    """Run a command until it succeeds, `attempts` times at most (a JVM now and then fails
+    to start); the last failure raises with the command's own output, which says why."""
+    for attempt in range(1, attempts + 1):
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            return
+        said = (result.stdout + result.stderr).strip()[-2000:]
+        if attempt == attempts:
+            raise RuntimeError(f"{name} failed {attempts} times; exit {result.returncode}: {said}")
+        print(f"{name}: retrying after exit {result.returncode}: {said}", file=sys.stderr)
+        time.sleep(pause)
 
 
 def running() -> int | None:
