@@ -871,3 +871,22 @@ async def test_openapi_documents_413_on_operations_with_a_body(client: httpx.Asy
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "413" in paths["/persons"]["post"]["responses"]
     assert "413" not in paths["/persons"]["get"]["responses"]
+
+
+async def test_openapi_documents_the_idempotency_key_on_every_post(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    posts = {path: item["post"] for path, item in paths.items() if "post" in item}
+    assert "/persons" in posts
+    for operation in posts.values():
+        [key] = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+        assert (key["in"], key["required"]) == ("header", False)
+        responses = operation["responses"]
+        assert {"409", "422"} <= set(responses)
+        assert responses["409"]["content"]["application/problem+json"]
+        for status, response in responses.items():
+            if status.startswith("2"):
+                assert "Idempotent-Replayed" in response["headers"]
+    get = paths["/persons"]["get"]
+    assert all(p["name"] != "Idempotency-Key" for p in get.get("parameters", []))

@@ -66,7 +66,7 @@ from koshiqon.common.auth.verifier import TokenVerifier
 from koshiqon.common.health import ReadinessCheck, run_checks
 from koshiqon.common.http.body_limit import BodyLimit
 from koshiqon.common.http.correlation import CorrelationMiddleware
-from koshiqon.common.http.idempotency import IdempotencyMiddleware
+from koshiqon.common.http.idempotency import IdempotencyMiddleware, idempotency_openapi
 from koshiqon.common.http.problems import (
     install_problem_handlers,
     problem_openapi,
@@ -159,7 +159,7 @@ def _problem_details_in_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problem_openapi(generate())
+            app.openapi_schema = problem_openapi(idempotency_openapi(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
