@@ -1,4 +1,4 @@
-"""`run_tool`: a command of the local infrastructure run until it succeeds, its output kept."""
+"""Commands of the local infrastructure: run until they succeed, and what they said kept."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from koshiqon.common.infra.kafka import run_tool
+from koshiqon.common.infra.postgres import run_pg_program
 
 
 def flaky(marker: Path) -> list[str]:
@@ -34,3 +35,9 @@ def test_a_command_that_succeeds_runs_once(tmp_path: Path) -> None:
     run_tool(["sh", "-c", f'echo x >> "{tmp_path / "runs"}"'], name="tool", attempts=3, pause=0)
 
     assert (tmp_path / "runs").read_text() == "x\n"
+
+
+def test_a_failing_postgres_program_says_why(tmp_path: Path) -> None:
+    """(As root pg_ctl refuses to run at all; as anyone else there is no cluster there.)"""
+    with pytest.raises(RuntimeError, match=r"pg_ctl failed, exit \d+: pg_ctl: \S+"):
+        run_pg_program("pg_ctl", "-D", str(tmp_path / "no-cluster"), "status", user=None)

@@ -93,15 +93,20 @@ def _chown_tree(path: Path, user: str) -> None:
         os.chown(item, entry.pw_uid, entry.pw_gid)
 
 
-def _pg(tool: str, *args: str, user: str | None) -> None:
-    subprocess.run(
+def run_pg_program(tool: str, *args: str, user: str | None) -> None:
+    """Run one of PostgreSQL's programs; a failure raises with what it said on stderr."""
+    result = subprocess.run(
         [str(bin_dir() / tool), *args],
-        check=True,
+        check=False,
         user=user,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
         cwd="/",
     )
+    if result.returncode != 0:
+        said = result.stderr.strip()[-2000:]
+        raise RuntimeError(f"{tool} failed, exit {result.returncode}: {said}")
 
 
 def _initdb(p: PostgresPaths, user: str | None) -> None:
@@ -113,7 +118,7 @@ def _initdb(p: PostgresPaths, user: str | None) -> None:
     if user:
         _chown_tree(p.home, user)
     try:
-        _pg(
+        run_pg_program(
             "initdb", "-D", str(p.data), "-U", SUPERUSER, "--pwfile", str(password_file),
             "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8",
             "--locale=C.UTF-8", "--no-sync",
@@ -142,8 +147,14 @@ def start() -> bool:
         _chown_tree(p.log, user)
     options = " ".join(f"-c {key}={value}" for key, value in SERVER_SETTINGS.items())
     options += f" -p {PORT} -k {p.socket_dir}"
-    _pg("pg_ctl", "-D", str(p.data), "-l", str(p.log), "-o", options, "-w", "-t", "60", "start",
-        user=user)  # fmt: skip
+    try:
+        run_pg_program(
+            "pg_ctl", "-D", str(p.data), "-l", str(p.log), "-o", options, "-w", "-t", "60",
+            "start", user=user,
+        )  # fmt: skip
+    except RuntimeError as error:  # pg_ctl only says "examine the log output"
+        log_tail = p.log.read_text(errors="replace")[-2000:] if p.log.is_file() else ""
+        raise RuntimeError(f"{error}\nthe server's log ends:\n{log_tail}") from None
     return True
 
 
@@ -151,7 +162,9 @@ def stop() -> bool:
     if running() is None:
         return False
     p = paths()
-    _pg("pg_ctl", "-D", str(p.data), "-m", "fast", "-w", "-t", "60", "stop", user=_run_as())
+    run_pg_program(
+        "pg_ctl", "-D", str(p.data), "-m", "fast", "-w", "-t", "60", "stop", user=_run_as()
+    )
     return True
 
 
