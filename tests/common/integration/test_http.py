@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from prometheus_client import REGISTRY
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from support.selftest import Workspace, workspace
@@ -582,6 +583,7 @@ async def test_a_request_failing_after_its_unit_of_work_leaves_nothing_and_runs_
     """The unit of work's transaction is held until the response is complete: a 5xx after
     it rolls the effect back, so the retry runs it (once) rather than answering 409."""
     headers = auth(key=new_key())
+    before = {outcome: counted(outcome) for outcome in ("rolled-back", "stored", "replayed")}
     failed = await client.post("/lab/held", json=PERSON, headers=headers)
     persons_after_failure = await ws.scalar("SELECT count(*) FROM persons")
     retried = await client.post("/lab/held", json=PERSON, headers=headers)
@@ -596,6 +598,17 @@ async def test_a_request_failing_after_its_unit_of_work_leaves_nothing_and_runs_
     assert await ws.scalar("SELECT count(*) FROM persons") == 1
     kept = "SELECT count(*) FROM idempotency_keys WHERE status_code = 201 AND effect_committed"
     assert await ws.scalar(kept) == 1  # the response, committed with its effect
+    assert {outcome: counted(outcome) - n for outcome, n in before.items()} == {
+        "rolled-back": 1,
+        "stored": 1,
+        "replayed": 1,
+    }
+
+
+def counted(outcome: str) -> float:
+    """`koshiqon_idempotent_requests_total` of `outcome` so far, in this process."""
+    value = REGISTRY.get_sample_value("koshiqon_idempotent_requests_total", {"outcome": outcome})
+    return value or 0.0
 
 
 async def test_without_a_key_a_unit_of_work_commits_at_once(
@@ -614,11 +627,13 @@ async def test_a_response_goes_out_only_once_its_effect_has_committed(
     """The route rendered 201, then the COMMIT failed: the client gets the failure, nothing
     stays, and the claim is dropped so that a retry runs the request again."""
     headers = auth(key=new_key())
+    failures = counted("commit-failed")
     response = await client.post("/lab/uncommittable", json=PERSON, headers=headers)
 
     body = problem(response, 500)
     assert body["detail"] == "the request could not be committed; nothing of it was kept"
     assert lab.calls["uncommittable"] == 1
+    assert counted("commit-failed") == failures + 1
     assert await ws.scalar("SELECT count(*) FROM persons") == 0
     assert await ws.scalar("SELECT count(*) FROM idempotency_keys") == 0
 

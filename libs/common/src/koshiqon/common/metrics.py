@@ -40,6 +40,13 @@ CONSUMER_REPLACED = Counter(
     "Consumers closed and replaced for having stayed out of their group past rejoin_timeout",
     ["group"],
 )
+IDEMPOTENT_REQUESTS = Counter(
+    "koshiqon_idempotent_requests_total",
+    "POSTs under an Idempotency-Key by outcome: stored (run, its response kept), replayed,"
+    " released (run, nothing kept), rolled-back (its effect undone with a failure),"
+    " commit-failed, mismatch, in-flight, response-lost",
+    ["outcome"],
+)
 DLQ_EVENTS = Counter("koshiqon_dlq_events_total", "Events sent to a dead-letter topic", ["group"])
 DB_POOL_CONNECTIONS = Gauge(
     "koshiqon_db_pool_connections",

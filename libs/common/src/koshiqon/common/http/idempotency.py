@@ -80,6 +80,7 @@ from koshiqon.common.http.problems import (
     problem_responses,
     transient,
 )
+from koshiqon.common.metrics import IDEMPOTENT_REQUESTS
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -219,7 +220,7 @@ class Verdict(enum.Enum):
 
     IN_FLIGHT = "in-flight"
     MISMATCH = "mismatch"
-    CARRIED_OUT = "carried-out"  # its effect committed, its response was never stored
+    CARRIED_OUT = "response-lost"  # its effect committed, its response was never stored
 
 
 Outcome = Claimed | StoredResponse | Verdict
@@ -314,10 +315,14 @@ class IdempotencyMiddleware:
         outcome = await store.claim(request)
         if isinstance(outcome, Claimed):
             await self._run(scope, receive, send, store=store, request=request, claim=outcome)
-        elif isinstance(outcome, StoredResponse):
+            return
+        if isinstance(outcome, StoredResponse):
+            _count("replayed")
             log.info("http.idempotency.replayed", extra={"route": request.route})
             await _replay(outcome, send)
-        elif outcome is Verdict.MISMATCH:
+            return
+        _count(outcome.value)
+        if outcome is Verdict.MISMATCH:
             log.warning("http.idempotency.key-reused", extra={"route": request.route})
             await _refuse_key(scope, receive, send, detail=_REUSED)
         elif outcome is Verdict.CARRIED_OUT:
@@ -443,14 +448,16 @@ class _KeyedRun:
             await self._commit_with(response)
         except Exception as error:
             log.exception("http.idempotency.commit-failed", extra={"route": self.request.route})
-            await self.abandon()
+            await self.abandon(outcome="commit-failed")
             return _commit_failed(error, path=self._path)
         await self._close()
+        _count("stored")
         return None
 
-    async def abandon(self) -> None:
+    async def abandon(self, *, outcome: str | None = None) -> None:
         """Roll the held effect back, if any, and drop the claim. Failures are logged: a
         claim left behind only delays a retry until the lease runs out."""
+        _count(outcome or ("rolled-back" if self._held is not None else "released"))
         try:
             await self._close()
             await self._store.release(self.request, self.claim)
@@ -467,8 +474,10 @@ class _KeyedRun:
         await self._held.transaction.commit()
 
     async def _keep(self, response: StoredResponse) -> None:
+        kept = storable(response.status)
+        _count("stored" if kept else "released")
         try:
-            if storable(response.status):
+            if kept:
                 await self._store.complete(self.request, self.claim, response)
             else:
                 await self._store.release(self.request, self.claim)
@@ -479,6 +488,10 @@ class _KeyedRun:
         held, self._held = self._held, None
         if held is not None:
             await held.transaction.close()
+
+
+def _count(outcome: str) -> None:
+    IDEMPOTENT_REQUESTS.labels(outcome).inc()
 
 
 def _commit_failed(error: Exception, *, path: str) -> Response:
