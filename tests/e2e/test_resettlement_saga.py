@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 from support.kafka import wait_for
+from support.reference import quota_order_2026
 from support.services import ServiceSchema, migrated_schema
-from support.shared import quota_order_2026
 
-from koshiqon.common.auth import issue_dev_token
+from koshiqon.devtools.devkey import issue_dev_token
 from koshiqon.quota.bootstrap import MIGRATIONS as QUOTA_MIGRATIONS
 from koshiqon.registration.bootstrap import MIGRATIONS as REGISTRATION_MIGRATIONS
 

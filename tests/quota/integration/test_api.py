@@ -8,8 +8,8 @@ import uuid
 import httpx
 import pytest
 from quota.helpers import ALMATY_CITY, NORTH_KAZ, PAVLODAR, token
+from support.reference import quota_order_2026
 from support.services import ServiceSchema
-from support.shared import quota_order_2026
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support.shared import quota_order_2026
+from support.reference import quota_order_2026
 
 from koshiqon.quota.domain.errors import InvalidQuota
 from koshiqon.quota.domain.model import Category, Kind, Period, QuotaSpec
