@@ -48,9 +48,9 @@ import orjson
 from pydantic import SecretStr
 
 from koshiqon.common import db
-from koshiqon.common.auth import issue_dev_token
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import admin_dsn, role_dsn
+from koshiqon.devtools.devkey import issue_dev_token
 from koshiqon.quota.bootstrap import MIGRATIONS
 
 SCHEMA = "bench_quota"

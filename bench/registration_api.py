@@ -60,10 +60,10 @@ import uvloop
 from pydantic import SecretStr
 
 from koshiqon.common import db
-from koshiqon.common.auth import issue_dev_token
 from koshiqon.common.database import Database
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import admin_dsn, role_dsn
+from koshiqon.devtools.devkey import issue_dev_token
 from koshiqon.registration.bootstrap import MIGRATIONS
 
 SCHEMA = "bench_registration"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from koshiqon.common.auth import issue_dev_token
+from koshiqon.devtools.devkey import issue_dev_token
 from koshiqon.quota.bootstrap import Bus
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.model import TerritoryKind

@@ -22,8 +22,8 @@ from support.selftest import (
 )
 
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, Subscription
-from koshiqon.common.infra import kafka
 from koshiqon.common.outbox import OutboxRelay, RelayConfig
+from koshiqon.devtools.infra import kafka
 
 pytestmark = pytest.mark.integration
 

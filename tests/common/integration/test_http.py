@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from support.selftest import Workspace, workspace
 
-from koshiqon.common.auth import Principal, issue_dev_token, require_scopes
+from koshiqon.common.auth import Principal, require_scopes
 from koshiqon.common.errors import Conflict, NotFound
 from koshiqon.common.health import ReadinessCheck, database_check, kafka_check, migrations_check
 from koshiqon.common.http.app import create_app
@@ -36,6 +36,7 @@ from koshiqon.common.http.idempotency import (
 from koshiqon.common.http.pagination import Page, PageQuery, decode_cursor, make_page
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import ServiceSettings
+from koshiqon.devtools.devkey import issue_dev_token
 
 pytestmark = pytest.mark.integration
 

@@ -30,24 +30,26 @@ from fastapi import Depends, FastAPI
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from koshiqon.common.auth import (
-    DEV_KID,
     Authenticated,
     Principal,
     RemoteJwks,
     TokenVerifier,
+    region_guard,
+    require_scopes,
+)
+from koshiqon.common.errors import Forbidden, InvalidInput, Unauthenticated
+from koshiqon.common.http.problems import install_problem_handlers
+from koshiqon.common.settings import AuthSettings
+from koshiqon.devtools import token as auth_cli
+from koshiqon.devtools.devkey import (
+    DEV_KID,
+    PrivateKey,
     dev_key_path,
     dev_private_key,
     dev_public_jwks,
     issue_dev_token,
-    region_guard,
-    require_scopes,
     sign_token,
 )
-from koshiqon.common.auth import cli as auth_cli
-from koshiqon.common.auth.devkey import PrivateKey
-from koshiqon.common.errors import Forbidden, InvalidInput, Unauthenticated
-from koshiqon.common.http.problems import install_problem_handlers
-from koshiqon.common.settings import AuthSettings
 
 ALMATY = "750000000"
 ASTANA = "710000000"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from koshiqon.common.infra.kafka import run_tool
-from koshiqon.common.infra.postgres import run_pg_program
+from koshiqon.devtools.infra.kafka import run_tool
+from koshiqon.devtools.infra.postgres import run_pg_program
 
 
 def flaky(marker: Path) -> list[str]:

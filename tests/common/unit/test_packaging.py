@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from koshiqon.common.migrations import script_location
-from koshiqon.common.paths import project_root
+from koshiqon.devtools.paths import project_root
 
 SERVICES = ("registration", "quota")
 ROOT = project_root()

@@ -1,4 +1,4 @@
-"""Pid files (`koshiqon.common.infra.process.live_pid`): only a definite answer makes one
+"""Pid files (`koshiqon.devtools.infra.process.live_pid`): only a definite answer makes one
 stale. Real processes, no fakes."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from koshiqon.common.infra.process import live_pid
+from koshiqon.devtools.infra.process import live_pid
 
 MARKER = "koshiqon-process-test"
 

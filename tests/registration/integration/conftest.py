@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from support.http import served
 from support.services import ServiceSchema, migrated_schema
 
-from koshiqon.common.auth import issue_dev_token
 from koshiqon.common.kz import iin_check_digit
+from koshiqon.devtools.devkey import issue_dev_token
 from koshiqon.registration.bootstrap import MIGRATIONS, build_app
 from koshiqon.registration.config import RegistrationSettings
 

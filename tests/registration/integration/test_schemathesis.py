@@ -14,7 +14,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from support.services import ServiceSchema, migrated_schema
 
-from koshiqon.common.auth import issue_dev_token
+from koshiqon.devtools.devkey import issue_dev_token
 from koshiqon.registration.bootstrap import MIGRATIONS, build_app
 from koshiqon.registration.config import RegistrationSettings
 

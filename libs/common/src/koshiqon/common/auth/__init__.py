@@ -1,5 +1,5 @@
-"""OAuth2 bearer tokens: verification, the caller (`Principal`), FastAPI dependencies, and
-the development signing key."""
+"""OAuth2 bearer tokens: verification, the caller (`Principal`), FastAPI dependencies. The
+development signing key is in `koshiqon.devtools` (not in a service image)."""
 
 from koshiqon.common.auth.dependencies import (
     Authenticated,
@@ -7,14 +7,6 @@ from koshiqon.common.auth.dependencies import (
     bearer_principal,
     region_guard,
     require_scopes,
-)
-from koshiqon.common.auth.devkey import (
-    DEV_KID,
-    dev_key_path,
-    dev_private_key,
-    dev_public_jwks,
-    issue_dev_token,
-    sign_token,
 )
 from koshiqon.common.auth.principal import Principal, region_code
 from koshiqon.common.auth.verifier import (
@@ -28,7 +20,6 @@ from koshiqon.common.auth.verifier import (
 )
 
 __all__ = [
-    "DEV_KID",
     "Authenticated",
     "BearerPrincipal",
     "KeySource",
@@ -38,14 +29,9 @@ __all__ = [
     "StaticKeys",
     "TokenVerifier",
     "bearer_principal",
-    "dev_key_path",
-    "dev_private_key",
-    "dev_public_jwks",
-    "issue_dev_token",
     "key_source",
     "principal_from_claims",
     "region_code",
     "region_guard",
     "require_scopes",
-    "sign_token",
 ]

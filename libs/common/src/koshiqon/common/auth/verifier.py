@@ -1,7 +1,8 @@
 """Verify OAuth2 bearer JWTs (RS256 / ES256) and turn them into a `Principal`.
 
 Keys come from exactly one source, chosen from `AuthSettings` in this order: a JWKS URL, a
-JWKS file, a PEM public key file, else the development key. Each key verifies exactly one
+JWKS file, a PEM public key file, else (dev and test only) the development key of
+`koshiqon.devtools`. Each key verifies exactly one
 algorithm (the JWK's `alg`, else the one its type implies: RSA → RS256, P-256 → ES256), and
 only asymmetric algorithms listed in `settings.algorithms` are accepted, so neither `none`
 nor an HMAC forged with a public key can pass. Keys named in token headers (`jku`, `x5u`,
@@ -23,7 +24,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.exceptions import InvalidJTIError, InvalidSubjectError
 
-from koshiqon.common.auth.devkey import dev_public_jwks
 from koshiqon.common.auth.principal import Principal, region_code
 from koshiqon.common.errors import InvalidInput, Unauthenticated
 from koshiqon.common.settings import AuthSettings
@@ -138,7 +138,21 @@ def key_source(settings: AuthSettings) -> KeySource:
         return StaticKeys.from_jwks(_read_json(settings.jwks_path))
     if settings.public_key_path:
         return SingleKey.from_pem(settings.public_key_path.read_bytes())
-    return StaticKeys.from_jwks(dev_public_jwks())
+    return StaticKeys.from_jwks(_development_jwks())
+
+
+def _development_jwks() -> dict[str, Any]:
+    """The development key's public half, from the development tooling (`koshiqon.devtools`,
+    in the workspace's dev group). A service image does not carry it: there, and outside dev
+    and test (`ServiceSettings` refuses that), a key source must be configured."""
+    try:
+        from koshiqon.devtools.devkey import dev_public_jwks
+    except ImportError:
+        raise RuntimeError(
+            "no token signing keys configured: set <SERVICE>_AUTH__JWKS_URL, _JWKS_PATH or"
+            " _PUBLIC_KEY_PATH (the development key needs the koshiqon-devtools package)"
+        ) from None
+    return dev_public_jwks()
 
 
 CACHE_SECONDS = 60.0

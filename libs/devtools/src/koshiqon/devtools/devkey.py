@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm
 
-from koshiqon.common.paths import state_dir
+from koshiqon.devtools.paths import state_dir
 
 DEV_KID = "koshiqon-dev"
 DEV_ALGORITHM = "ES256"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from koshiqon.common.auth.devkey import issue_dev_token
 from koshiqon.common.auth.principal import region_code
 from koshiqon.common.errors import InvalidInput
+from koshiqon.devtools.devkey import issue_dev_token
 
 USAGE_ERROR = 2
 

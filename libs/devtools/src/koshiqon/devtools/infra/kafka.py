@@ -15,9 +15,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from koshiqon.common.infra.process import kill, live_pid, terminate
-from koshiqon.common.paths import project_root, state_dir
 from koshiqon.common.settings import LOCAL_KAFKA_PORT
+from koshiqon.devtools.infra.process import kill, live_pid, terminate
+from koshiqon.devtools.paths import project_root, state_dir
 
 BROKER_PORT = LOCAL_KAFKA_PORT
 CONTROLLER_PORT = LOCAL_KAFKA_PORT + 1

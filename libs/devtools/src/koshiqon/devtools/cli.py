@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from koshiqon.common import dlq
-from koshiqon.common.auth import cli as auth_cli
-from koshiqon.common.infra import cli as infra_cli
+from koshiqon.devtools import token as auth_cli
+from koshiqon.devtools.infra import cli as infra_cli
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,9 +14,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from koshiqon.common.infra.process import live_pid
-from koshiqon.common.paths import state_dir
 from koshiqon.common.settings import LOCAL_PG_PORT
+from koshiqon.devtools.infra.process import live_pid
+from koshiqon.devtools.paths import state_dir
 
 PORT = LOCAL_PG_PORT
 SUPERUSER = "postgres"

@@ -8,8 +8,8 @@ import os
 import sys
 
 from koshiqon.common import db, settings
-from koshiqon.common.infra import kafka, postgres
 from koshiqon.common.topics import CONTEXT_TOPICS, ensure_topics
+from koshiqon.devtools.infra import kafka, postgres
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
