@@ -23,7 +23,10 @@ import asyncpg
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from koshiqon.common import db, outbox
+from koshiqon.common import outbox
+from koshiqon.common.database import roles
+from koshiqon.common.database.engine import create_engine, session_factory
+from koshiqon.common.database.tables import new_metadata
 from koshiqon.common.events.contracts import EventPayload, event, make_event
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.kafka import new_producer
@@ -72,14 +75,14 @@ async def raw_baseline(bootstrap: str, topic: str, events: list[Envelope]) -> fl
 
 
 async def relay_run(dsn: str, bootstrap: str, events: list[Envelope]) -> float:
-    engine = db.create_engine(dsn, schema=SCHEMA, application="bench")
-    sessions = db.session_factory(engine)
+    engine = create_engine(dsn, schema=SCHEMA, application="bench")
+    sessions = session_factory(engine)
     relay = OutboxRelay(
         RelayConfig(dsn=dsn, schema=SCHEMA, bootstrap=bootstrap, service="bench", poll_interval=5)
     )
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
-    conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
+    conn = await asyncpg.connect(roles.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     await conn.execute("VACUUM (ANALYZE) outbox")  # steady state: autovacuum keeps up
     published_before = _published()
     try:
@@ -112,12 +115,12 @@ async def main(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA_BOOTSTRAP)
     admin = admin_dsn()
-    await db.drop_schema(admin, SCHEMA)
-    await db.bootstrap(admin, {SCHEMA: "bench"})
+    await roles.drop_schema(admin, SCHEMA)
+    await roles.bootstrap(admin, {SCHEMA: "bench"})
     dsn = role_dsn(admin, role=SCHEMA, password=SecretStr("bench"))
-    engine = db.create_engine(dsn, schema=SCHEMA, application="bench")
+    engine = create_engine(dsn, schema=SCHEMA, application="bench")
     async with engine.begin() as conn:
-        await conn.run_sync(db.new_metadata().create_all)
+        await conn.run_sync(new_metadata().create_all)
     await engine.dispose()
 
     raw_topic = f"bench.raw.{uuid.uuid4().hex[:8]}.v1"
@@ -129,7 +132,7 @@ async def main(args: argparse.Namespace) -> None:
     for _ in range(args.rounds):  # alternate, so drift in the machine's load hits both sides
         raw_rates.append(len(events) / await raw_baseline(bootstrap, raw_topic, events))
         relay_rates.append(len(events) / await relay_run(dsn, bootstrap, events))
-    await db.drop_schema(admin, SCHEMA)
+    await roles.drop_schema(admin, SCHEMA)
 
     raw_rate, relay_rate = statistics.median(raw_rates), statistics.median(relay_rates)
     print(f"events: {len(events)} x {len(events[0].to_bytes())} bytes, {PARTITIONS} partitions,"

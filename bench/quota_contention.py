@@ -47,7 +47,7 @@ import asyncpg
 import orjson
 from pydantic import SecretStr
 
-from koshiqon.common import db
+from koshiqon.common.database import roles
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import admin_dsn, role_dsn
 from koshiqon.devtools.devkey import issue_dev_token
@@ -99,11 +99,11 @@ class Connection:
 
 async def prepare() -> str:
     admin = admin_dsn()
-    await db.drop_schema(admin, SCHEMA)
-    await db.bootstrap(admin, {SCHEMA: PASSWORD})
+    await roles.drop_schema(admin, SCHEMA)
+    await roles.bootstrap(admin, {SCHEMA: PASSWORD})
     dsn = role_dsn(admin, role=SCHEMA, password=SecretStr(PASSWORD))
     await upgrade(MIGRATIONS, dsn, schema=SCHEMA)
-    conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
+    conn = await asyncpg.connect(roles.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     try:
         await conn.execute(
             'CREATE TABLE raw_quota (id int PRIMARY KEY, "limit" int NOT NULL, reserved int '
@@ -237,7 +237,7 @@ async def raw_round(
     dsn: str, sizes: list[int], reservers: int, *, pool_size: int, limit: int
 ) -> Result:
     pool = await asyncpg.create_pool(
-        db.asyncpg_dsn(dsn),
+        roles.asyncpg_dsn(dsn),
         min_size=pool_size,
         max_size=pool_size,
         server_settings={"search_path": SCHEMA},
@@ -262,7 +262,7 @@ async def raw_round(
 
 
 async def checks(dsn: str) -> dict[str, int]:
-    conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
+    conn = await asyncpg.connect(roles.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     try:
         row = await conn.fetchrow(
             'SELECT (SELECT count(*) FROM quotas WHERE reserved + consumed > "limit") AS quota, '
@@ -310,8 +310,8 @@ async def main(args: argparse.Namespace) -> None:
         raw = await raw_round(dsn, sizes, args.reservers, pool_size=args.pool, limit=limit)
         found = await checks(dsn)
     finally:
-        await db.drop_schema(admin_dsn(), SCHEMA)
-        await db.drop_role(admin_dsn(), SCHEMA)
+        await roles.drop_schema(admin_dsn(), SCHEMA)
+        await roles.drop_role(admin_dsn(), SCHEMA)
     with_key = " + Idempotency-Key" if args.idempotency_key else ""
     print(
         f"{args.requests} requests of 1-5 persons, {args.reservers} concurrent reservers, "

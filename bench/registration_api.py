@@ -59,8 +59,8 @@ import orjson
 import uvloop
 from pydantic import SecretStr
 
-from koshiqon.common import db
-from koshiqon.common.database import Database
+from koshiqon.common.database import roles
+from koshiqon.common.database.driver import Database
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import admin_dsn, role_dsn
 from koshiqon.devtools.devkey import issue_dev_token
@@ -75,8 +75,8 @@ START = date(2000, 1, 1)
 
 async def prepare() -> str:
     admin = admin_dsn()
-    await db.drop_schema(admin, SCHEMA)
-    await db.bootstrap(admin, {SCHEMA: PASSWORD})
+    await roles.drop_schema(admin, SCHEMA)
+    await roles.bootstrap(admin, {SCHEMA: PASSWORD})
     dsn = role_dsn(admin, role=SCHEMA, password=SecretStr(PASSWORD))
     await upgrade(MIGRATIONS, dsn, schema=SCHEMA)
     return dsn
@@ -371,7 +371,7 @@ async def main(
     seconds: float, clients: int, persons: int, rounds: int, deployments: list[int]
 ) -> None:
     dsn = await prepare()
-    conn = await asyncpg.connect(db.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
+    conn = await asyncpg.connect(roles.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     workloads = [await workload(conn, clients, persons) for _ in deployments]
     raw_persons = await workload(conn, clients, persons)
     postmaster = await find_postmaster(conn)
@@ -441,7 +441,7 @@ async def main(
             f"as deployed (one API process per core, {cores} here): api/raw ="
             f" {len(deployed.latencies) / len(raw.latencies):.2f} (target >= 0.5)"
         )
-    await db.drop_schema(admin_dsn(), SCHEMA)
+    await roles.drop_schema(admin_dsn(), SCHEMA)
 
 
 def round_ratios(api: Side, raw: Side) -> str:

@@ -16,8 +16,8 @@ import os
 import signal
 from pathlib import Path
 
-from koshiqon.common import db
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, Subscription
+from koshiqon.common.database.engine import create_engine, session_factory
 from koshiqon.common.events.contracts import event
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.worker import run_components
@@ -32,7 +32,7 @@ def _declare(suffix: str, topic: str) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     event_type = _declare(args.suffix, args.topic)
-    engine = db.create_engine(args.dsn, schema=args.schema, application="selftest-consumer")
+    engine = create_engine(args.dsn, schema=args.schema, application="selftest-consumer")
     marker = Path(args.die_after_commit) if args.die_after_commit else None
 
     async def die_once(_: Envelope) -> None:
@@ -42,7 +42,7 @@ async def main(args: argparse.Namespace) -> None:
 
     runner = ConsumerRunner(
         Subscription(group=args.group, topics=[args.topic], handlers={event_type: record_effect}),
-        db.session_factory(engine),
+        session_factory(engine),
         ConsumerConfig(bootstrap=args.bootstrap, after_commit=die_once),
     )
     try:

@@ -13,7 +13,10 @@ from pydantic import SecretStr
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, func, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from koshiqon.common import db, outbox
+from koshiqon.common import outbox
+from koshiqon.common.database import roles
+from koshiqon.common.database.engine import create_engine, session_factory
+from koshiqon.common.database.tables import new_metadata
 from koshiqon.common.events.contracts import EventContract, EventPayload, event, make_event
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.settings import role_dsn
@@ -67,7 +70,7 @@ class Workspace:
 
 
 def _metadata() -> MetaData:
-    metadata = db.new_metadata()
+    metadata = new_metadata()
     Table(
         "effects",
         metadata,
@@ -90,7 +93,7 @@ async def sweep_leftovers(admin_dsn: str) -> None:
     if admin_dsn in _swept:
         return
     _swept.add(admin_dsn)
-    conn = await asyncpg.connect(db.asyncpg_dsn(admin_dsn))
+    conn = await asyncpg.connect(roles.asyncpg_dsn(admin_dsn))
     try:
         stale = await conn.fetch(
             "SELECT nspname FROM ("
@@ -103,14 +106,14 @@ async def sweep_leftovers(admin_dsn: str) -> None:
     finally:
         await conn.close()
     for row in stale:
-        await db.drop_schema(admin_dsn, row["nspname"])
-        await db.drop_role(admin_dsn, row["nspname"])
+        await roles.drop_schema(admin_dsn, row["nspname"])
+        await roles.drop_role(admin_dsn, row["nspname"])
 
 
 async def create_test_role(admin_dsn: str, schema: str, password: str) -> None:
     """A role and schema for one test, stamped with its creation time for the sweep."""
-    await db.bootstrap(admin_dsn, {schema: password})
-    conn = await asyncpg.connect(db.asyncpg_dsn(admin_dsn))
+    await roles.bootstrap(admin_dsn, {schema: password})
+    conn = await asyncpg.connect(roles.asyncpg_dsn(admin_dsn))
     try:
         stamp = await conn.fetchval("SELECT quote_literal('created ' || now()::text)")
         await conn.execute(f'COMMENT ON SCHEMA "{schema}" IS {stamp}')
@@ -124,15 +127,15 @@ async def workspace(admin_dsn: str) -> AsyncIterator[Workspace]:
     schema = f"t_{uuid.uuid4().hex[:10]}"
     await create_test_role(admin_dsn, schema, "selftest")
     dsn = role_dsn(admin_dsn, role=schema, password=SecretStr("selftest"))
-    engine = db.create_engine(dsn, schema=schema, application="selftest", pool_size=5)
+    engine = create_engine(dsn, schema=schema, application="selftest", pool_size=5)
     async with engine.begin() as conn:
         await conn.run_sync(_metadata().create_all)
     try:
-        yield Workspace(schema, dsn, engine, db.session_factory(engine))
+        yield Workspace(schema, dsn, engine, session_factory(engine))
     finally:
         await engine.dispose()
-        await db.drop_schema(admin_dsn, schema)
-        await db.drop_role(admin_dsn, schema)
+        await roles.drop_schema(admin_dsn, schema)
+        await roles.drop_role(admin_dsn, schema)
 
 
 async def create_topic(bootstrap: str, spec: TopicSpec) -> None:

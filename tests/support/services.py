@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from koshiqon.common import db
+from koshiqon.common.database import roles
+from koshiqon.common.database.engine import create_engine, session_factory
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import role_dsn
 from support.selftest import create_test_role, sweep_leftovers
@@ -44,10 +45,10 @@ async def migrated_schema(
     await create_test_role(admin_dsn, schema, PASSWORD)
     dsn = role_dsn(admin_dsn, role=schema, password=SecretStr(PASSWORD))
     await upgrade(migrations, dsn, schema=schema, revision=revision)
-    engine = db.create_engine(dsn, schema=schema, application="selftest", pool_size=5)
+    engine = create_engine(dsn, schema=schema, application="selftest", pool_size=5)
     try:
-        yield ServiceSchema(schema, dsn, engine, db.session_factory(engine))
+        yield ServiceSchema(schema, dsn, engine, session_factory(engine))
     finally:
         await engine.dispose()
-        await db.drop_schema(admin_dsn, schema)
-        await db.drop_role(admin_dsn, schema)
+        await roles.drop_schema(admin_dsn, schema)
+        await roles.drop_role(admin_dsn, schema)

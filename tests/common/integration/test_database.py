@@ -13,7 +13,7 @@ from sqlalchemy import text
 from support.http import DATABASE_AWAY
 from support.selftest import Workspace
 
-from koshiqon.common.database import Database, Params, driver_connection
+from koshiqon.common.database.driver import Database, Params, driver_connection
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from support.selftest import Workspace, workspace
 
-from koshiqon.common.db import asyncpg_dsn
+from koshiqon.common.database.roles import asyncpg_dsn
 from koshiqon.common.health import NotReady, migrations_check
 from koshiqon.common.migrations import (
     current_revisions,

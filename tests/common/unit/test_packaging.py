@@ -38,7 +38,7 @@ def test_the_wheel_carries_the_migrations_and_the_installed_package_finds_them(
     installed = tmp_path / "site-packages"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(installed)
-    versions = ROOT / "services" / service / "migrations" / "versions"
+    versions = ROOT / "services" / service / "src" / "koshiqon" / service / "migrations" / "versions"
     sources = sorted(p.name for p in versions.glob("*.py"))
     package = installed / "koshiqon" / service
     found = script_location(str(package / "bootstrap.py"))
@@ -47,10 +47,11 @@ def test_the_wheel_carries_the_migrations_and_the_installed_package_finds_them(
     assert (found / "script.py.mako").is_file()
 
 
-def test_in_the_source_tree_the_migrations_are_the_services_own_folder() -> None:
+def test_in_the_source_tree_the_migrations_are_inside_the_package() -> None:
     from koshiqon.registration import bootstrap
 
-    assert script_location(bootstrap.__file__) == ROOT / "services/registration/migrations"
+    expected = ROOT / "services/registration/src/koshiqon/registration/migrations"
+    assert script_location(bootstrap.__file__) == expected
 
 
 def test_a_package_without_migrations_is_an_error(tmp_path: Path) -> None:

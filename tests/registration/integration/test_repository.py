@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from registration.integration.conftest import Service
 
-from koshiqon.common.database import Database
+from koshiqon.common.database.driver import Database
 from koshiqon.common.events.registration import EndReason, ResidenceKind, StayPurpose
 from koshiqon.registration.domain.model import Address, Residence, ResidenceStatus, concerns
 from koshiqon.registration.unit_of_work import SqlUnitOfWork

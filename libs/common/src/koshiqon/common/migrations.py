@@ -42,21 +42,21 @@ from sqlalchemy import Connection, Executable, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from koshiqon.common.db import NAMING_CONVENTION, add_platform_tables, sqlalchemy_url
+from koshiqon.common.database.engine import sqlalchemy_url
+from koshiqon.common.database.tables import NAMING_CONVENTION, add_platform_tables
 
 log = logging.getLogger("koshiqon.migrations")
 
 
 def script_location(package_file: str) -> Path:
-    """A service's Alembic folder, seen from its package (`bootstrap.py`'s `__file__`). The
-    source tree keeps it at `services/<svc>/migrations`; a wheel carries it inside the package
-    (`koshiqon/<svc>/migrations`, hatch's `force-include`), so an installed service, in an
-    image or anywhere, migrates with no checkout around it."""
+    """A service's Alembic folder, `migrations/` inside its package (seen from a module of the
+    package, such as `bootstrap.py`'s `__file__`): the source tree and an installed wheel
+    alike, so an installed service, in an image or anywhere, migrates with no checkout."""
     package = Path(package_file).resolve().parent
-    for candidate in (package / "migrations", package.parents[2] / "migrations"):
-        if (candidate / "env.py").is_file():
-            return candidate
-    raise RuntimeError(f"no Alembic migrations beside or above {package}")
+    candidate = package / "migrations"
+    if (candidate / "env.py").is_file():
+        return candidate
+    raise RuntimeError(f"no Alembic migrations in {package}")
 
 
 _SCHEMA = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

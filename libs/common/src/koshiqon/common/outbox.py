@@ -24,9 +24,9 @@ from aiokafka.structs import RecordMetadata
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from koshiqon.common import metrics
-from koshiqon.common.database import Connection as DriverConnection
-from koshiqon.common.database import driver_connection
-from koshiqon.common.db import asyncpg_dsn
+from koshiqon.common.database.driver import Connection as DriverConnection
+from koshiqon.common.database.driver import driver_connection
+from koshiqon.common.database.roles import asyncpg_dsn
 from koshiqon.common.events.contracts import REGISTRY
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.kafka import new_producer

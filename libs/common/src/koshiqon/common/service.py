@@ -33,8 +33,9 @@ import uvloop
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from koshiqon.common import db, logs
-from koshiqon.common.database import Database
+from koshiqon.common import logs
+from koshiqon.common.database.driver import Database
+from koshiqon.common.database.engine import create_engine, session_factory
 from koshiqon.common.health import database_check, kafka_check, migrations_check
 from koshiqon.common.http.app import create_app
 from koshiqon.common.migrations import upgrade
@@ -51,7 +52,7 @@ StateSetup = Callable[
 
 def service_engine(settings: ServiceSettings, *, role: str) -> AsyncEngine:
     """The engine of one role of a service (`api`, `worker`), in the service's schema."""
-    return db.create_engine(
+    return create_engine(
         settings.dsn(),
         schema=settings.db_schema,
         application=f"{settings.service_name}-{role}",
@@ -75,7 +76,7 @@ def service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.sessions = db.session_factory(engine)
+        app.state.sessions = session_factory(engine)
         try:
             async with state(app, app.state.sessions):
                 yield

@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from koshiqon.common import db
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
+from koshiqon.common.database.engine import session_factory
 from koshiqon.common.migrations import script_location
 from koshiqon.common.service import outbox_relay, service_app, service_engine
 from koshiqon.common.settings import ServiceSettings
@@ -110,7 +110,7 @@ async def build_worker(
 
     quota_settings = _settings(settings)
     engine = service_engine(settings, role="worker")
-    sessions = db.session_factory(engine)
+    sessions = session_factory(engine)
     relay = outbox_relay(settings)
     consumer = ConsumerRunner(
         subscription(clock, group=group),

@@ -17,9 +17,10 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from koshiqon.common import db, logs
+from koshiqon.common import logs
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
-from koshiqon.common.database import Database
+from koshiqon.common.database.driver import Database
+from koshiqon.common.database.engine import session_factory
 from koshiqon.common.migrations import script_location
 from koshiqon.common.service import outbox_relay, service_app, service_database, service_engine
 from koshiqon.common.settings import ServiceSettings
@@ -99,7 +100,7 @@ async def build_worker(settings: ServiceSettings) -> AsyncIterator[Sequence[Comp
     relay = outbox_relay(settings)
     consumer = ConsumerRunner(
         subscription(),
-        db.session_factory(engine),
+        session_factory(engine),
         ConsumerConfig(bootstrap=settings.kafka_bootstrap_servers),
     )
     expiry = ExpiryScheduler(sql_bus(database), batch_size=settings.expiry_batch_size)

@@ -18,7 +18,7 @@ from typing import Protocol, Self
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from koshiqon.common import outbox
-from koshiqon.common.database import Database, PooledTransaction, driver_connection
+from koshiqon.common.database.driver import Database, PooledTransaction, driver_connection
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
 from koshiqon.common.http.idempotency import commit_effect, settle_held

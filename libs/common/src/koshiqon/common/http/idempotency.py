@@ -30,7 +30,7 @@ there is no caller to scope the key to). Another caller's identical key is anoth
 
 Contract with the service: its lifespan sets `app.state.sessions`, an
 `async_sessionmaker[AsyncSession]` whose connections work in the service's schema (as
-`koshiqon.common.db.create_engine` + `session_factory` make them), where the platform table
+`koshiqon.common.database.engine.create_engine` + `session_factory` make them), where the platform table
 `idempotency_keys` exists; its unit of work commits with `commit_effect` and calls
 `settle_held` before it begins.
 
@@ -71,8 +71,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from koshiqon.common.auth.dependencies import bearer_token, token_verifier
-from koshiqon.common.database import Connection as DriverConnection
-from koshiqon.common.database import driver_connection
+from koshiqon.common.database.driver import Connection as DriverConnection
+from koshiqon.common.database.driver import driver_connection
 from koshiqon.common.errors import Unauthenticated
 from koshiqon.common.http.problems import (
     RETRY_AFTER_SECONDS,

@@ -7,7 +7,8 @@ import asyncio
 import os
 import sys
 
-from koshiqon.common import db, settings
+from koshiqon.common import settings
+from koshiqon.common.database import roles
 from koshiqon.common.topics import CONTEXT_TOPICS, ensure_topics
 from koshiqon.devtools.infra import kafka, postgres
 
@@ -29,7 +30,7 @@ def uses_local_postgres() -> bool:
 def _role_passwords() -> dict[str, str]:
     return {
         service: os.environ.get(f"{service.upper()}_DB_PASSWORD", settings.DEV_ROLE_PASSWORD)
-        for service in db.SERVICES
+        for service in roles.SERVICES
     }
 
 
@@ -42,7 +43,7 @@ def up() -> list[str]:
         kafka.start()
         started.append("kafka")
     kafka.wait_ready()
-    asyncio.run(db.bootstrap(settings.admin_dsn(), _role_passwords()))
+    asyncio.run(roles.bootstrap(settings.admin_dsn(), _role_passwords()))
     asyncio.run(ensure_topics(f"127.0.0.1:{kafka.BROKER_PORT}", CONTEXT_TOPICS))
     return started
 

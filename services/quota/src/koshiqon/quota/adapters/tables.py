@@ -17,7 +17,7 @@ from sqlalchemy import (
     Uuid,
 )
 
-from koshiqon.common.db import new_metadata
+from koshiqon.common.database.tables import new_metadata
 
 metadata = new_metadata()
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
     text,
 )
 
-from koshiqon.common.db import new_metadata
+from koshiqon.common.database.tables import new_metadata
 
 metadata = new_metadata()
 

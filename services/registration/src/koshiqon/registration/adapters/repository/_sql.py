@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from koshiqon.common.database import Connection
+from koshiqon.common.database.driver import Connection
 from koshiqon.common.errors import Conflict
 from koshiqon.registration.domain.errors import DuplicatePerson, OverlappingStay
 

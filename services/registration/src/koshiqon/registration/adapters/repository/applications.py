@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from koshiqon.common.database import Connection, Params
+from koshiqon.common.database.driver import Connection, Params
 from koshiqon.common.events.registration import ResettlementCategory
 from koshiqon.registration.adapters.repository._sql import (
     affected,

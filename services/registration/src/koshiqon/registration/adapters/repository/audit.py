@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from koshiqon.common.database import Connection, Params
+from koshiqon.common.database.driver import Connection, Params
 from koshiqon.registration.adapters.repository._sql import columns
 from koshiqon.registration.domain.model import Actor, AuditEntry
 

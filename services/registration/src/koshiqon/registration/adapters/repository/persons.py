@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from koshiqon.common.database import Connection, Params
+from koshiqon.common.database.driver import Connection, Params
 from koshiqon.common.events.registration import LegalStatus
 from koshiqon.common.kz import Sex
 from koshiqon.registration.adapters.repository._sql import columns, insert, insert_statement

@@ -7,7 +7,7 @@ from datetime import date
 
 import asyncpg
 
-from koshiqon.common.database import Connection
+from koshiqon.common.database.driver import Connection
 from koshiqon.common.events.registration import EndReason, ResidenceKind, StayPurpose
 from koshiqon.registration.adapters.repository._sql import (
     affected,

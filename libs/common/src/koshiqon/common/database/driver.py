@@ -32,7 +32,7 @@ from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from koshiqon.common.db import asyncpg_dsn, safe_identifier
+from koshiqon.common.database.roles import asyncpg_dsn, safe_identifier
 from koshiqon.common.metrics import DB_POOL_CONNECTIONS, DB_POOL_WAIT_SECONDS
 
 # a pooled connection is handed out behind a proxy; code that runs statements takes either
