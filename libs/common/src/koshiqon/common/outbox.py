@@ -21,7 +21,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from koshiqon.common import metrics
 from koshiqon.common.database.driver import Connection as DriverConnection
@@ -45,13 +45,13 @@ _INSERT_AND_NOTIFY = (
 )
 
 
-async def add(target: AsyncSession | DriverConnection, *events: Envelope) -> None:
-    """Write events into the outbox inside the caller's transaction: a SQLAlchemy session's,
-    or an asyncpg connection's (`koshiqon.common.database`). Nothing is published unless
-    that transaction commits."""
+async def add(target: AsyncSession | AsyncConnection | DriverConnection, *events: Envelope) -> None:
+    """Write events into the outbox inside the caller's transaction: a SQLAlchemy session's or
+    Core connection's, or an asyncpg connection's. Nothing is published unless that
+    transaction commits."""
     if not events:
         return
-    conn = await driver_connection(target) if isinstance(target, AsyncSession) else target
+    conn = await driver_connection(target)
     await conn.execute(_INSERT_AND_NOTIFY, *_outbox_columns(events))
 
 

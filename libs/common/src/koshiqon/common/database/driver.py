@@ -30,7 +30,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from koshiqon.common.database.roles import asyncpg_dsn, safe_identifier
 from koshiqon.common.metrics import DB_POOL_CONNECTIONS, DB_POOL_WAIT_SECONDS
@@ -148,15 +148,18 @@ async def _rollback_open_transaction(conn: Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def driver_connection(session: AsyncSession) -> Connection:
-    """The asyncpg connection under `session`'s transaction: statements run on it belong to
-    that transaction and commit or roll back with the session."""
-    connection = await session.connection()
+async def driver_connection(target: AsyncSession | AsyncConnection | Connection) -> Connection:
+    """The asyncpg connection under `target`'s transaction (a session's or a Core connection's;
+    a driver connection is itself): statements run on it belong to that transaction and
+    commit or roll back with it."""
+    if not isinstance(target, AsyncSession | AsyncConnection):
+        return target
+    connection = await target.connection() if isinstance(target, AsyncSession) else target
     raw: Any = await connection.get_raw_connection()
     driver: Connection = raw.driver_connection
     if not driver.is_in_transaction():
         # SQLAlchemy's adapter sends BEGIN lazily, with the first statement it runs itself:
-        # run one, so that the transaction exists and is the session's to commit
+        # run one, so that the transaction exists and is SQLAlchemy's to commit
         await connection.exec_driver_sql("SELECT 1")
     return driver
 

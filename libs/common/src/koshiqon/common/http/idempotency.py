@@ -30,7 +30,7 @@ there is no caller to scope the key to). Another caller's identical key is anoth
 
 Contract with the service: its lifespan sets `app.state.sessions`, an
 `async_sessionmaker[AsyncSession]` whose connections work in the service's schema (as
-`koshiqon.common.database.engine.create_engine` + `session_factory` make them), where the platform table
+`koshiqon.common.database.engine` makes them), where the platform table
 `idempotency_keys` exists; its unit of work commits with `commit_effect` and calls
 `settle_held` before it begins.
 
@@ -66,7 +66,7 @@ from typing import Any, Protocol, cast
 
 import orjson
 from sqlalchemy import CursorResult, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -152,7 +152,7 @@ _running: contextvars.ContextVar[_KeyedRun | None] = contextvars.ContextVar(
 
 
 async def commit_effect(
-    target: AsyncSession | DriverConnection, transaction: HeldTransaction
+    target: AsyncSession | AsyncConnection | DriverConnection, transaction: HeldTransaction
 ) -> bool:
     """Commit a unit of work's `transaction` (`target` is its connection or session).
 
@@ -178,7 +178,7 @@ async def settle_held() -> None:
         await running.settle()
 
 
-async def record_effect(target: AsyncSession | DriverConnection) -> None:
+async def record_effect(target: AsyncSession | AsyncConnection | DriverConnection) -> None:
     """Mark the running keyed request's claim as carried out, in the caller's transaction,
     for a transaction that commits by other means than `commit_effect`: if its response is
     then lost, a retry under the key gets a 409 saying so instead of carrying the request
@@ -188,8 +188,8 @@ async def record_effect(target: AsyncSession | DriverConnection) -> None:
         await (await _driver(target)).execute(_EFFECT, *running.claim_params())
 
 
-async def _driver(target: AsyncSession | DriverConnection) -> DriverConnection:
-    return await driver_connection(target) if isinstance(target, AsyncSession) else target
+async def _driver(target: AsyncSession | AsyncConnection | DriverConnection) -> DriverConnection:
+    return await driver_connection(target)
 
 
 @dataclass(frozen=True)
