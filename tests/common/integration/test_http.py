@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import REGISTRY
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from support.selftest import Workspace, workspace
 
 from koshiqon.common.auth import Principal, require_scopes
@@ -227,20 +228,24 @@ def lab_router(lab: Lab) -> APIRouter:
 
 def build_app(ws: Workspace, lab: Lab, readiness: Sequence[ReadinessCheck]) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.sessions = ws.sessions
+    async def state(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
         lab.calls["lifespan"] = 1
         yield
         lab.calls["lifespan"] = 2
 
+    settings = ServiceSettings(
+        service_name="httptest",
+        environment="test",
+        http_max_body_bytes=MAX_BODY,
+        database_url=ws.dsn,  # type: ignore[arg-type]
+        database_schema=ws.schema,
+    )
     return create_app(
-        settings=ServiceSettings(
-            service_name="httptest", environment="test", http_max_body_bytes=MAX_BODY
-        ),
+        settings,
         title="HTTP test",
         version="0.0.1",
         routers=[persons_router(), lab_router(lab)],
-        lifespan=lifespan,
+        state=state,
         readiness=readiness,
     )
 
@@ -834,7 +839,7 @@ async def test_lifespan_of_the_service_runs_inside_the_factorys(
     app = build_app(ws, lab, [])
     async with serving(app):
         assert lab.calls["lifespan"] == 1
-        assert app.state.sessions is ws.sessions
+        assert app.state.sessions.kw["bind"] is app.state.engine
     assert lab.calls["lifespan"] == 2
 
 

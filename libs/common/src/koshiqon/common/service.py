@@ -5,13 +5,16 @@ A service describes itself once, in its bootstrap::
     SERVICE = ServiceDefinition(
         name="quota",
         settings=QuotaSettings,
-        build_app=build_app,            # settings -> FastAPI (create_app)
+        build_app=build_app,            # settings -> FastAPI (http.app.create_app)
         worker=build_worker,            # settings -> async context yielding its components
         migrations=MIGRATIONS_DIR,      # Alembic script location
     )
 
     def main() -> None:
         raise SystemExit(run(SERVICE))
+
+Workers make their engine with `service_engine` (re-exported from `database.engine`): one
+engine, one pool, per process.
 
 `api` serves HTTP (uvicorn on uvloop), `worker` runs the outbox relay and the consumers until
 SIGTERM, `migrate` upgrades the service's schema to head, `all` runs api and worker in one
@@ -22,89 +25,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import uvicorn
 import uvloop
-from fastapi import APIRouter, FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from fastapi import FastAPI
 
 from koshiqon.common import logs
-from koshiqon.common.database.driver import Database
-from koshiqon.common.database.engine import create_engine, session_factory
-from koshiqon.common.health import database_check, kafka_check, migrations_check
-from koshiqon.common.http.app import create_app
+from koshiqon.common.database.engine import service_engine
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.outbox import OutboxRelay, RelayConfig
 from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Component, run_components
 
-WorkerFactory = Callable[[ServiceSettings], AbstractAsyncContextManager[Sequence[Component]]]
-# what a service puts on `app.state` (its message bus...), opened and closed with the app
-StateSetup = Callable[
-    [FastAPI, async_sessionmaker[AsyncSession]], AbstractAsyncContextManager[None]
-]
+S = TypeVar("S", bound=ServiceSettings)
+WorkerFactory = Callable[[S], AbstractAsyncContextManager[Sequence[Component]]]
 
 
-def service_engine(settings: ServiceSettings, *, role: str) -> AsyncEngine:
-    """The engine of one role of a service (`api`, `worker`), in the service's schema."""
-    return create_engine(
-        settings.dsn(),
-        schema=settings.db_schema,
-        application=f"{settings.service_name}-{role}",
-        pool_size=settings.db_pool_size,
-    )
-
-
-def service_app(
-    settings: ServiceSettings,
-    *,
-    title: str,
-    version: str,
-    routers: Sequence[APIRouter],
-    migrations: Path,
-    state: StateSetup,
-) -> FastAPI:
-    """A service's app: its engine opened and closed with the app, `app.state.sessions` (the
-    idempotency layer needs them), whatever else `state` puts on `app.state`, and readiness
-    on the database, the brokers and the service's migrations."""
-    engine = service_engine(settings, role="api")
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.sessions = session_factory(engine)
-        try:
-            async with state(app, app.state.sessions):
-                yield
-        finally:
-            await engine.dispose()
-
-    return create_app(
-        settings=settings,
-        title=title,
-        version=version,
-        routers=routers,
-        lifespan=lifespan,
-        readiness=[
-            database_check(engine),
-            kafka_check(settings.kafka_bootstrap_servers),
-            migrations_check(engine, migrations, settings.db_schema),
-        ],
-    )
-
-
-async def service_database(settings: ServiceSettings, *, role: str) -> Database:
-    """The driver-level pool of one role of a service (see `koshiqon.common.database`)."""
-    return await Database.open(
-        settings.dsn(),
-        schema=settings.db_schema,
-        application=f"{settings.service_name}-{role}",
-        size=settings.db_pool_size,
-    )
+def expect_settings(settings: ServiceSettings, kind: type[S]) -> S:
+    """`settings`, if they are the service's own kind; anything else is refused, never
+    silently replaced by defaults."""
+    if not isinstance(settings, kind):
+        raise TypeError(f"expected {kind.__name__}, got {type(settings).__name__}")
+    return settings
 
 
 def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
@@ -122,15 +70,15 @@ def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
 
 
 @dataclass(frozen=True)
-class ServiceDefinition:
+class ServiceDefinition(Generic[S]):
     name: str
-    settings: Callable[[], ServiceSettings]
-    build_app: Callable[[ServiceSettings], FastAPI]
-    worker: WorkerFactory
+    settings: Callable[[], S]
+    build_app: Callable[[S], FastAPI]
+    worker: WorkerFactory[S]
     migrations: Path
 
 
-def run(service: ServiceDefinition, argv: Sequence[str] | None = None) -> int:
+def run(service: ServiceDefinition[S], argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"koshiqon-{service.name}")
     parser.add_argument("role", choices=("api", "worker", "migrate", "all"))
     role = parser.parse_args(argv).role
@@ -141,7 +89,7 @@ def run(service: ServiceDefinition, argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _server(service: ServiceDefinition, settings: ServiceSettings) -> uvicorn.Server:
+def _server(service: ServiceDefinition[S], settings: S) -> uvicorn.Server:
     config = uvicorn.Config(
         service.build_app(settings),
         host=settings.http_host,
@@ -155,20 +103,20 @@ def _server(service: ServiceDefinition, settings: ServiceSettings) -> uvicorn.Se
     return uvicorn.Server(config)
 
 
-async def _api(service: ServiceDefinition, settings: ServiceSettings) -> None:
+async def _api(service: ServiceDefinition[S], settings: S) -> None:
     await _server(service, settings).serve()
 
 
-async def _worker(service: ServiceDefinition, settings: ServiceSettings) -> None:
+async def _worker(service: ServiceDefinition[S], settings: S) -> None:
     async with service.worker(settings) as components:
         await run_components(components)
 
 
-async def _migrate(service: ServiceDefinition, settings: ServiceSettings) -> None:
+async def _migrate(service: ServiceDefinition[S], settings: S) -> None:
     await upgrade(service.migrations, settings.dsn(), schema=settings.db_schema)
 
 
-async def _all(service: ServiceDefinition, settings: ServiceSettings) -> None:
+async def _all(service: ServiceDefinition[S], settings: S) -> None:
     """api and worker side by side; SIGTERM stops both (uvicorn's own handler stops the
     server, whose exit then stops the worker's components)."""
     server = _server(service, settings)
@@ -182,3 +130,13 @@ async def _all(service: ServiceDefinition, settings: ServiceSettings) -> None:
 
     async with service.worker(settings) as components:
         await run_components([serve, *components], stop=stop)
+
+
+__all__ = [
+    "ServiceDefinition",
+    "WorkerFactory",
+    "expect_settings",
+    "outbox_relay",
+    "run",
+    "service_engine",
+]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from koshiqon.common.database.roles import safe_identifier
+from koshiqon.common.settings import ServiceSettings
 
 
 def create_engine(dsn: str, *, schema: str, application: str, pool_size: int = 10) -> AsyncEngine:
@@ -43,3 +44,14 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def sqlalchemy_url(dsn: str) -> str:
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+asyncpg://", dsn)
+
+
+def service_engine(settings: ServiceSettings, *, role: str) -> AsyncEngine:
+    """The engine of one role of a service (`api`, `worker`), in the service's schema: the
+    process's one connection pool."""
+    return create_engine(
+        settings.dsn(),
+        schema=settings.db_schema,
+        application=f"{settings.service_name}-{role}",
+        pool_size=settings.db_pool_size,
+    )

@@ -1,24 +1,20 @@
-"""The one app factory of every service.
+"""The one app factory of every service: `create_app`.
 
 A service's bootstrap writes::
 
     def build_app(settings: QuotaSettings) -> FastAPI:
-        engine = db.create_engine(settings.dsn(), schema=settings.db_schema, application="quota")
-
         @asynccontextmanager
-        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            app.state.sessions = db.session_factory(engine)   # Idempotency-Key needs it
-            try:
-                yield
-            finally:
-                await engine.dispose()
+        async def state(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
+            app.state.bus = bus_over(engine)
+            yield
 
-        return create_app(
-            settings=settings, title="Quota", version=__version__,
-            routers=[api.router], lifespan=lifespan,
-            readiness=[database_check(engine), kafka_check(settings.kafka_bootstrap_servers),
-                       migrations_check(engine, MIGRATIONS, settings.db_schema)],
-        )
+        return create_app(settings, title="Koshi-qon quota", version=__version__,
+                          routers=[api.router], migrations=MIGRATIONS, state=state)
+
+The app owns the process's one engine (`app.state.engine`, and `app.state.sessions` over it
+for the idempotency layer), opened and closed with the app; `state` puts what the service
+needs on `app.state`. `/readyz` checks the database, the brokers and the service's
+migrations.
 
 What every app gets: RFC 9457 problem handlers; `app.state.token_verifier`; correlation id
 and trace context (`correlation.py`); `Idempotency-Key` on POST (`idempotency.py`);
@@ -58,12 +54,20 @@ from fastapi.openapi.docs import (
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from koshiqon.common.auth.verifier import TokenVerifier
-from koshiqon.common.health import ReadinessCheck, run_checks
+from koshiqon.common.database.engine import service_engine, session_factory
+from koshiqon.common.health import (
+    ReadinessCheck,
+    database_check,
+    kafka_check,
+    migrations_check,
+    run_checks,
+)
 from koshiqon.common.http.body_limit import BodyLimit
 from koshiqon.common.http.correlation import CorrelationMiddleware
 from koshiqon.common.http.idempotency import IdempotencyMiddleware, idempotency_openapi
@@ -77,7 +81,8 @@ from koshiqon.common.settings import ServiceSettings
 
 log = logging.getLogger("koshiqon.http")
 
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+# what a service puts on `app.state` (its message bus...), opened and closed with the app
+StateSetup = Callable[[FastAPI, AsyncEngine], AbstractAsyncContextManager[None]]
 ExceptionHandler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 DOCS_STATIC = "/static/docs"
@@ -88,20 +93,22 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 
 def create_app(
-    *,
     settings: ServiceSettings,
+    *,
     title: str,
     version: str,
     routers: Sequence[APIRouter],
-    lifespan: Lifespan | None = None,
-    readiness: Sequence[ReadinessCheck] = (),
+    migrations: Path | None = None,
+    state: StateSetup | None = None,
+    readiness: Sequence[ReadinessCheck] | None = None,
 ) -> FastAPI:
-    """A service's FastAPI app (see the module doc). `lifespan` is the service's own (engine,
-    relay...), run inside the factory's; `readiness` is what `/readyz` checks."""
+    """A service's FastAPI app (see the module doc). `migrations` is the service's Alembic
+    folder, checked by `/readyz`; `readiness` replaces the default checks (tests)."""
+    engine = service_engine(settings, role="api")
     app = FastAPI(  # FastAPI's OpenTelemetry hooks are off: metrics and trace context are ours
         title=title,
         version=version,
-        lifespan=_composed_lifespan(lifespan),
+        lifespan=_lifespan(engine, state),
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=OAUTH2_REDIRECT,
@@ -109,8 +116,12 @@ def create_app(
     )
     install_problem_handlers(app)
     app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
     app.state.token_verifier = TokenVerifier(settings.auth)
-    app.state.readiness = tuple(readiness)
+    app.state.readiness = tuple(
+        readiness if readiness is not None else _readiness(settings, engine, migrations)
+    )
     for router in (*routers, _operations_router()):
         _add_routes(app, router)
     _add_docs(app)
@@ -121,6 +132,15 @@ def create_app(
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationMiddleware)
     return app
+
+
+def _readiness(
+    settings: ServiceSettings, engine: AsyncEngine, migrations: Path | None
+) -> list[ReadinessCheck]:
+    checks = [database_check(engine), kafka_check(settings.kafka_bootstrap_servers)]
+    if migrations is not None:
+        checks.append(migrations_check(engine, migrations, settings.db_schema))
+    return checks
 
 
 def _add_routes(app: FastAPI, router: APIRouter) -> None:
@@ -136,19 +156,20 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
     app.router.routes.extend(router.routes)
 
 
-def _composed_lifespan(
-    service_lifespan: Lifespan | None,
+def _lifespan(
+    engine: AsyncEngine, state: StateSetup | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("http.app-starting", extra={"app": app.title, "version": app.version})
         try:
-            if service_lifespan is None:
+            if state is None:
                 yield
             else:
-                async with service_lifespan(app):
+                async with state(app, engine):
                     yield
         finally:
+            await engine.dispose()
             log.info("http.app-stopped", extra={"app": app.title})
 
     return lifespan
