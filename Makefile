@@ -21,10 +21,10 @@ $(BOOTSTRAP)/bin/uv:
 install: $(if $(shell command -v uv 2>/dev/null),,$(BOOTSTRAP)/bin/uv) ## install uv (from PyPI when absent) and the workspace
 	$(UV) sync --frozen --all-packages
 
-lint: install ## ruff format --check, ruff check, mypy (strict on libs/common)
+lint: install ## ruff format --check, ruff check, mypy (strict on libs/ and services/)
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) mypy libs/common/src $(wildcard services/*/src) tests/support
+	$(RUN) mypy $(wildcard libs/*/src) $(wildcard services/*/src) tests/support
 
 format: install ## apply ruff's formatting and safe fixes
 	$(RUN) ruff format .
