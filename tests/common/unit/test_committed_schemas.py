@@ -1,5 +1,5 @@
 """The committed event schemas (`contracts/events`, written by `make schemas`) against the
-contracts in the code: ARCHITECTURE.md §3, only additive optional fields within a version;
+contracts in the code: docs/architecture.md §3, only additive optional fields within a version;
 and the AsyncAPI document (`contracts/asyncapi.json`) that points subscribers to them.
 
 Only the real `REGISTRY` is checked, without `selftest` contracts should a test put any there.

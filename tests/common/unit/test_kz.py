@@ -1,4 +1,4 @@
-"""IIN, BIN, KATO and the regions: the rules of design/DOMAIN.md as examples and properties."""
+"""IIN, BIN, KATO and the regions: the rules of docs/domain.md as examples and properties."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from koshiqon.common.kz import (
     successor_regions,
 )
 
-# --- an independent reading of DOMAIN.md's check digit, to test the module against -----------
+# --- an independent reading of docs/domain.md's check digit, to test the module against -----------
 
 
 def first_pass(digits: str) -> int:

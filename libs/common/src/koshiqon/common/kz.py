@@ -1,6 +1,6 @@
 """Kazakhstan identifiers and reference data: IIN, BIN, KATO codes and the regions.
 
-Every rule here is written down in design/DOMAIN.md ("IIN", "KATO and the regions").
+Every rule here is written down in docs/domain.md ("IIN", "KATO and the regions").
 Pure Python: no I/O, no clock. Failures raise `InvalidInput` with the offending field.
 """
 

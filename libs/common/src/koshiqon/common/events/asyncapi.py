@@ -1,6 +1,6 @@
 """The AsyncAPI 3.0 document of the topics, for subscribers outside the project.
 
-ARCHITECTURE.md §3. Generated from the contracts registry and the topic specs, committed as
+docs/architecture.md §3. Generated from the contracts registry and the topic specs, committed as
 `contracts/asyncapi.json` next to the payload schemas it points to (`contracts/events/...`,
 see `schemas.py`), and checked by a test so it cannot drift from the code. One channel per
 topic that carries events, one `receive` operation per channel (a subscriber's view), one

@@ -1,6 +1,6 @@
 """Typed event payloads and the registry that maps an event `type` to its contract.
 
-ARCHITECTURE.md §3: one topic per publishing context, versioned type names
+docs/architecture.md §3: one topic per publishing context, versioned type names
 (`kz.migration.<context>.<event>.v<N>`), the aggregate id as subject and Kafka key.
 
 A service's wire contracts live in `koshiqon.common.events.<context>` and declare payloads::

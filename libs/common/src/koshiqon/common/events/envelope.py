@@ -1,6 +1,6 @@
 """The CloudEvents 1.0 envelope (JSON structured mode) every Koshi-qon event travels in.
 
-ARCHITECTURE.md §3: `id`, `source`, `type`, `specversion`, `time`, `subject`,
+docs/architecture.md §3: `id`, `source`, `type`, `specversion`, `time`, `subject`,
 `datacontenttype`, `data`, plus the extension attributes `correlationid` and `traceparent`.
 """
 

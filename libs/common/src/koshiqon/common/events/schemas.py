@@ -1,6 +1,6 @@
 """JSON Schemas of the event payloads: export, and the backward-compatibility check.
 
-ARCHITECTURE.md §3: every event type has a JSON Schema generated from its model and committed
+docs/architecture.md §3: every event type has a JSON Schema generated from its model and committed
 under `contracts/events/<topic>/<type>.json`; within a version only additive, optional
 fields are allowed.
 

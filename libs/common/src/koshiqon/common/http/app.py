@@ -152,7 +152,7 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
     responses and dependencies are already part of each route it made, and services include
     their routers with no options, so adding the routes themselves serves and documents them
     the same. What it does not carry is `app.dependency_overrides`, which the project does
-    not use: tests pass fakes through `bootstrap` (STYLE.md, "Fakes over mocks")."""
+    not use: tests pass fakes through `bootstrap` (docs/new-service.md: fakes, not mocks)."""
     app.router.routes.extend(router.routes)
 
 
