@@ -38,7 +38,7 @@ def test_the_wheel_carries_the_migrations_and_the_installed_package_finds_them(
     installed = tmp_path / "site-packages"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(installed)
-    versions = ROOT / "services" / service / "src" / "koshiqon" / service / "migrations" / "versions"
+    versions = ROOT / "services" / service / "src/koshiqon" / service / "migrations/versions"
     sources = sorted(p.name for p in versions.glob("*.py"))
     package = installed / "koshiqon" / service
     found = script_location(str(package / "bootstrap.py"))
