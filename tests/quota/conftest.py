@@ -1,5 +1,6 @@
 """Fixtures of the quota service's tests: a schema built by the service's real migrations,
-the bus and the app over it, and a clock the test moves (helpers: quota/helpers.py)."""
+the bus (`bootstrap.sql_bus`) and the app over it, and a clock the test moves (helpers:
+quota/helpers.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from quota.helpers import Clock
 from support.http import served
 from support.services import ServiceSchema, migrated_schema
 
-from koshiqon.quota.bootstrap import MIGRATIONS, Bus, build_app
+from koshiqon.quota.bootstrap import MIGRATIONS, build_app, sql_bus
+from koshiqon.quota.bus import Bus
 from koshiqon.quota.config import QuotaSettings
 
 
@@ -28,15 +30,15 @@ async def schema(admin_database_url: str) -> AsyncIterator[ServiceSchema]:
 
 @pytest.fixture
 def settings(schema: ServiceSchema) -> QuotaSettings:
-    return QuotaSettings(database_url=schema.dsn, database_schema=schema.schema, environment="test")  # type: ignore[arg-type]
+    return QuotaSettings(database_url=schema.dsn, database_schema=schema.schema, environment="test")
 
 
 @pytest.fixture
 def bus(schema: ServiceSchema, clock: Clock) -> Bus:
-    return Bus(schema.sessions, clock)
+    return sql_bus(schema.engine, now=clock)
 
 
 @pytest.fixture
 async def client(settings: QuotaSettings, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    async with served(build_app(settings, clock=clock), "http://quota") as http:
+    async with served(build_app(settings, now=clock), "http://quota") as http:
         yield http

@@ -1,27 +1,28 @@
-"""In-memory fakes of the quota service's unit of work and repository, for unit tests that
-drive the handlers through `bootstrap.Bus` (its `unit_of_work` factory). They keep the rules
-the SQL keeps (the conditional counter updates, one ledger row per application id, one
-active designation per territory and kind) so that the handlers' rules can be tested alone."""
+"""In-memory fakes of the quota service's unit of work and of its repositories (one fake per
+real one, each satisfying its Protocol in koshiqon.quota.unit_of_work), for unit tests that
+drive the handlers through `bootstrap.bootstrap(lambda: uow)`. They keep the rules the SQL
+keeps (the conditional counter updates, one ledger row per application id, one active
+designation per territory and kind, each proposal applied once) so that the handlers' rules
+can be tested alone."""
 
 from __future__ import annotations
 
-import copy
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
-from koshiqon.common.events.envelope import Envelope
+from support import fakes
+
 from koshiqon.quota.domain.model import (
     Category,
     Counters,
     DenialReason,
     Kind,
     Outcome,
+    Period,
     Quota,
     QuotaSpec,
     QuotaStatus,
@@ -33,14 +34,19 @@ from koshiqon.quota.domain.model import (
     TerritoryKind,
     TerritoryStatus,
 )
-from koshiqon.quota.unit_of_work import UnitOfWork
+from koshiqon.quota.unit_of_work import (
+    LedgerRepository,
+    ProposalRepository,
+    QuotaRepository,
+    TerritoryRepository,
+)
 
 
 @dataclass
 class State:
     quotas: dict[UUID, Quota] = field(default_factory=dict)
     announced: dict[UUID, set[int]] = field(default_factory=dict)
-    history: list[tuple[UUID, int | None, int]] = field(default_factory=list)
+    history: list[tuple[UUID, int | None, int, str | None]] = field(default_factory=list)
     territories: dict[UUID, Territory] = field(default_factory=dict)
     reservations: dict[UUID, Reservation] = field(default_factory=dict)
     proposals: dict[UUID, str] = field(default_factory=dict)
@@ -52,8 +58,21 @@ class FakeRepository:
     def __init__(self, state: State) -> None:
         self.state = state
 
-    def _set(self, q: Quota, **changes: int) -> Quota:
-        q = replace(q, version=q.version + 1, **changes)  # type: ignore[arg-type]
+    def _set(
+        self,
+        q: Quota,
+        *,
+        limit: int | None = None,
+        reserved: int | None = None,
+        consumed: int | None = None,
+    ) -> Quota:
+        q = replace(
+            q,
+            version=q.version + 1,
+            limit=q.limit if limit is None else limit,
+            reserved=q.reserved if reserved is None else reserved,
+            consumed=q.consumed if consumed is None else consumed,
+        )
         self.state.quotas[q.id] = q
         return q
 
@@ -74,7 +93,7 @@ class FakeRepository:
 
 
 class FakeQuotaRepository(FakeRepository):
-    """The methods of the real repository of quotas that the handlers call."""
+    """Quotas in memory (`QuotaRepository`; the real one: SqlQuotaRepository)."""
 
     async def lock_series(self, kind: Kind, region: str, category: Category | None) -> None:
         return None
@@ -105,10 +124,32 @@ class FakeQuotaRepository(FakeRepository):
     async def get_quota(self, quota_id: UUID) -> Quota | None:
         return self.state.quotas.get(quota_id)
 
+    async def find_quota_for_period(
+        self, *, kind: Kind, region: str, period: Period, category: Category | None
+    ) -> Quota | None:
+        return next(
+            (
+                q
+                for q in self.state.quotas.values()
+                if q.status is QuotaStatus.ACTIVE
+                and (q.kind, q.region, q.period, q.category) == (kind, region, period, category)
+            ),
+            None,
+        )
+
     async def add_history(
-        self, quota_id: UUID, *, previous: int | None, limit: int, **_: Any
+        self,
+        quota_id: UUID,
+        *,
+        previous: int | None,
+        limit: int,
+        reason: str | None,
+        reference: str | None,
+        proposal_id: UUID | None,
+        actor: str | None,
+        now: datetime,
     ) -> None:
-        self.state.history.append((quota_id, previous, limit))
+        self.state.history.append((quota_id, previous, limit, actor))
 
     async def change_limit(
         self, quota_id: UUID, *, delta: int | None, new_limit: int | None, now: datetime
@@ -167,9 +208,19 @@ class FakeQuotaRepository(FakeRepository):
         q = self.state.quotas[quota_id]
         self._set(q, reserved=q.reserved - persons)
 
+    async def close_ended(self, *, before_year: int, now: datetime) -> int:
+        ended = [
+            q
+            for q in self.state.quotas.values()
+            if q.status is QuotaStatus.ACTIVE and q.period.year_to < before_year and not q.reserved
+        ]
+        for q in ended:
+            self.state.quotas[q.id] = replace(q, status=QuotaStatus.CLOSED, version=q.version + 1)
+        return len(ended)
+
 
 class FakeLedgerRepository(FakeRepository):
-    """The methods of the real repository of the reservation ledger that the handlers call."""
+    """The reservation ledger in memory (`LedgerRepository`; the real one: SqlLedgerRepository)."""
 
     async def claim_application(
         self,
@@ -223,11 +274,13 @@ class FakeLedgerRepository(FakeRepository):
         status: ReservationStatus,
         outcome: Outcome,
         quota_id: UUID | None = None,
+        denial: DenialReason | None = None,
+        remaining: int | None = None,
         release: ReleaseReason | None = None,
     ) -> Reservation:
         return self._settle(
             application_id, status=status, outcome=outcome, quota_id=quota_id,
-            release_reason=release,
+            denial_reason=denial, remaining_at_denial=remaining, release_reason=release,
         )  # fmt: skip
 
     async def get_reservation(self, application_id: UUID) -> Reservation | None:
@@ -248,9 +301,28 @@ class FakeLedgerRepository(FakeRepository):
         self.state.reservations[application_id] = r
         return r
 
+    async def expire_ended(self, *, before_year: int, now: datetime) -> list[Reservation]:
+        ended = {q.id for q in self.state.quotas.values() if q.period.year_to < before_year}
+        expired = sorted(
+            (
+                r
+                for r in self.state.reservations.values()
+                if r.status is ReservationStatus.RESERVED and r.quota_id in ended
+            ),
+            key=lambda r: (str(r.quota_id), str(r.application_id)),
+        )
+        for r in expired:
+            assert r.quota_id is not None
+            q = self.state.quotas[r.quota_id]
+            self._set(q, reserved=q.reserved - r.persons)
+            self.state.reservations[r.application_id] = replace(
+                r, status=ReservationStatus.EXPIRED, updated_at=now
+            )
+        return [self.state.reservations[r.application_id] for r in expired]
+
 
 class FakeTerritoryRepository(FakeRepository):
-    """The methods of the real repository of territories that the handlers call."""
+    """Territories in memory (`TerritoryRepository`; the real one: SqlTerritoryRepository)."""
 
     async def add_territory(
         self,
@@ -316,50 +388,33 @@ class FakeTerritoryRepository(FakeRepository):
         )
 
 
-class FakeUnitOfWork(UnitOfWork):
-    """One in-memory "transaction": changes made without `commit` are undone at exit; the
-    events of committed work land in `published` (what the outbox would hold)."""
+class FakeProposalRepository(FakeRepository):
+    """Applied proposals in memory (`ProposalRepository`; the real one: SqlProposalRepository)."""
+
+    async def claim_proposal(self, proposal_id: UUID, *, now: datetime) -> bool:
+        if proposal_id in self.state.proposals:
+            return False
+        self.state.proposals[proposal_id] = "applied"
+        return True
+
+    async def mark_proposal_refused(self, proposal_id: UUID) -> None:
+        self.state.proposals[proposal_id] = "refused"
+
+
+class FakeUnitOfWork(fakes.FakeUnitOfWork[State]):
+    """One in-memory "transaction" over a `State` (support.fakes): changes made without
+    `commit` are undone at exit; committed events land in `published`."""
+
+    quotas: QuotaRepository
+    ledger: LedgerRepository
+    territories: TerritoryRepository
+    proposals: ProposalRepository
 
     def __init__(self, state: State | None = None) -> None:
-        super().__init__()
-        self.state = state or State()
-        self.published: list[Envelope] = []
-        self.commits = 0
+        super().__init__(state or State())
 
-    async def __aenter__(self) -> Self:
-        self._before = copy.deepcopy(self.state)
-        self.quotas = FakeQuotaRepository(self.state)  # type: ignore[assignment]
-        self.ledger = FakeLedgerRepository(self.state)  # type: ignore[assignment]
-        self.territories = FakeTerritoryRepository(self.state)  # type: ignore[assignment]
-        self.events = []
-        self._committed = False
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if not self._committed:
-            self.state.__dict__.update(self._before.__dict__)
-        self.events = []
-
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        before, mark = copy.deepcopy(self.state), len(self.events)
-        try:
-            yield
-        except BaseException:
-            self.state.__dict__.update(before.__dict__)
-            del self.events[mark:]
-            raise
-
-    async def commit(self) -> None:
-        self.published += self.events
-        self.events = []
-        self._committed = True
-        self.commits += 1
-
-    def published_types(self) -> list[str]:
-        return [e.type.split(".")[-2] for e in self.published]
+    def bind(self) -> None:
+        self.quotas = FakeQuotaRepository(self.state)
+        self.ledger = FakeLedgerRepository(self.state)
+        self.territories = FakeTerritoryRepository(self.state)
+        self.proposals = FakeProposalRepository(self.state)

@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from quota.helpers import NORTH_KAZ, PAVLODAR, Clock, designate
+from quota.helpers import ACTOR, NORTH_KAZ, PAVLODAR, Clock, designate
 from support.services import ServiceSchema
 
-from koshiqon.quota.bootstrap import Bus, ExpiryScheduler
+from koshiqon.quota import queries
+from koshiqon.quota.bus import Bus
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.errors import ReservationNotFound, ReservationState
 from koshiqon.quota.domain.model import (
@@ -18,25 +19,39 @@ from koshiqon.quota.domain.model import (
     Kind,
     Outcome,
     Period,
+    Quota,
     QuotaSpec,
     ReleaseReason,
     ReservationStatus,
     TerritoryKind,
 )
+from koshiqon.quota.entrypoints.scheduler import ExpiryScheduler
 
 pytestmark = pytest.mark.integration
 
 
-async def kandas_quota(bus: Bus, limit: int = 10, *, region: str = PAVLODAR, year: int = 2026):
+async def kandas_quota(
+    bus: Bus, limit: int = 10, *, region: str = PAVLODAR, year: int = 2026
+) -> Quota:
     await designate(bus, region, TerritoryKind.KANDAS)
     spec = QuotaSpec.of(
         kind=Kind.KANDAS, region=region, period=Period.of(year), category=None, limit=limit
     )
-    return await bus.handle(c.EstablishQuota(spec, reference="order 1"))
+    return await bus.handle(c.EstablishQuota(spec, reference="order 1", actor=ACTOR))
 
 
-def reserve(persons: int, *, app: uuid.UUID | None = None, region: str = PAVLODAR):
-    return c.ReserveQuota(app or uuid.uuid4(), Kind.KANDAS, region, 2026, persons)
+def reserve(
+    persons: int, *, app: uuid.UUID | None = None, region: str = PAVLODAR
+) -> c.ReserveQuota:
+    return c.ReserveQuota(app or uuid.uuid4(), Kind.KANDAS, region, 2026, persons, actor=ACTOR)
+
+
+def consume(app: uuid.UUID) -> c.ConsumeReservation:
+    return c.ConsumeReservation(app, actor=ACTOR)
+
+
+def cancel(app: uuid.UUID) -> c.ReleaseReservation:
+    return c.ReleaseReservation(app, ReleaseReason.CANCELLED, actor=ACTOR)
 
 
 async def events(schema: ServiceSchema, name: str) -> int:
@@ -49,11 +64,9 @@ async def test_reserve_consume_release_and_the_counters(bus: Bus, schema: Servic
     first, second = await bus.handle(reserve(4)), await bus.handle(reserve(3))
     assert first.outcome is Outcome.RESERVED
     assert first.quota_id == quota.id
-    await bus.handle(c.ConsumeReservation(first.application_id))
-    await bus.handle(c.ReleaseReservation(second.application_id, ReleaseReason.CANCELLED))
-    async with bus.read() as db:
-        after = await db.quotas.get_quota(quota.id)
-    assert after is not None
+    await bus.handle(consume(first.application_id))
+    await bus.handle(cancel(second.application_id))
+    after = await queries.get_quota(schema.engine, quota.id)
     assert (after.reserved, after.consumed, after.remaining) == (0, 4, 6)
     assert await events(schema, "quota-reserved") == 2
     assert await events(schema, "quota-consumed") == 1
@@ -80,39 +93,39 @@ async def test_a_repeated_reserve_returns_the_first_outcome(bus: Bus, schema: Se
     assert again.persons == 3
     denied_app = uuid.uuid4()
     assert (await bus.handle(reserve(5, app=denied_app))).outcome is Outcome.DENIED
-    await bus.handle(c.ReleaseReservation(first.application_id, ReleaseReason.CANCELLED))
+    await bus.handle(cancel(first.application_id))
     assert (await bus.handle(reserve(1, app=denied_app))).outcome is Outcome.DENIED
-    async with bus.read() as db:
-        assert (await db.quotas.get_quota(quota.id)).reserved == 0  # type: ignore[union-attr]
+    assert (await queries.get_quota(schema.engine, quota.id)).reserved == 0
     assert await events(schema, "quota-reserved") == 1
 
 
 async def test_each_transition_happens_once(bus: Bus, schema: ServiceSchema) -> None:
     quota = await kandas_quota(bus, 5)
     app = (await bus.handle(reserve(2))).application_id
-    await bus.handle(c.ConsumeReservation(app))
-    await bus.handle(c.ConsumeReservation(app))
+    await bus.handle(consume(app))
+    await bus.handle(consume(app))
     with pytest.raises(ReservationState):
-        await bus.handle(c.ReleaseReservation(app, ReleaseReason.CANCELLED))
+        await bus.handle(cancel(app))
     with pytest.raises(ReservationNotFound):
-        await bus.handle(c.ReleaseReservation(uuid.uuid4(), ReleaseReason.CANCELLED))
-    async with bus.read() as db:
-        q = await db.quotas.get_quota(quota.id)
-    assert q is not None
+        await bus.handle(cancel(uuid.uuid4()))
+    q = await queries.get_quota(schema.engine, quota.id)
     assert (q.reserved, q.consumed) == (0, 2)
     assert await events(schema, "quota-consumed") == 1
 
 
-async def test_a_withdrawal_before_its_request_leaves_a_tombstone(bus: Bus) -> None:
+async def test_a_withdrawal_before_its_request_leaves_a_tombstone(
+    bus: Bus, schema: ServiceSchema
+) -> None:
     quota = await kandas_quota(bus, 5)
     app = uuid.uuid4()
     tombstone = c.Tombstone(Kind.KANDAS, PAVLODAR, 2026, 2)
-    withdrawn = await bus.handle(c.ReleaseReservation(app, ReleaseReason.WITHDRAWN, tombstone))
+    withdrawn = await bus.handle(
+        c.ReleaseReservation(app, ReleaseReason.WITHDRAWN, tombstone, actor=ACTOR)
+    )
     assert withdrawn.status is ReservationStatus.WITHDRAWN
     late = await bus.handle(reserve(2, app=app))
     assert late.outcome is Outcome.WITHDRAWN
-    async with bus.read() as db:
-        assert (await db.quotas.get_quota(quota.id)).reserved == 0  # type: ignore[union-attr]
+    assert (await queries.get_quota(schema.engine, quota.id)).reserved == 0
 
 
 async def test_thresholds_are_announced_once_each(bus: Bus, schema: ServiceSchema) -> None:
@@ -121,26 +134,25 @@ async def test_thresholds_are_announced_once_each(bus: Bus, schema: ServiceSchem
     assert await events(schema, "quota-threshold-reached") == 1
     app = (await bus.handle(reserve(1))).application_id
     assert await events(schema, "quota-threshold-reached") == 2
-    await bus.handle(c.ReleaseReservation(app, ReleaseReason.CANCELLED))
+    await bus.handle(cancel(app))
     await bus.handle(reserve(1))
     assert await events(schema, "quota-threshold-reached") == 2
-    await bus.handle(c.AdjustQuota(quota.id, "more", "order 2", delta=5))
+    await bus.handle(c.AdjustQuota(quota.id, "more", "order 2", delta=5, actor=ACTOR))
     assert await events(schema, "quota-threshold-reached") == 2
 
 
 async def test_an_excluded_territory_keeps_its_reservations_and_takes_no_new_ones(
-    bus: Bus, clock: Clock
+    bus: Bus, schema: ServiceSchema, clock: Clock
 ) -> None:
     await kandas_quota(bus, 10)
     kept = await bus.handle(reserve(2))
-    async with bus.read() as db:
-        (territory,) = await db.territories.list_territories(
-            region=PAVLODAR, kind=None, status=None, after=None, limit=5
-        )
-    await bus.handle(c.ExcludeTerritory(territory.id, clock().date(), "Decree 2"))
+    (territory,) = await queries.list_territories(
+        schema.engine, region=PAVLODAR, kind=None, status=None, after=None, limit=5
+    )
+    await bus.handle(c.ExcludeTerritory(territory.id, clock().date(), "Decree 2", actor=ACTOR))
     refused = await bus.handle(reserve(1))
     assert refused.denial_reason is DenialReason.NOT_DESIGNATED
-    consumed = await bus.handle(c.ConsumeReservation(kept.application_id))
+    consumed = await bus.handle(consume(kept.application_id))
     assert consumed.status is ReservationStatus.CONSUMED
 
 
@@ -150,14 +162,12 @@ async def test_the_worker_expires_reservations_when_the_period_ends(
     quota = await kandas_quota(bus, 10)
     await bus.handle(reserve(3))
     consumed = await bus.handle(reserve(2))
-    await bus.handle(c.ConsumeReservation(consumed.application_id))
+    await bus.handle(consume(consumed.application_id))
     scheduler = ExpiryScheduler(bus)
     assert await scheduler.tick() == 0  # the period runs till 31 December
     clock.now = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
     assert await scheduler.tick() == 1
     assert await scheduler.tick() == 0
-    async with bus.read() as db:
-        q = await db.quotas.get_quota(quota.id)
-    assert q is not None
+    q = await queries.get_quota(schema.engine, quota.id)
     assert (q.reserved, q.consumed, q.status) == (0, 2, "closed")
     assert await events(schema, "quota-expired") == 1

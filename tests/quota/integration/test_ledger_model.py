@@ -21,12 +21,14 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from quota.helpers import Clock
-from support.services import migrated_schema
+from quota.helpers import ACTOR, Clock
+from support.services import ServiceSchema, migrated_schema
 
 from koshiqon.common.errors import DomainError
 from koshiqon.common.kz import REGIONS
-from koshiqon.quota.bootstrap import MIGRATIONS, Bus
+from koshiqon.quota import queries
+from koshiqon.quota.bootstrap import MIGRATIONS, sql_bus
+from koshiqon.quota.bus import Bus
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.errors import BelowUsed, ReservationNotFound, ReservationState
 from koshiqon.quota.domain.model import Category, Kind, Outcome, Period, QuotaSpec, ReleaseReason
@@ -40,6 +42,7 @@ SLOTS = itertools.product(range(2026, 2100), [r.kato for r in REGIONS], list(Cat
 class LedgerMachine(RuleBasedStateMachine):
     loop: ClassVar[asyncio.AbstractEventLoop]
     bus: ClassVar[Bus]
+    schema: ClassVar[ServiceSchema]
     apps = Bundle("apps")
 
     def run(self, command: Any) -> Any:
@@ -58,7 +61,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.year, self.region, self.category = year, region, category
         spec = QuotaSpec.of(kind=Kind.FOREIGN_LABOUR, region=region, period=Period.of(year),
                             category=category, limit=limit)  # fmt: skip
-        self.quota_id = self.run(c.EstablishQuota(spec)).id
+        self.quota_id = self.run(c.EstablishQuota(spec, actor=ACTOR)).id
         self.limit = limit
         self.status: dict[uuid.UUID, str] = {}
         self.persons: dict[uuid.UUID, int] = {}
@@ -78,7 +81,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _reserve(self, app: uuid.UUID, persons: int) -> None:
         result = self.run(c.ReserveQuota(app, Kind.FOREIGN_LABOUR, self.region, self.year,
-                                         persons, category=self.category))  # fmt: skip
+                                         persons, category=self.category, actor=ACTOR))  # fmt: skip
         if app in self.status:  # the first outcome again
             first = Outcome.DENIED if self.status[app] == "denied" else Outcome.RESERVED
             assert result.outcome is first
@@ -90,13 +93,13 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(app=apps)
     def consume(self, app: uuid.UUID) -> None:
-        assert self.refused(c.ConsumeReservation(app)) is None
+        assert self.refused(c.ConsumeReservation(app, actor=ACTOR)) is None
         if self.status[app] == "reserved":
             self.status[app] = "consumed"
 
     @rule(app=apps)
     def release(self, app: uuid.UUID) -> None:
-        error = self.refused(c.ReleaseReservation(app, ReleaseReason.CANCELLED))
+        error = self.refused(c.ReleaseReservation(app, ReleaseReason.CANCELLED, actor=ACTOR))
         if self.status[app] == "consumed":
             assert error is ReservationState
             return
@@ -106,12 +109,16 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule()
     def release_unknown(self) -> None:
-        error = self.refused(c.ReleaseReservation(uuid.uuid4(), ReleaseReason.CANCELLED))
+        error = self.refused(
+            c.ReleaseReservation(uuid.uuid4(), ReleaseReason.CANCELLED, actor=ACTOR)
+        )
         assert error is ReservationNotFound
 
     @rule(delta=st.integers(-20, 20).filter(bool))
     def adjust(self, delta: int) -> None:
-        error = self.refused(c.AdjustQuota(self.quota_id, "model", "test", delta=delta))
+        error = self.refused(
+            c.AdjustQuota(self.quota_id, "model", "test", delta=delta, actor=ACTOR)
+        )
         fits = self.limit + delta >= self.used("reserved", "consumed")
         assert error is (None if fits else BelowUsed)
         if fits:
@@ -119,11 +126,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def counters_match_the_model(self) -> None:
-        async def read() -> Any:
-            async with self.bus.read() as db:
-                return await db.quotas.get_quota(self.quota_id)
-
-        quota = self.loop.run_until_complete(read())
+        quota = self.loop.run_until_complete(queries.get_quota(self.schema.engine, self.quota_id))
         assert (quota.limit, quota.reserved, quota.consumed) == (
             self.limit, self.used("reserved"), self.used("consumed"),
         )  # fmt: skip
@@ -137,7 +140,8 @@ def test_the_ledger_behaves_like_its_model(admin_database_url: str) -> None:
         stack.enter_async_context(migrated_schema(admin_database_url, MIGRATIONS))
     )
     try:
-        LedgerMachine.loop, LedgerMachine.bus = loop, Bus(schema.sessions, Clock())
+        LedgerMachine.loop, LedgerMachine.schema = loop, schema
+        LedgerMachine.bus = sql_bus(schema.engine, now=Clock())
         run_state_machine_as_test(
             LedgerMachine,
             settings=settings(max_examples=40, stateful_step_count=25, deadline=None,

@@ -1,5 +1,6 @@
 """The sagas on the real Kafka with the real contracts: registration.v1 and proposals.v1
-events produced by a raw producer, the quota worker (relay, consumer, expiry) running, and
+events produced by a raw producer, the quota worker (`bootstrap.build_worker`: relay,
+consumer, expiry) running, and
 quota.v1 events read back from the topic. Duplicates and out-of-order events have no second
 effect."""
 
@@ -13,7 +14,7 @@ from datetime import UTC, date, datetime
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
-from quota.helpers import PAVLODAR, designate
+from quota.helpers import ACTOR, PAVLODAR, designate
 from support.kafka import wait_for
 from support.services import ServiceSchema
 
@@ -23,7 +24,9 @@ from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.topics import CONTEXT_TOPICS
 from koshiqon.common.worker import run_components
-from koshiqon.quota.bootstrap import Bus, build_worker
+from koshiqon.quota import queries
+from koshiqon.quota.bootstrap import build_worker
+from koshiqon.quota.bus import Bus
 from koshiqon.quota.config import QuotaSettings
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.model import Kind, Period, QuotaSpec, TerritoryKind
@@ -137,7 +140,7 @@ async def worker(settings: QuotaSettings, bootstrap: str) -> AsyncIterator[str]:
     group = f"quota-test-{uuid.uuid4().hex[:8]}"
     await start_at_the_end(bootstrap, group, ["registration.v1", "proposals.v1"])
     stop = asyncio.Event()
-    async with build_worker(settings, clock=lambda: NOW, group=group) as components:
+    async with build_worker(settings, now=lambda: NOW, group=group) as components:
         task = asyncio.create_task(run_components(components, stop=stop))
         try:
             yield group
@@ -152,7 +155,7 @@ async def test_resettlement_and_proposal_sagas(
     await designate(bus, PAVLODAR, TerritoryKind.KANDAS)
     spec = QuotaSpec.of(kind=Kind.KANDAS, region=PAVLODAR, period=Period.of(2026),
                         category=None, limit=5)  # fmt: skip
-    quota = await bus.handle(c.EstablishQuota(spec))
+    quota = await bus.handle(c.EstablishQuota(spec, actor=ACTOR))
     a, b, late, proposal, orphan = (uuid.uuid4() for _ in range(5))
     first_a = requested(a, 3)
     adjust = p.AdjustQuotaEffect(kind="kandas", year=2026, delta=10, reason="more arrivals")
@@ -170,9 +173,7 @@ async def test_resettlement_and_proposal_sagas(
     proposals = [approved(proposal, adjust), approved(proposal, adjust), approved(orphan, missing)]
     await produce(bootstrap, "proposals.v1", proposals)
     await wait_for(handled(schema, proposals), timeout=60)
-    async with bus.read() as db:
-        after = await db.quotas.get_quota(quota.id)
-    assert after is not None
+    after = await queries.get_quota(schema.engine, quota.id)
     assert (after.limit, after.reserved, after.consumed) == (15, 0, 3)
     subjects = {str(s) for s in (a, b, late, proposal, orphan, quota.id)}
     got = await quota_events(bootstrap, subjects, at_least=6)

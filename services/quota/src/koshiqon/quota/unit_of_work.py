@@ -1,139 +1,201 @@
-"""The unit of work: one database transaction, the repository working in it, and the events
-the use case produced, written to the outbox in that same transaction at commit.
-
-`SqlUnitOfWork` owns its transaction (API requests, the expiry worker). `EventUnitOfWork`
-borrows the consumer runner's session: the runner commits it together with the
-`processed_events` row, so its `commit` writes the outbox and leaves the commit to the runner.
-"""
+"""The quota service's unit of work: what the handlers see of it (`UnitOfWork`, its
+repositories typed as Protocols, which the SQL repositories and the tests' fakes satisfy)
+and the real one, `SqlUnitOfWork`: one transaction on the service's engine (API requests,
+the scheduler) or borrowed from the consumer runner (consumed events), the events written
+to the outbox at `commit` (koshiqon.common.unit_of_work)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import Self
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import ClassVar, Protocol
+from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from koshiqon.common import outbox
-from koshiqon.common.events.contracts import EventPayload, make_event
-from koshiqon.common.events.envelope import Envelope
-from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
-from koshiqon.common.http.idempotency import commit_effect, settle_held
+from koshiqon.common import unit_of_work as common
 from koshiqon.quota.adapters.repository import (
-    LedgerRepository,
-    ProposalRepository,
-    QuotaRepository,
-    Repositories,
-    TerritoryRepository,
+    SqlLedgerRepository,
+    SqlProposalRepository,
+    SqlQuotaRepository,
+    SqlTerritoryRepository,
+)
+from koshiqon.quota.domain.model import (
+    Category,
+    Counters,
+    DenialReason,
+    Kind,
+    Outcome,
+    Period,
+    Quota,
+    QuotaSpec,
+    ReleaseReason,
+    Reservation,
+    ReservationStatus,
+    Reserved,
+    Territory,
+    TerritoryKind,
 )
 
-SOURCE = "/koshiqon/quota"
+
+class QuotaRepository(Protocol):
+    """Quotas: their series, limits, counters, thresholds and history."""
+
+    async def lock_series(self, kind: Kind, region: str, category: Category | None) -> None: ...
+
+    async def overlapping_quota(self, spec: QuotaSpec) -> UUID | None: ...
+
+    async def add_quota(self, spec: QuotaSpec, *, now: datetime) -> Quota: ...
+
+    async def get_quota(self, quota_id: UUID) -> Quota | None: ...
+
+    async def quota_to_reserve(
+        self,
+        *,
+        kind: Kind,
+        region: str,
+        target: str,
+        year: int,
+        category: Category | None,
+        today: date,
+    ) -> tuple[Quota | None, bool]: ...
+
+    async def find_quota_for_period(
+        self, *, kind: Kind, region: str, period: Period, category: Category | None
+    ) -> Quota | None: ...
+
+    async def change_limit(
+        self, quota_id: UUID, *, delta: int | None, new_limit: int | None, now: datetime
+    ) -> tuple[int, Counters] | None: ...
+
+    async def move_to_consumed(self, quota_id: UUID, persons: int, *, now: datetime) -> None: ...
+
+    async def unreserve(self, quota_id: UUID, persons: int, *, now: datetime) -> None: ...
+
+    async def announce_thresholds(self, quota_id: UUID) -> tuple[list[int], Counters]: ...
+
+    async def add_history(
+        self,
+        quota_id: UUID,
+        *,
+        previous: int | None,
+        limit: int,
+        reason: str | None,
+        reference: str | None,
+        proposal_id: UUID | None,
+        actor: str | None,
+        now: datetime,
+    ) -> None: ...
+
+    async def close_ended(self, *, before_year: int, now: datetime) -> int: ...
 
 
-class UnitOfWork:
-    """What handlers use: the repositories (`quotas`, `ledger`, `territories`, `proposals`),
-    `emit`, `commit`, `savepoint`."""
+class LedgerRepository(Protocol):
+    """The reservation ledger: one entry per resettlement application."""
 
-    session: AsyncSession
+    async def claim_application(
+        self,
+        *,
+        application_id: UUID,
+        kind: Kind,
+        region: str,
+        year: int,
+        category: Category | None,
+        persons: int,
+        status: ReservationStatus,
+        now: datetime,
+    ) -> bool: ...
+
+    async def reserve(
+        self, application_id: UUID, quota_id: UUID, persons: int, *, now: datetime
+    ) -> Reserved | None: ...
+
+    async def deny(
+        self, application_id: UUID, *, reason: DenialReason, quota_id: UUID | None
+    ) -> Reservation: ...
+
+    async def settle(
+        self,
+        application_id: UUID,
+        *,
+        status: ReservationStatus,
+        outcome: Outcome,
+        quota_id: UUID | None = None,
+        denial: DenialReason | None = None,
+        remaining: int | None = None,
+        release: ReleaseReason | None = None,
+    ) -> Reservation: ...
+
+    async def get_reservation(self, application_id: UUID) -> Reservation | None: ...
+
+    async def transition(
+        self,
+        application_id: UUID,
+        *,
+        to: ReservationStatus,
+        now: datetime,
+        release: ReleaseReason | None = None,
+    ) -> Reservation | None: ...
+
+    async def expire_ended(self, *, before_year: int, now: datetime) -> list[Reservation]: ...
+
+
+class TerritoryRepository(Protocol):
+    """Territories designated for resettlement, and their exclusion."""
+
+    async def add_territory(
+        self,
+        *,
+        kato: str,
+        region: str,
+        kind: TerritoryKind,
+        effective_from: date,
+        decision: str,
+        proposal_id: UUID | None,
+        now: datetime,
+    ) -> Territory | None: ...
+
+    async def get_territory(self, territory_id: UUID) -> Territory | None: ...
+
+    async def active_territories(self, kato: str, kinds: Sequence[TerritoryKind]) -> list[UUID]: ...
+
+    async def exclude_territory(
+        self, territory_id: UUID, *, effective_from: date, decision: str, now: datetime
+    ) -> Territory | None: ...
+
+    async def designated(
+        self, *, kind: TerritoryKind, region: str, target: str, on: date | None
+    ) -> bool: ...
+
+
+class ProposalRepository(Protocol):
+    """Approved proposals whose effect was applied or refused: each is applied once."""
+
+    async def claim_proposal(self, proposal_id: UUID, *, now: datetime) -> bool: ...
+
+    async def mark_proposal_refused(self, proposal_id: UUID) -> None: ...
+
+
+class UnitOfWork(common.UnitOfWork, Protocol):
+    """What the handlers use: the four repositories, `emit`, `savepoint`, `commit`."""
+
     quotas: QuotaRepository
     ledger: LedgerRepository
     territories: TerritoryRepository
     proposals: ProposalRepository
 
-    def __init__(self, *, traceparent: str | None = None) -> None:
-        self.events: list[Envelope] = []
-        self._traceparent = traceparent
 
-    def emit(self, payload: EventPayload, *, subject: object) -> None:
-        self.events.append(
-            make_event(
-                payload,
-                subject=str(subject),
-                source=SOURCE,
-                correlation_id=current_correlation_id(),
-                traceparent=self._traceparent or current_traceparent(),
-            )
-        )
+class SqlUnitOfWork(common.SqlUnitOfWork):
+    """The real unit of work, its repositories over the transaction's connection."""
 
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        """A nested transaction: on an exception its writes and its events are undone."""
-        mark = len(self.events)
-        try:
-            async with self.session.begin_nested():
-                yield
-        except BaseException:
-            del self.events[mark:]
-            raise
+    source: ClassVar[str] = "/koshiqon/quota"
+    quotas: QuotaRepository
+    ledger: LedgerRepository
+    territories: TerritoryRepository
+    proposals: ProposalRepository
 
-    def _use(self, repositories: Repositories) -> None:
-        self.quotas = repositories.quotas
-        self.ledger = repositories.ledger
-        self.territories = repositories.territories
-        self.proposals = repositories.proposals
-
-    async def _flush_events(self) -> None:
-        await outbox.add(self.session, *self.events)
-        self.events.clear()
-
-
-class SqlUnitOfWork(UnitOfWork):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        super().__init__()
-        self._sessions = sessions
-
-    async def __aenter__(self) -> Self:
-        await settle_held()  # an earlier unit of work of this request, held: commit it
-        self.session = self._sessions()
-        await self.session.begin()
-        self._use(Repositories(self.session))
-        self.events = []
-        self._held = False
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._held:
-            return  # the request commits or rolls it back, and closes it
-        try:
-            if self.session.in_transaction():
-                await self.session.rollback()  # not committed: nothing of it stays
-        finally:
-            await self.session.close()
-
-    async def commit(self) -> None:
-        """Outbox rows, then the commit; in a request under an Idempotency-Key, the request
-        commits it together with its response (`commit_effect`)."""
-        await self._flush_events()
-        self._held = await commit_effect(self.session, self.session)
-
-
-class EventUnitOfWork(UnitOfWork):
-    """Inside a consumed event's transaction (see module doc)."""
-
-    def __init__(self, session: AsyncSession, *, traceparent: str | None = None) -> None:
-        super().__init__(traceparent=traceparent)
-        self.session = session
-        self._use(Repositories(session))
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    async def commit(self) -> None:
-        await self._flush_events()
-
-
-AnyUnitOfWork = SqlUnitOfWork | EventUnitOfWork
+    def bind(self, connection: AsyncConnection) -> None:
+        self.quotas = SqlQuotaRepository(connection)
+        self.ledger = SqlLedgerRepository(connection)
+        self.territories = SqlTerritoryRepository(connection)
+        self.proposals = SqlProposalRepository(connection)

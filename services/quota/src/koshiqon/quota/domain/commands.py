@@ -1,4 +1,9 @@
-"""What the quota service is asked to do: one command per use case."""
+"""What the quota service is asked to do: one command per use case, each a
+`Command[Result]` carrying the `Actor` who asks (the history records its subject).
+
+`AdjustQuotaOf` and `ExcludeTerritoriesOf` are steps of an approved proposal, not commands
+of their own: `ApplyProposal` carries them.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,31 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
+from koshiqon.common.messagebus import Actor, Command
 from koshiqon.quota.domain.model import (
     Category,
     Kind,
     Period,
+    Quota,
     QuotaSpec,
     ReleaseReason,
+    Reservation,
+    Territory,
     TerritoryKind,
 )
+from koshiqon.quota.domain.orders import ImportedOrder
+
+WORKER = Actor(subject="quota-worker")  # the consumers and the scheduler act as it
 
 
 @dataclass(frozen=True)
-class EstablishQuota:
+class EstablishQuota(Command[Quota]):
     spec: QuotaSpec
     reference: str | None = None
-    actor: str | None = None
 
 
 @dataclass(frozen=True)
-class AdjustQuota:
+class AdjustQuota(Command[Quota]):
     """Change a limit by `delta` or to `new_limit` (exactly one), with a reason and a
     reference (a proposal id or an order number)."""
 
@@ -34,11 +45,10 @@ class AdjustQuota:
     delta: int | None = None
     new_limit: int | None = None
     proposal_id: UUID | None = None
-    actor: str | None = None
 
 
 @dataclass(frozen=True)
-class DesignateTerritory:
+class DesignateTerritory(Command[Territory]):
     kato: str
     kind: TerritoryKind
     effective_from: date
@@ -47,7 +57,7 @@ class DesignateTerritory:
 
 
 @dataclass(frozen=True)
-class ExcludeTerritory:
+class ExcludeTerritory(Command[Territory]):
     territory_id: UUID
     effective_from: date
     decision: str
@@ -55,8 +65,9 @@ class ExcludeTerritory:
 
 
 @dataclass(frozen=True)
-class ReserveQuota:
-    """Reserve `persons` of the quota of `kind` in `region` for `year` for one application."""
+class ReserveQuota(Command[Reservation]):
+    """Reserve `persons` of the quota of `kind` in `region` for `year` for one application;
+    an actor limited to a region reserves only into it."""
 
     application_id: UUID
     kind: Kind
@@ -67,7 +78,7 @@ class ReserveQuota:
 
 
 @dataclass(frozen=True)
-class ConsumeReservation:
+class ConsumeReservation(Command[Reservation]):
     application_id: UUID
 
 
@@ -82,9 +93,10 @@ class Tombstone:
 
 
 @dataclass(frozen=True)
-class ReleaseReservation:
-    """Free a reservation. With `tombstone`, when none exists yet (a withdrawal that
-    overtook its request), record the withdrawal so that the late request reserves nothing."""
+class ReleaseReservation(Command[Reservation]):
+    """Free a reservation (an actor limited to a region only one of its region). With
+    `tombstone`, when none exists yet (a withdrawal that overtook its request), record the
+    withdrawal so that the late request reserves nothing."""
 
     application_id: UUID
     reason: ReleaseReason
@@ -92,17 +104,17 @@ class ReleaseReservation:
 
 
 @dataclass(frozen=True)
-class ExpireReservations:
-    """Release every reservation of a quota whose period ended before `today`."""
+class ExpireReservations(Command[int]):
+    """Release every reservation of a quota whose period ended before `today`; the result
+    is how many expired."""
 
     today: date
 
 
 @dataclass(frozen=True)
-class ImportQuotaOrder:
+class ImportQuotaOrder(Command[ImportedOrder]):
     csv_text: str
     order: str
-    actor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,3 +140,17 @@ class ExcludeTerritoriesOf:
     kinds: tuple[TerritoryKind, ...]
     effective_from: date
     decision: str
+
+
+ProposalStep = AdjustQuotaOf | DesignateTerritory | ExcludeTerritoriesOf
+
+
+@dataclass(frozen=True)
+class ApplyProposal(Command[bool]):
+    """Apply an approved proposal's effect once (True), or record and publish why it cannot
+    be applied (False)."""
+
+    proposal_id: UUID
+    region: str
+    effect: str
+    steps: tuple[ProposalStep, ...]

@@ -1,9 +1,11 @@
-"""Refusals of the quota domain. The HTTP layer maps them to problem+json (404/409/422), the
-consumer to the dead-letter topic or, for an approved proposal, to proposal-effect-refused."""
+"""Refusals of the quota service, each with a stable `code` (the problem type's last part).
+`koshiqon.common.http.problems` maps them to problem+json (403/404/409/422), the consumer to
+the dead-letter topic or, for an approved proposal, to proposal-effect-refused. A caller
+limited to another region gets the common `OutsideRegion`."""
 
 from __future__ import annotations
 
-from koshiqon.common.errors import Conflict, InvalidInput, NotFound
+from koshiqon.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class QuotaNotFound(NotFound):
@@ -58,7 +60,27 @@ class InvalidQuota(InvalidInput):
     code = "invalid-quota"
 
 
+class InvalidAdjustment(InvalidInput):
+    """An adjustment that gives both or neither of delta and new_limit, or a delta of 0."""
+
+    code = "invalid-adjustment"
+
+
+class OutsideProposalRegion(InvalidInput):
+    """A proposal's territory that lies outside the region that proposed it."""
+
+    code = "outside-proposal-region"
+
+
 class InvalidOrder(InvalidInput):
-    """A quota order file with bad rows: nothing of it is imported."""
+    """A quota order file that is not UTF-8 CSV text, too large, or with bad rows: nothing
+    of it is imported."""
 
     code = "invalid-quota-order"
+
+
+class NationwideOnly(Forbidden):
+    """Quotas and territories are the ministry's (§6: an akimat proposes, it does not
+    decide): their changes take a nationwide token."""
+
+    code = "nationwide-token-required"

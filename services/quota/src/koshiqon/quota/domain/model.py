@@ -1,7 +1,9 @@
-"""Quotas (§4.2, §4.3), designated territories (§6) and the reservation ledger (§7).
+"""Quotas (§4.2, §4.3), designated territories (§6) and the reservation ledger (§7): pure
+values and rules, no I/O.
 
-The counters of a quota change only in SQL (adapters/repository.py), by conditional updates;
-the classes here describe what the rules accept and what the ledger reports.
+The counters of a quota change only in SQL, by conditional updates (adapters/repository/
+ledger.py and quotas.py, behind the repository Protocols of unit_of_work.py); the classes
+here describe what the rules accept and what the ledger reports.
 
 Designation rule: a kandas or migrant quota of a region needs a designation for that kind
 inside the region: of the region itself or of one of its districts (§6 lets an akimat

@@ -1,4 +1,4 @@
-"""A year's quota order as a CSV file (the format of shared/data/quotas_2026.csv):
+"""A year's quota order as a CSV file (the format of data/quotas_2026.csv):
 
     year,kind,kato,region,persons[,category]
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from koshiqon.common import kz
 from koshiqon.common.errors import DomainError
-from koshiqon.quota.domain.model import Category, Kind, Period, QuotaSpec
+from koshiqon.quota.domain.model import Category, Kind, Period, Quota, QuotaSpec, Territory
 
 REQUIRED_COLUMNS = ("year", "kind", "kato", "region", "persons")
 MAX_ROWS = 10_000
@@ -37,6 +37,14 @@ class OrderLine:
 class ParsedOrder:
     lines: list[OrderLine]
     bad: list[BadRow]
+
+
+@dataclass(frozen=True)
+class ImportedOrder:
+    """What an imported order established, and the territories it designated for them."""
+
+    quotas: list[Quota]
+    territories: list[Territory]
 
 
 def parse_order(text: str) -> ParsedOrder:

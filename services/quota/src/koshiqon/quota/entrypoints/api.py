@@ -1,8 +1,10 @@
-"""HTTP routes of the quota service (scopes quota:read, quota:admin, quota:reserve).
+"""HTTP routes of the quota service (scopes quota:read, quota:admin, quota:reserve): each
+parses, builds a command with the caller's `Actor` and hands it to the bus, or reads through
+`queries`, and returns its response model.
 
 Setting quotas and designating territories is the ministry's: `quota:admin` operations take
-a nationwide token (an akimat proposes, §6, it does not decide). A reservation may be asked
-by a token limited to the reservation's region.
+a nationwide token (an akimat proposes, §6, it does not decide). A reservation may be asked,
+and released, by a token limited to the reservation's region.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common.auth import Principal, require_scopes
-from koshiqon.common.errors import Forbidden, InvalidInput
+from koshiqon.common.errors import InvalidInput
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
-from koshiqon.quota.bootstrap import Bus
+from koshiqon.common.messagebus import Actor
+from koshiqon.quota import queries
+from koshiqon.quota.bus import Bus
 from koshiqon.quota.domain import commands as c
-from koshiqon.quota.domain.errors import QuotaNotFound, ReservationNotFound
+from koshiqon.quota.domain.errors import InvalidOrder, NationwideOnly
 from koshiqon.quota.domain.model import (
     Kind,
     Period,
@@ -52,18 +57,35 @@ async def get_bus(request: Request) -> Bus:
     return bus
 
 
+async def get_engine(request: Request) -> AsyncEngine:
+    """The app's one engine (create_app's), for the queries."""
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(subject=principal.subject, agency=principal.agency, region=principal.region)
+
+
 async def nationwide_admin(
     principal: Annotated[Principal, Depends(require_scopes("quota:admin"))],
-) -> Principal:
+) -> Actor:
     if not principal.nationwide:
-        raise Forbidden("quotas and territories are set by the ministry: a nationwide token")
-    return principal
+        raise NationwideOnly("quotas and territories are set by the ministry: a nationwide token")
+    return actor_of(principal)
+
+
+async def reserver(
+    principal: Annotated[Principal, Depends(require_scopes("quota:reserve"))],
+) -> Actor:
+    return actor_of(principal)
 
 
 BusDep = Annotated[Bus, Depends(get_bus)]
+Engine = Annotated[AsyncEngine, Depends(get_engine)]
 Reader = Annotated[Principal, Depends(require_scopes("quota:read"))]
-Admin = Annotated[Principal, Depends(nationwide_admin)]
-Reserver = Annotated[Principal, Depends(require_scopes("quota:reserve"))]
+Admin = Annotated[Actor, Depends(nationwide_admin)]
+Reserver = Annotated[Actor, Depends(reserver)]
 READ = problem_responses(401, 403, 422)
 ONE = problem_responses(401, 403, 404, 422)
 ADMIN = problem_responses(401, 403, 404, 409, 422)
@@ -72,68 +94,50 @@ ADMIN = problem_responses(401, 403, 404, 409, 422)
 # --- quotas ---------------------------------------------------------------------------------
 
 
-@router.get("/quotas", response_model=Page[QuotaOut], responses=READ, tags=["quotas"])
+@router.get("/quotas", responses=READ, tags=["quotas"])
 async def list_quotas(
-    bus: BusDep,
+    engine: Engine,
     _: Reader,
     page: PageQuery,
     kind: Kind | None = None,
     region: Annotated[str | None, Query(pattern=r"^[0-9]{9}$")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-) -> Any:
-    after = _uuid_cursor(page.after)
-    async with bus.read() as db:
-        rows = await db.quotas.list_quotas(
-            kind=kind, region=region, year=year, after=after, limit=page.limit + 1
-        )
+) -> Page[QuotaOut]:
+    rows = await queries.list_quotas(
+        engine, kind=kind, region=region, year=year, after=_uuid_cursor(page.after),
+        limit=page.limit + 1,
+    )  # fmt: skip
     items = [QuotaOut.of(q) for q in rows]
     return make_page(items, limit=page.limit, cursor_of=lambda q: (str(q.id),))
 
 
-@router.get("/quotas/{quota_id}", response_model=QuotaOut, responses=ONE, tags=["quotas"])
-async def get_quota(quota_id: UUID, bus: BusDep, _: Reader) -> QuotaOut:
-    async with bus.read() as db:
-        quota = await db.quotas.get_quota(quota_id)
-    if quota is None:
-        raise QuotaNotFound(f"no quota {quota_id}")
-    return QuotaOut.of(quota)
+@router.get("/quotas/{quota_id}", responses=ONE, tags=["quotas"])
+async def get_quota(quota_id: UUID, engine: Engine, _: Reader) -> QuotaOut:
+    return QuotaOut.of(await queries.get_quota(engine, quota_id))
 
 
-@router.get(
-    "/quotas/{quota_id}/ledger",
-    response_model=Page[ReservationOut],
-    responses=ONE,
-    tags=["quotas"],
-)
-async def get_ledger(quota_id: UUID, bus: BusDep, _: Reader, page: PageQuery) -> Any:
-    async with bus.read() as db:
-        if await db.quotas.get_quota(quota_id) is None:
-            raise QuotaNotFound(f"no quota {quota_id}")
-        rows = await db.ledger.ledger(
-            quota_id, after=_uuid_cursor(page.after), limit=page.limit + 1
-        )
+@router.get("/quotas/{quota_id}/ledger", responses=ONE, tags=["quotas"])
+async def get_ledger(
+    quota_id: UUID, engine: Engine, _: Reader, page: PageQuery
+) -> Page[ReservationOut]:
+    after = _uuid_cursor(page.after)
+    rows = await queries.ledger(engine, quota_id, after=after, limit=page.limit + 1)
     items = [ReservationOut.of(r) for r in rows]
     return make_page(items, limit=page.limit, cursor_of=lambda r: (str(r.application_id),))
 
 
-@router.get(
-    "/quotas/{quota_id}/history",
-    response_model=Page[HistoryOut],
-    responses=ONE,
-    tags=["quotas"],
-)
-async def get_history(quota_id: UUID, bus: BusDep, _: Reader, page: PageQuery) -> Any:
+@router.get("/quotas/{quota_id}/history", responses=ONE, tags=["quotas"])
+async def get_history(
+    quota_id: UUID, engine: Engine, _: Reader, page: PageQuery
+) -> Page[HistoryOut]:
     after = _int_cursor(page.after)
-    async with bus.read() as db:
-        if await db.quotas.get_quota(quota_id) is None:
-            raise QuotaNotFound(f"no quota {quota_id}")
-        rows = await db.quotas.history(quota_id, after=after, limit=page.limit + 1)
+    rows = await queries.history(engine, quota_id, after=after, limit=page.limit + 1)
     items = [HistoryOut.of(h) for h in rows]
     return make_page(items, limit=page.limit, cursor_of=lambda h: (h.seq,))
 
 
-@router.post("/quotas", status_code=201, response_model=QuotaOut, responses=ADMIN, tags=["quotas"])
-async def establish_quota(body: QuotaIn, bus: BusDep, admin: Admin, response: Response) -> Any:
+@router.post("/quotas", status_code=201, responses=ADMIN, tags=["quotas"])
+async def establish_quota(body: QuotaIn, bus: BusDep, actor: Admin, response: Response) -> QuotaOut:
     spec = QuotaSpec.of(
         kind=body.kind,
         region=body.region,
@@ -141,15 +145,13 @@ async def establish_quota(body: QuotaIn, bus: BusDep, admin: Admin, response: Re
         period=Period.of(body.year_from, body.year_to),
         limit=body.limit,
     )
-    quota = await bus.handle(c.EstablishQuota(spec, reference=body.reference, actor=admin.subject))
+    quota = await bus.handle(c.EstablishQuota(spec, reference=body.reference, actor=actor))
     response.headers["Location"] = f"/v1/quotas/{quota.id}"
     return QuotaOut.of(quota)
 
 
-@router.post(
-    "/quotas/{quota_id}/adjustments", response_model=QuotaOut, responses=ADMIN, tags=["quotas"]
-)
-async def adjust_quota(quota_id: UUID, body: AdjustmentIn, bus: BusDep, admin: Admin) -> Any:
+@router.post("/quotas/{quota_id}/adjustments", responses=ADMIN, tags=["quotas"])
+async def adjust_quota(quota_id: UUID, body: AdjustmentIn, bus: BusDep, actor: Admin) -> QuotaOut:
     command = c.AdjustQuota(
         quota_id=quota_id,
         reason=body.reason,
@@ -157,7 +159,7 @@ async def adjust_quota(quota_id: UUID, body: AdjustmentIn, bus: BusDep, admin: A
         delta=body.delta,
         new_limit=body.new_limit,
         proposal_id=body.proposal_id,
-        actor=admin.subject,
+        actor=actor,
     )
     return QuotaOut.of(await bus.handle(command))
 
@@ -165,7 +167,6 @@ async def adjust_quota(quota_id: UUID, body: AdjustmentIn, bus: BusDep, admin: A
 @router.post(
     "/quota-orders",
     status_code=201,
-    response_model=OrderOut,
     responses=ADMIN,
     tags=["quotas"],
     openapi_extra={
@@ -175,71 +176,61 @@ async def adjust_quota(quota_id: UUID, body: AdjustmentIn, bus: BusDep, admin: A
 async def import_quota_order(
     request: Request,
     bus: BusDep,
-    admin: Admin,
+    actor: Admin,
     order: Annotated[str, Query(min_length=1, max_length=200, description="order number")],
-) -> Any:
+) -> OrderOut:
     text = _csv_text(await request.body())
-    imported = await bus.handle(c.ImportQuotaOrder(text, order=order, actor=admin.subject))
+    imported = await bus.handle(c.ImportQuotaOrder(text, order=order, actor=actor))
     return OrderOut.of(imported)
 
 
 # --- territories ----------------------------------------------------------------------------
 
 
-@router.get("/territories", response_model=Page[TerritoryOut], responses=READ, tags=["territories"])
+@router.get("/territories", responses=READ, tags=["territories"])
 async def list_territories(
-    bus: BusDep,
+    engine: Engine,
     _: Reader,
     page: PageQuery,
     region: Annotated[str | None, Query(pattern=r"^[0-9]{9}$")] = None,
     kind: TerritoryKind | None = None,
     status: TerritoryStatus | None = None,
-) -> Any:
-    async with bus.read() as db:
-        rows = await db.territories.list_territories(
-            region=region,
-            kind=kind,
-            status=status,
-            after=_uuid_cursor(page.after),
-            limit=page.limit + 1,
-        )
+) -> Page[TerritoryOut]:
+    rows = await queries.list_territories(
+        engine, region=region, kind=kind, status=status, after=_uuid_cursor(page.after),
+        limit=page.limit + 1,
+    )  # fmt: skip
     items = [TerritoryOut.of(t) for t in rows]
     return make_page(items, limit=page.limit, cursor_of=lambda t: (str(t.id),))
 
 
-@router.post(
-    "/territories",
-    status_code=201,
-    response_model=TerritoryOut,
-    responses=ADMIN,
-    tags=["territories"],
-)
-async def designate_territory(body: TerritoryIn, bus: BusDep, _: Admin) -> Any:
+@router.post("/territories", status_code=201, responses=ADMIN, tags=["territories"])
+async def designate_territory(body: TerritoryIn, bus: BusDep, actor: Admin) -> TerritoryOut:
     command = c.DesignateTerritory(
-        kato=body.kato, kind=body.kind, effective_from=body.effective_from, decision=body.decision
+        kato=body.kato,
+        kind=body.kind,
+        effective_from=body.effective_from,
+        decision=body.decision,
+        actor=actor,
     )
     return TerritoryOut.of(await bus.handle(command))
 
 
-@router.post(
-    "/territories/{territory_id}/exclusion",
-    response_model=TerritoryOut,
-    responses=ADMIN,
-    tags=["territories"],
-)
-async def exclude_territory(territory_id: UUID, body: ExclusionIn, bus: BusDep, _: Admin) -> Any:
-    command = c.ExcludeTerritory(territory_id, body.effective_from, body.decision)
+@router.post("/territories/{territory_id}/exclusion", responses=ADMIN, tags=["territories"])
+async def exclude_territory(
+    territory_id: UUID, body: ExclusionIn, bus: BusDep, actor: Admin
+) -> TerritoryOut:
+    command = c.ExcludeTerritory(territory_id, body.effective_from, body.decision, actor=actor)
     return TerritoryOut.of(await bus.handle(command))
 
 
 # --- reservations ---------------------------------------------------------------------------
 
 
-@router.post("/reservations", response_model=ReservationOut, responses=ADMIN, tags=["reservations"])
-async def reserve(body: ReservationIn, bus: BusDep, principal: Reserver) -> Any:
+@router.post("/reservations", responses=ADMIN, tags=["reservations"])
+async def reserve(body: ReservationIn, bus: BusDep, actor: Reserver) -> ReservationOut:
     """Reserve synchronously: `reserved`, or `denied` with the reason (not an error). A
     repeat for the same application id returns the first outcome."""
-    principal.require_region(body.region, field="region")
     command = c.ReserveQuota(
         application_id=body.application_id,
         kind=body.kind,
@@ -247,23 +238,14 @@ async def reserve(body: ReservationIn, bus: BusDep, principal: Reserver) -> Any:
         year=body.year,
         persons=body.persons,
         category=body.category,
+        actor=actor,
     )
     return ReservationOut.of(await bus.handle(command))
 
 
-@router.post(
-    "/reservations/{application_id}/release",
-    response_model=ReservationOut,
-    responses=ADMIN,
-    tags=["reservations"],
-)
-async def release(application_id: UUID, bus: BusDep, principal: Reserver) -> Any:
-    async with bus.read() as db:
-        reservation = await db.ledger.get_reservation(application_id)
-    if reservation is None:
-        raise ReservationNotFound(f"no reservation for application {application_id}")
-    principal.require_region(reservation.region, field="application_id")
-    command = c.ReleaseReservation(application_id, ReleaseReason.CANCELLED)
+@router.post("/reservations/{application_id}/release", responses=ADMIN, tags=["reservations"])
+async def release(application_id: UUID, bus: BusDep, actor: Reserver) -> ReservationOut:
+    command = c.ReleaseReservation(application_id, ReleaseReason.CANCELLED, actor=actor)
     return ReservationOut.of(await bus.handle(command))
 
 
@@ -286,8 +268,8 @@ def _int_cursor(after: tuple[Any, ...] | None) -> int | None:
 
 def _csv_text(body: bytes) -> str:
     if len(body) > MAX_ORDER_BYTES:
-        raise InvalidInput(f"an order file is at most {MAX_ORDER_BYTES} bytes", field="body")
+        raise InvalidOrder(f"an order file is at most {MAX_ORDER_BYTES} bytes", field="body")
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInput("an order file is UTF-8 text", field="body") from None
+        raise InvalidOrder("an order file is UTF-8 text", field="body") from None

@@ -23,7 +23,7 @@ from koshiqon.quota.domain.model import (
     TerritoryKind,
     TerritoryStatus,
 )
-from koshiqon.quota.handlers import ImportedOrder
+from koshiqon.quota.domain.orders import ImportedOrder
 
 KATO_PATTERN = r"^[0-9]{9}$"
 Year = Field(ge=2000, le=2100)

@@ -1,5 +1,6 @@
-"""The reservation ledger: reserve, consume, release, expire. Counters change only
-through the repository's conditional updates."""
+"""The reservation ledger: reserve, consume, release, expire, as commands and as the
+registration.v1 events that ask for them (resettlement requested, completed, withdrawn).
+Counters change only through the repository's conditional updates."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from uuid import UUID
 from koshiqon.common import kz
 from koshiqon.common.errors import TransientError
 from koshiqon.common.events import quota as wire
+from koshiqon.common.events import registration as reg
+from koshiqon.quota.bus import Deps
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.errors import (
     ReservationNotFound,
@@ -16,14 +19,16 @@ from koshiqon.quota.domain.errors import (
 )
 from koshiqon.quota.domain.model import (
     DenialReason,
+    Kind,
     Outcome,
     Quota,
+    ReleaseReason,
     Reservation,
     ReservationStatus,
 )
 from koshiqon.quota.handlers.quotas import emit_thresholds
-from koshiqon.quota.handlers.shared import Clock, get_quota, get_reservation
-from koshiqon.quota.unit_of_work import AnyUnitOfWork
+from koshiqon.quota.handlers.shared import get_quota, get_reservation
+from koshiqon.quota.unit_of_work import UnitOfWork
 
 FINAL_WITHOUT_RESERVATION = frozenset(
     {
@@ -35,11 +40,12 @@ FINAL_WITHOUT_RESERVATION = frozenset(
 )
 
 
-async def reserve_quota(cmd: c.ReserveQuota, uow: AnyUnitOfWork, clock: Clock) -> Reservation:
+async def reserve_quota(cmd: c.ReserveQuota, deps: Deps) -> Reservation:
     """reserved | denied; a repeat (same application id) gets the first outcome, unchanged."""
     region = kz.region_of(cmd.region).kato
-    now = clock()
-    async with uow:
+    cmd.actor.require_region(region, field="region")
+    now = deps.now()
+    async with deps.uow() as uow:
         claimed = await uow.ledger.claim_application(
             application_id=cmd.application_id,
             kind=cmd.kind,
@@ -58,7 +64,7 @@ async def reserve_quota(cmd: c.ReserveQuota, uow: AnyUnitOfWork, clock: Clock) -
 
 
 async def _reserve(
-    uow: AnyUnitOfWork, cmd: c.ReserveQuota, *, region: str, now: datetime
+    uow: UnitOfWork, cmd: c.ReserveQuota, *, region: str, now: datetime
 ) -> Reservation:
     """Reads first, the quota row's lock last: `uow.ledger.reserve` takes it, and after it only
     the outbox rows are written before the commit releases it."""
@@ -99,7 +105,7 @@ async def _reserve(
 
 
 async def _deny(
-    uow: AnyUnitOfWork,
+    uow: UnitOfWork,
     cmd: c.ReserveQuota,
     *,
     region: str,
@@ -126,11 +132,9 @@ async def _deny(
     return reservation
 
 
-async def consume_reservation(
-    cmd: c.ConsumeReservation, uow: AnyUnitOfWork, clock: Clock
-) -> Reservation:
-    now = clock()
-    async with uow:
+async def consume_reservation(cmd: c.ConsumeReservation, deps: Deps) -> Reservation:
+    now = deps.now()
+    async with deps.uow() as uow:
         moved = await uow.ledger.transition(
             cmd.application_id, to=ReservationStatus.CONSUMED, now=now
         )
@@ -159,11 +163,11 @@ async def consume_reservation(
     return moved
 
 
-async def release_reservation(
-    cmd: c.ReleaseReservation, uow: AnyUnitOfWork, clock: Clock
-) -> Reservation:
-    now = clock()
-    async with uow:
+async def release_reservation(cmd: c.ReleaseReservation, deps: Deps) -> Reservation:
+    """Released once; a repeat or a tombstone gets the entry as it is."""
+    now = deps.now()
+    async with deps.uow() as uow:
+        await _require_region_of(uow, cmd)
         moved = await uow.ledger.transition(
             cmd.application_id, to=ReservationStatus.RELEASED, now=now, release=cmd.reason
         )
@@ -190,8 +194,17 @@ async def release_reservation(
     return moved
 
 
+async def _require_region_of(uow: UnitOfWork, cmd: c.ReleaseReservation) -> None:
+    """An actor limited to a region releases only the reservations of its region."""
+    if cmd.actor.region is None:
+        return
+    existing = await uow.ledger.get_reservation(cmd.application_id)
+    if existing is not None:
+        cmd.actor.require_region(existing.region, field="application_id")
+
+
 async def _not_released(
-    uow: AnyUnitOfWork, cmd: c.ReleaseReservation, *, now: datetime
+    uow: UnitOfWork, cmd: c.ReleaseReservation, *, now: datetime
 ) -> Reservation:
     """A release that finds nothing reserved: a repeat, a tombstone, or a refusal."""
     existing = await uow.ledger.get_reservation(cmd.application_id)
@@ -222,10 +235,10 @@ async def _not_released(
     )
 
 
-async def expire_reservations(cmd: c.ExpireReservations, uow: AnyUnitOfWork, clock: Clock) -> int:
+async def expire_reservations(cmd: c.ExpireReservations, deps: Deps) -> int:
     """Expire the reservations of every quota whose period ended before `cmd.today`."""
-    now = clock()
-    async with uow:
+    now = deps.now()
+    async with deps.uow() as uow:
         expired = await uow.ledger.expire_ended(before_year=cmd.today.year, now=now)
         ends: dict[UUID, date] = {}
         for reservation in expired:
@@ -248,3 +261,45 @@ async def expire_reservations(cmd: c.ExpireReservations, uow: AnyUnitOfWork, clo
         await uow.quotas.close_ended(before_year=cmd.today.year, now=now)
         await uow.commit()
     return len(expired)
+
+
+# --- registration.v1 --------------------------------------------------------------------------
+
+
+async def on_resettlement_requested(event: reg.ResettlementRequested, deps: Deps) -> None:
+    await reserve_quota(_requested(event), deps)
+
+
+async def on_resettlement_completed(event: reg.ResettlementCompleted, deps: Deps) -> None:
+    await consume_reservation(_completed(event), deps)
+
+
+async def on_resettlement_withdrawn(event: reg.ResettlementWithdrawn, deps: Deps) -> None:
+    await release_reservation(_withdrawn(event), deps)
+
+
+def _requested(event: reg.ResettlementRequested) -> c.ReserveQuota:
+    return c.ReserveQuota(
+        application_id=event.application_id,
+        kind=Kind(event.category),
+        region=event.target_region,
+        year=event.target_year,
+        persons=event.persons,
+        actor=c.WORKER,
+    )
+
+
+def _completed(event: reg.ResettlementCompleted) -> c.ConsumeReservation:
+    return c.ConsumeReservation(event.application_id, actor=c.WORKER)
+
+
+def _withdrawn(event: reg.ResettlementWithdrawn) -> c.ReleaseReservation:
+    tombstone = c.Tombstone(
+        kind=Kind(event.category),
+        region=event.target_region,
+        year=event.target_year,
+        persons=event.persons,
+    )
+    return c.ReleaseReservation(
+        event.application_id, ReleaseReason.WITHDRAWN, tombstone, actor=c.WORKER
+    )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from koshiqon.quota.bus import Deps
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.errors import (
     InvalidOrder,
@@ -15,26 +15,17 @@ from koshiqon.quota.domain.model import (
     Territory,
     TerritoryKind,
 )
-from koshiqon.quota.domain.orders import BadRow, parse_order
+from koshiqon.quota.domain.orders import BadRow, ImportedOrder, parse_order
 from koshiqon.quota.handlers.quotas import establish
-from koshiqon.quota.handlers.shared import Clock
 from koshiqon.quota.handlers.territories import designate
-from koshiqon.quota.unit_of_work import AnyUnitOfWork
+from koshiqon.quota.unit_of_work import UnitOfWork
 
 
-@dataclass(frozen=True)
-class ImportedOrder:
-    quotas: list[Quota]
-    territories: list[Territory]
-
-
-async def import_quota_order(
-    cmd: c.ImportQuotaOrder, uow: AnyUnitOfWork, clock: Clock
-) -> ImportedOrder:
+async def import_quota_order(cmd: c.ImportQuotaOrder, deps: Deps) -> ImportedOrder:
     """All of the order in one transaction, or nothing and every bad row named."""
     parsed = parse_order(cmd.csv_text)
-    now = clock()
-    async with uow:
+    now = deps.now()
+    async with deps.uow() as uow:
         bad = parsed.bad + [
             BadRow(line.line, "an active quota of this kind and region already covers the year")
             for line in parsed.lines
@@ -45,16 +36,18 @@ async def import_quota_order(
         territories: list[Territory] = []
         quotas: list[Quota] = []
         for line in parsed.lines:
-            territories += await _designate_for_order(uow, line.spec, order=cmd.order, now=now)
+            territories += await _designate_for_order(uow, cmd, line.spec, now=now)
             quotas.append(
-                await establish(uow, line.spec, reference=cmd.order, actor=cmd.actor, now=now)
+                await establish(
+                    uow, line.spec, reference=cmd.order, actor=cmd.actor.subject, now=now
+                )
             )
         await uow.commit()
     return ImportedOrder(quotas, territories)
 
 
 async def _designate_for_order(
-    uow: AnyUnitOfWork, spec: QuotaSpec, *, order: str, now: datetime
+    uow: UnitOfWork, cmd: c.ImportQuotaOrder, spec: QuotaSpec, *, now: datetime
 ) -> list[Territory]:
     if not spec.kind.needs_designation:
         return []
@@ -65,7 +58,8 @@ async def _designate_for_order(
         kato=spec.region,
         kind=kind,
         effective_from=spec.period.start,
-        decision=f"quota order {order}",
+        decision=f"quota order {cmd.order}",
+        actor=cmd.actor,
     )
     return [await designate(uow, designation, now=now)]
 

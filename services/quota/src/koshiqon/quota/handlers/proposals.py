@@ -1,42 +1,29 @@
-"""Applying an approved proposal's effect, or publishing why it cannot be applied."""
+"""Applying an approved proposal's effect, or publishing why it cannot be applied: the
+command, and the proposals.v1 event that asks for it (proposal-approved)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
-from koshiqon.common.errors import DomainError, InvalidInput
+from koshiqon.common.errors import DomainError
+from koshiqon.common.events import proposals as proposal_events
 from koshiqon.common.events import quota as wire
+from koshiqon.quota.bus import Deps
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.errors import (
     AlreadyDesignated,
     BelowUsed,
     NotDesignated,
+    OutsideProposalRegion,
     QuotaClosed,
     QuotaNotFound,
     TerritoryExcludedAlready,
     TerritoryNotFound,
 )
-from koshiqon.quota.domain.model import (
-    Period,
-    territory_code,
-)
+from koshiqon.quota.domain.model import Category, Kind, Period, TerritoryKind, territory_code
 from koshiqon.quota.handlers.quotas import adjust
-from koshiqon.quota.handlers.shared import Clock
 from koshiqon.quota.handlers.territories import designate, exclude
-from koshiqon.quota.unit_of_work import AnyUnitOfWork
-
-ProposalStep = c.AdjustQuotaOf | c.DesignateTerritory | c.ExcludeTerritoriesOf
-
-
-@dataclass(frozen=True)
-class ApplyProposal:
-    proposal_id: UUID
-    region: str
-    effect: str
-    steps: tuple[ProposalStep, ...]
-
+from koshiqon.quota.unit_of_work import UnitOfWork
 
 REFUSALS: tuple[tuple[type[DomainError], wire.RefusalReason], ...] = (
     (QuotaNotFound, wire.RefusalReason.NO_QUOTA),
@@ -49,11 +36,11 @@ REFUSALS: tuple[tuple[type[DomainError], wire.RefusalReason], ...] = (
 )
 
 
-async def apply_proposal(cmd: ApplyProposal, uow: AnyUnitOfWork, clock: Clock) -> bool:
+async def apply_proposal(cmd: c.ApplyProposal, deps: Deps) -> bool:
     """Apply an approved proposal's effect, or publish why it cannot be. Once per proposal:
     a repeat (even under a new event id) has no second effect. True when applied."""
-    now = clock()
-    async with uow:
+    now = deps.now()
+    async with deps.uow() as uow:
         if not await uow.proposals.claim_proposal(cmd.proposal_id, now=now):
             return False
         try:
@@ -70,7 +57,7 @@ async def apply_proposal(cmd: ApplyProposal, uow: AnyUnitOfWork, clock: Clock) -
 
 
 async def _apply_step(
-    uow: AnyUnitOfWork, cmd: ApplyProposal, step: ProposalStep, *, now: datetime
+    uow: UnitOfWork, cmd: c.ApplyProposal, step: c.ProposalStep, *, now: datetime
 ) -> None:
     if isinstance(step, c.AdjustQuotaOf):
         await _adjust_of(uow, cmd, step, now=now)
@@ -84,14 +71,20 @@ async def _apply_step(
             raise TerritoryNotFound(f"territory {step.kato} has no designation to exclude")
         for territory_id in ids:
             exclusion = c.ExcludeTerritory(
-                territory_id, step.effective_from, step.decision, proposal_id=step.proposal_id
+                territory_id,
+                step.effective_from,
+                step.decision,
+                proposal_id=step.proposal_id,
+                actor=cmd.actor,
             )
             await exclude(uow, exclusion, now=now)
 
 
 async def _adjust_of(
-    uow: AnyUnitOfWork, cmd: ApplyProposal, step: c.AdjustQuotaOf, *, now: datetime
+    uow: UnitOfWork, cmd: c.ApplyProposal, step: c.AdjustQuotaOf, *, now: datetime
 ) -> None:
+    """The adjustment of the quota the step describes; its history names the proposal (in
+    `reference` and `proposal_id`) and no actor."""
     period = Period.of(step.period.year_from, step.period.year_to)
     quota = await uow.quotas.find_quota_for_period(
         kind=step.kind, region=step.region, period=period, category=step.category
@@ -108,17 +101,18 @@ async def _adjust_of(
         delta=step.delta,
         new_limit=step.new_limit,
         proposal_id=step.proposal_id,
+        actor=cmd.actor,
     )
-    await adjust(uow, adjustment, now=now)
+    await adjust(uow, adjustment, actor=None, now=now)
 
 
 def _require_inside(region: str, kato: str) -> None:
     if territory_code(kato)[1] != region:
-        raise InvalidInput(f"territory {kato} lies outside the proposal's region {region}")
+        raise OutsideProposalRegion(f"territory {kato} lies outside the proposal's region {region}")
 
 
 def _refusal(
-    cmd: ApplyProposal, error: DomainError, *, now: datetime
+    cmd: c.ApplyProposal, error: DomainError, *, now: datetime
 ) -> wire.ProposalEffectRefused:
     reason = next((r for cls, r in REFUSALS if isinstance(error, cls)), wire.RefusalReason.INVALID)
     return wire.ProposalEffectRefused(
@@ -128,4 +122,61 @@ def _refusal(
         reason=reason,
         detail=error.detail,
         refused_at=now,
+    )
+
+
+# --- proposals.v1 -----------------------------------------------------------------------------
+
+
+async def on_proposal_approved(event: proposal_events.ProposalApproved, deps: Deps) -> None:
+    await apply_proposal(_approved(event), deps)
+
+
+def _approved(event: proposal_events.ProposalApproved) -> c.ApplyProposal:
+    effect = event.effect
+    steps: tuple[c.ProposalStep, ...]
+    if isinstance(effect, proposal_events.AdjustQuotaEffect):
+        steps = (_adjustment(event, effect),)
+    elif isinstance(effect, proposal_events.DesignateTerritoryEffect):
+        steps = tuple(
+            c.DesignateTerritory(
+                kato=effect.kato,
+                kind=TerritoryKind(kind),
+                effective_from=effect.effective_from,
+                decision=effect.decision,
+                proposal_id=event.proposal_id,
+                actor=c.WORKER,
+            )
+            for kind in dict.fromkeys(effect.kinds)
+        )
+    else:
+        steps = (_exclusion(event, effect),)
+    return c.ApplyProposal(event.proposal_id, event.region, effect.type, steps, actor=c.WORKER)
+
+
+def _adjustment(
+    event: proposal_events.ProposalApproved, effect: proposal_events.AdjustQuotaEffect
+) -> c.AdjustQuotaOf:
+    return c.AdjustQuotaOf(
+        proposal_id=event.proposal_id,
+        kind=Kind(effect.kind),
+        region=event.region,
+        period=Period(effect.year, effect.year_to or effect.year),
+        category=Category(effect.category) if effect.category else None,
+        reason=effect.reason,
+        delta=effect.delta,
+        new_limit=effect.new_limit,
+    )
+
+
+def _exclusion(
+    event: proposal_events.ProposalApproved, effect: proposal_events.ExcludeTerritoryEffect
+) -> c.ExcludeTerritoriesOf:
+    kinds = effect.kinds or list(TerritoryKind)
+    return c.ExcludeTerritoriesOf(
+        proposal_id=event.proposal_id,
+        kato=effect.kato,
+        kinds=tuple(TerritoryKind(k) for k in dict.fromkeys(kinds)),
+        effective_from=effect.effective_from,
+        decision=effect.decision,
     )

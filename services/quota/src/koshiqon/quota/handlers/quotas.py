@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from koshiqon.common.errors import DomainError, InvalidInput
+from koshiqon.common.errors import DomainError
 from koshiqon.common.events import quota as wire
+from koshiqon.quota.bus import Deps
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.errors import (
     BelowUsed,
     DuplicateQuota,
+    InvalidAdjustment,
     NotDesignated,
     QuotaClosed,
     QuotaNotFound,
@@ -21,21 +23,21 @@ from koshiqon.quota.domain.model import (
     QuotaSpec,
     TerritoryKind,
 )
-from koshiqon.quota.handlers.shared import Clock, category_of, get_quota
-from koshiqon.quota.unit_of_work import AnyUnitOfWork
+from koshiqon.quota.handlers.shared import category_of, get_quota
+from koshiqon.quota.unit_of_work import UnitOfWork
 
 
-async def establish_quota(cmd: c.EstablishQuota, uow: AnyUnitOfWork, clock: Clock) -> Quota:
-    async with uow:
+async def establish_quota(cmd: c.EstablishQuota, deps: Deps) -> Quota:
+    async with deps.uow() as uow:
         quota = await establish(
-            uow, cmd.spec, reference=cmd.reference, actor=cmd.actor, now=clock()
+            uow, cmd.spec, reference=cmd.reference, actor=cmd.actor.subject, now=deps.now()
         )
         await uow.commit()
     return quota
 
 
 async def establish(
-    uow: AnyUnitOfWork,
+    uow: UnitOfWork,
     spec: QuotaSpec,
     *,
     reference: str | None,
@@ -84,18 +86,21 @@ async def establish(
     return quota
 
 
-async def adjust_quota(cmd: c.AdjustQuota, uow: AnyUnitOfWork, clock: Clock) -> Quota:
-    async with uow:
-        quota = await adjust(uow, cmd, now=clock())
+async def adjust_quota(cmd: c.AdjustQuota, deps: Deps) -> Quota:
+    async with deps.uow() as uow:
+        quota = await adjust(uow, cmd, actor=cmd.actor.subject, now=deps.now())
         await uow.commit()
     return quota
 
 
-async def adjust(uow: AnyUnitOfWork, cmd: c.AdjustQuota, *, now: datetime) -> Quota:
+async def adjust(uow: UnitOfWork, cmd: c.AdjustQuota, *, actor: str | None, now: datetime) -> Quota:
+    """The adjustment, its history entry (by `actor`) and its events."""
     if (cmd.delta is None) == (cmd.new_limit is None):
-        raise InvalidInput("give exactly one of delta and new_limit", field="delta")
+        raise InvalidAdjustment("give exactly one of delta and new_limit", field="delta")
     if cmd.delta == 0:
-        raise InvalidInput("an adjustment changes the limit: delta must not be 0", field="delta")
+        raise InvalidAdjustment(
+            "an adjustment changes the limit: delta must not be 0", field="delta"
+        )
     repo = uow.quotas
     changed = await repo.change_limit(
         cmd.quota_id, delta=cmd.delta, new_limit=cmd.new_limit, now=now
@@ -110,7 +115,7 @@ async def adjust(uow: AnyUnitOfWork, cmd: c.AdjustQuota, *, now: datetime) -> Qu
         reason=cmd.reason,
         reference=cmd.reference,
         proposal_id=cmd.proposal_id,
-        actor=cmd.actor,
+        actor=actor,
         now=now,
     )
     quota = await get_quota(uow, cmd.quota_id)
@@ -136,7 +141,7 @@ async def adjust(uow: AnyUnitOfWork, cmd: c.AdjustQuota, *, now: datetime) -> Qu
     return quota
 
 
-async def _why_not_adjusted(uow: AnyUnitOfWork, quota_id: UUID) -> DomainError:
+async def _why_not_adjusted(uow: UnitOfWork, quota_id: UUID) -> DomainError:
     quota = await uow.quotas.get_quota(quota_id)
     if quota is None:
         return QuotaNotFound(f"no quota {quota_id}")
@@ -149,13 +154,13 @@ async def _why_not_adjusted(uow: AnyUnitOfWork, quota_id: UUID) -> DomainError:
     )
 
 
-async def announce_thresholds(uow: AnyUnitOfWork, quota: Quota, *, now: datetime) -> None:
+async def announce_thresholds(uow: UnitOfWork, quota: Quota, *, now: datetime) -> None:
     reached, counters = await uow.quotas.announce_thresholds(quota.id)
     emit_thresholds(uow, quota, tuple(reached), counters, now=now)
 
 
 def emit_thresholds(
-    uow: AnyUnitOfWork,
+    uow: UnitOfWork,
     quota: Quota,
     reached: tuple[int, ...],
     counters: Counters,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from koshiqon.common.events import quota as wire
+from koshiqon.quota.bus import Deps
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.errors import (
     AlreadyDesignated,
@@ -15,20 +16,17 @@ from koshiqon.quota.domain.model import (
     Territory,
     territory_code,
 )
-from koshiqon.quota.handlers.shared import Clock
-from koshiqon.quota.unit_of_work import AnyUnitOfWork
+from koshiqon.quota.unit_of_work import UnitOfWork
 
 
-async def designate_territory(
-    cmd: c.DesignateTerritory, uow: AnyUnitOfWork, clock: Clock
-) -> Territory:
-    async with uow:
-        territory = await designate(uow, cmd, now=clock())
+async def designate_territory(cmd: c.DesignateTerritory, deps: Deps) -> Territory:
+    async with deps.uow() as uow:
+        territory = await designate(uow, cmd, now=deps.now())
         await uow.commit()
     return territory
 
 
-async def designate(uow: AnyUnitOfWork, cmd: c.DesignateTerritory, *, now: datetime) -> Territory:
+async def designate(uow: UnitOfWork, cmd: c.DesignateTerritory, *, now: datetime) -> Territory:
     kato, region = territory_code(cmd.kato)
     territory = await uow.territories.add_territory(
         kato=kato,
@@ -57,14 +55,14 @@ async def designate(uow: AnyUnitOfWork, cmd: c.DesignateTerritory, *, now: datet
     return territory
 
 
-async def exclude_territory(cmd: c.ExcludeTerritory, uow: AnyUnitOfWork, clock: Clock) -> Territory:
-    async with uow:
-        territory = await exclude(uow, cmd, now=clock())
+async def exclude_territory(cmd: c.ExcludeTerritory, deps: Deps) -> Territory:
+    async with deps.uow() as uow:
+        territory = await exclude(uow, cmd, now=deps.now())
         await uow.commit()
     return territory
 
 
-async def exclude(uow: AnyUnitOfWork, cmd: c.ExcludeTerritory, *, now: datetime) -> Territory:
+async def exclude(uow: UnitOfWork, cmd: c.ExcludeTerritory, *, now: datetime) -> Territory:
     territory = await uow.territories.exclude_territory(
         cmd.territory_id, effective_from=cmd.effective_from, decision=cmd.decision, now=now
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from koshiqon.quota.adapters.repository._sql import (
+from koshiqon.quota.adapters.repository.sql import (
     SqlRepository,
     reservation_of,
 )
@@ -23,7 +23,7 @@ from koshiqon.quota.domain.model import (
 )
 
 
-class LedgerRepository(SqlRepository):
+class SqlLedgerRepository(SqlRepository):
     async def claim_application(
         self,
         *,
@@ -172,16 +172,5 @@ class LedgerRepository(SqlRepository):
             "RETURNING q.id) SELECT * FROM expired ORDER BY quota_id, application_id",
             year=before_year,
             now=now,
-        )
-        return [reservation_of(r) for r in rows]
-
-    async def ledger(self, quota_id: UUID, *, after: UUID | None, limit: int) -> list[Reservation]:
-        rows = await self._all(
-            "SELECT * FROM reservations WHERE quota_id = :id AND "
-            "(CAST(:after AS uuid) IS NULL OR application_id > :after) "
-            "ORDER BY application_id LIMIT :n",
-            id=quota_id,
-            after=after,
-            n=limit,
         )
         return [reservation_of(r) for r in rows]

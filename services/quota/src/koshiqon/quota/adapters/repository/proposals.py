@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from koshiqon.quota.adapters.repository._sql import (
+from koshiqon.quota.adapters.repository.sql import (
     SqlRepository,
 )
 
 
-class ProposalRepository(SqlRepository):
+class SqlProposalRepository(SqlRepository):
     async def claim_proposal(self, proposal_id: UUID, *, now: datetime) -> bool:
         """False when this proposal's effect was already applied or refused."""
         row = await self._one(

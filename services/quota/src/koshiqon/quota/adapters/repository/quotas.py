@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from koshiqon.quota.adapters.repository._sql import (
+from koshiqon.quota.adapters.repository.sql import (
     QUOTA_COLUMNS,
     SqlRepository,
     quota_of,
@@ -17,7 +17,6 @@ from koshiqon.quota.adapters.repository._sql import (
 from koshiqon.quota.domain.model import (
     Category,
     Counters,
-    HistoryEntry,
     Kind,
     Period,
     Quota,
@@ -25,7 +24,7 @@ from koshiqon.quota.domain.model import (
 )
 
 
-class QuotaRepository(SqlRepository):
+class SqlQuotaRepository(SqlRepository):
     async def lock_series(self, kind: Kind, region: str, category: Category | None) -> None:
         """Serialize establishing quotas of one (kind, region, category) till commit."""
         key = f"quota:{kind}:{region}:{category or ''}"
@@ -56,28 +55,6 @@ class QuotaRepository(SqlRepository):
     async def get_quota(self, quota_id: UUID) -> Quota | None:
         row = await self._one(f"SELECT {QUOTA_COLUMNS} FROM quotas WHERE id = :id", id=quota_id)
         return None if row is None else quota_of(row)
-
-    async def list_quotas(
-        self,
-        *,
-        kind: Kind | None,
-        region: str | None,
-        year: int | None,
-        after: UUID | None,
-        limit: int,
-    ) -> list[Quota]:
-        rows = await self._all(
-            f"SELECT {QUOTA_COLUMNS} FROM quotas WHERE (CAST(:kind AS text) IS NULL OR "
-            "kind = :kind) AND (CAST(:region AS text) IS NULL OR region = :region) AND "
-            "(CAST(:year AS integer) IS NULL OR :year BETWEEN year_from AND year_to) AND "
-            "(CAST(:after AS uuid) IS NULL OR id > :after) ORDER BY id LIMIT :n",
-            kind=kind,
-            region=region,
-            year=year,
-            after=after,
-            n=limit,
-        )
-        return [quota_of(r) for r in rows]
 
     async def quota_to_reserve(
         self,
@@ -219,32 +196,6 @@ class QuotaRepository(SqlRepository):
             actor=actor,
             now=now,
         )
-
-    async def history(self, quota_id: UUID, *, after: int | None, limit: int) -> list[HistoryEntry]:
-        rows = await self._all(
-            'SELECT id, quota_id, action, previous_limit, "limit", delta, reason, reference, '
-            "proposal_id, actor, recorded_at FROM quota_history WHERE quota_id = :id "
-            "AND id > coalesce(CAST(:after AS bigint), 0) ORDER BY id LIMIT :n",
-            id=quota_id,
-            after=after,
-            n=limit,
-        )
-        return [
-            HistoryEntry(
-                r.quota_id,
-                r.id,
-                r.action,
-                r.previous_limit,
-                r.limit,
-                r.delta,
-                r.reason,
-                r.reference,
-                r.proposal_id,
-                r.actor,
-                r.recorded_at,
-            )
-            for r in rows
-        ]
 
     async def close_ended(self, *, before_year: int, now: datetime) -> int:
         rows = await self._all(

@@ -7,18 +7,17 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from uuid import UUID
 
-from koshiqon.quota.adapters.repository._sql import (
+from koshiqon.quota.adapters.repository.sql import (
     SqlRepository,
     territory_of,
 )
 from koshiqon.quota.domain.model import (
     Territory,
     TerritoryKind,
-    TerritoryStatus,
 )
 
 
-class TerritoryRepository(SqlRepository):
+class SqlTerritoryRepository(SqlRepository):
     async def add_territory(
         self,
         *,
@@ -50,28 +49,6 @@ class TerritoryRepository(SqlRepository):
     async def get_territory(self, territory_id: UUID) -> Territory | None:
         row = await self._one("SELECT * FROM territories WHERE id = :id", id=territory_id)
         return None if row is None else territory_of(row)
-
-    async def list_territories(
-        self,
-        *,
-        region: str | None,
-        kind: TerritoryKind | None,
-        status: TerritoryStatus | None,
-        after: UUID | None,
-        limit: int,
-    ) -> list[Territory]:
-        rows = await self._all(
-            "SELECT * FROM territories WHERE (CAST(:region AS text) IS NULL OR region = :region) "
-            "AND (CAST(:kind AS text) IS NULL OR kind = :kind) AND (CAST(:status AS text) IS NULL "
-            "OR status = :status) AND (CAST(:after AS uuid) IS NULL OR id > :after) "
-            "ORDER BY id LIMIT :n",
-            region=region,
-            kind=kind,
-            status=status,
-            after=after,
-            n=limit,
-        )
-        return [territory_of(r) for r in rows]
 
     async def active_territories(self, kato: str, kinds: Sequence[TerritoryKind]) -> list[UUID]:
         rows = await self._all(

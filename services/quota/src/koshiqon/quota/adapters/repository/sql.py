@@ -1,5 +1,6 @@
-"""What the quota repositories share: statements run through the session's Core connection
-(no ORM work per statement), each parsed once, and the rows mapped to domain objects."""
+"""What the quota repositories and queries share: SQLAlchemy Core `text()` statements on the
+unit of work's `AsyncConnection` (no ORM), each parsed once, and the rows mapped to domain
+objects."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Row, TextClause, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from koshiqon.quota.domain.model import (
     Category,
     DenialReason,
+    HistoryEntry,
     Kind,
     Outcome,
     Period,
@@ -33,16 +35,24 @@ QUOTA_COLUMNS = (
 
 
 class SqlRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    """A repository over one connection: the unit of work's transaction."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
 
     async def _one(self, sql: str, **params: Any) -> Row[Any] | None:
-        connection = await self.session.connection()  # Core: no ORM work per statement
-        return (await connection.execute(_text(sql), params)).first()
+        return await one(self.connection, sql, **params)
 
     async def _all(self, sql: str, **params: Any) -> Sequence[Row[Any]]:
-        connection = await self.session.connection()
-        return (await connection.execute(_text(sql), params)).all()
+        return await every(self.connection, sql, **params)
+
+
+async def one(connection: AsyncConnection, sql: str, **params: Any) -> Row[Any] | None:
+    return (await connection.execute(_text(sql), params)).first()
+
+
+async def every(connection: AsyncConnection, sql: str, **params: Any) -> Sequence[Row[Any]]:
+    return (await connection.execute(_text(sql), params)).all()
 
 
 @lru_cache(maxsize=256)
@@ -98,4 +108,20 @@ def reservation_of(r: Row[Any]) -> Reservation:
         release_reason=ReleaseReason(r.release_reason) if r.release_reason else None,
         requested_at=r.requested_at,
         updated_at=r.updated_at,
+    )
+
+
+def history_of(r: Row[Any]) -> HistoryEntry:
+    return HistoryEntry(
+        quota_id=r.quota_id,
+        seq=r.id,
+        action=r.action,
+        previous_limit=r.previous_limit,
+        limit=r.limit,
+        delta=r.delta,
+        reason=r.reason,
+        reference=r.reference,
+        proposal_id=r.proposal_id,
+        actor=r.actor,
+        recorded_at=r.recorded_at,
     )
