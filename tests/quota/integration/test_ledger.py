@@ -164,10 +164,10 @@ async def test_the_worker_expires_reservations_when_the_period_ends(
     consumed = await bus.handle(reserve(2))
     await bus.handle(consume(consumed.application_id))
     scheduler = ExpiryScheduler(bus)
-    assert await scheduler.tick() == 0  # the period runs till 31 December
+    assert await scheduler.run_once() == 0  # the period runs till 31 December
     clock.now = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
-    assert await scheduler.tick() == 1
-    assert await scheduler.tick() == 0
+    assert await scheduler.run_once() == 1
+    assert await scheduler.run_once() == 0
     q = await queries.get_quota(schema.engine, quota.id)
     assert (q.reserved, q.consumed, q.status) == (0, 2, "closed")
     assert await events(schema, "quota-expired") == 1

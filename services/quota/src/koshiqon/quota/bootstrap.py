@@ -23,7 +23,7 @@ from koshiqon.quota.bus import Bus, Deps
 from koshiqon.quota.config import QuotaSettings
 from koshiqon.quota.entrypoints import api
 from koshiqon.quota.entrypoints.consumer import GROUP, subscription
-from koshiqon.quota.entrypoints.scheduler import ExpiryScheduler
+from koshiqon.quota.entrypoints.scheduler import expiry
 from koshiqon.quota.handlers import COMMAND_HANDLERS
 from koshiqon.quota.unit_of_work import SqlUnitOfWork, UnitOfWork
 
@@ -79,13 +79,9 @@ async def build_worker(
         session_factory(engine),
         ConsumerConfig(bootstrap=quota_settings.kafka_bootstrap_servers),
     )
-    expiry = ExpiryScheduler(sql_bus(engine, now=now))
+    scheduled = expiry(sql_bus(engine, now=now), quota_settings)
     try:
-        yield [
-            outbox_relay(quota_settings).run,
-            consumer.run,
-            expiry.every(quota_settings.expiry_interval_seconds),
-        ]
+        yield [outbox_relay(quota_settings).run, consumer.run, scheduled]
     finally:
         await engine.dispose()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
 from koshiqon.common.messagebus import MessageBus
 from koshiqon.quota.unit_of_work import UnitOfWork
@@ -20,4 +21,4 @@ class Deps:
     now: Callable[[], datetime]
 
 
-Bus = MessageBus[Deps]
+Bus: TypeAlias = MessageBus[Deps]

@@ -7,25 +7,30 @@ import logging
 
 from koshiqon.common.worker import Component, every
 from koshiqon.quota.bus import Bus
+from koshiqon.quota.config import QuotaSettings
 from koshiqon.quota.domain.commands import WORKER, ExpireReservations
 
 log = logging.getLogger("koshiqon.quota")
 
 
 class ExpiryScheduler:
-    """Expires, by the bus's clock's date, the reservations of quotas whose period ended."""
+    """Expires, by the bus's clock's date, the reservations of quotas whose period ended
+    (one transaction; each reservation changes state once, so several workers may run it)."""
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
 
-    async def tick(self) -> int:
-        """One round; how many reservations expired."""
+    async def run_once(self) -> int:
+        """One round; returns how many reservations expired."""
         today = self.bus.deps.now().date()
         expired = await self.bus.handle(ExpireReservations(today, actor=WORKER))
         if expired:
             log.info("quota.reservations-expired", extra={"count": expired})
         return expired
 
-    def every(self, seconds: float) -> Component:
-        """The worker component running `tick` every `seconds`."""
-        return every(seconds, self.tick, name="quota.expiry")
+
+def expiry(bus: Bus, settings: QuotaSettings) -> Component:
+    """The worker's component: `run_once` at start, then every
+    `QUOTA_EXPIRY_INTERVAL_SECONDS`."""
+    scheduler = ExpiryScheduler(bus)
+    return every(settings.expiry_interval_seconds, scheduler.run_once, name="quota.expiry")

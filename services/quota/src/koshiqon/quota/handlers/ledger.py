@@ -25,6 +25,7 @@ from koshiqon.quota.domain.model import (
     ReleaseReason,
     Reservation,
     ReservationStatus,
+    Reserved,
 )
 from koshiqon.quota.handlers.quotas import emit_thresholds
 from koshiqon.quota.handlers.shared import get_quota, get_reservation
@@ -87,21 +88,24 @@ async def _reserve(
         return await _deny(
             uow, cmd, region=region, reason=DenialReason.EXHAUSTED, quota=quota, now=now
         )
-    uow.emit(
-        wire.QuotaReserved(
-            application_id=cmd.application_id,
-            quota_id=quota.id,
-            kind=wire.QuotaKind(cmd.kind),
-            region=region,
-            year=cmd.year,
-            persons=cmd.persons,
-            remaining=reserved.counters.remaining,
-            reserved_at=now,
-        ),
-        subject=cmd.application_id,
-    )
+    uow.emit(_reserved(cmd, quota, reserved, region=region, now=now), subject=cmd.application_id)
     emit_thresholds(uow, quota, reserved.reached, reserved.counters, now=now)
     return reserved.reservation
+
+
+def _reserved(
+    cmd: c.ReserveQuota, quota: Quota, reserved: Reserved, *, region: str, now: datetime
+) -> wire.QuotaReserved:
+    return wire.QuotaReserved(
+        application_id=cmd.application_id,
+        quota_id=quota.id,
+        kind=wire.QuotaKind(cmd.kind),
+        region=region,
+        year=cmd.year,
+        persons=cmd.persons,
+        remaining=reserved.counters.remaining,
+        reserved_at=now,
+    )
 
 
 async def _deny(

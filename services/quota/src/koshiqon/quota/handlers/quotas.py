@@ -44,9 +44,27 @@ async def establish(
     actor: str | None,
     now: datetime,
 ) -> Quota:
-    repo = uow.quotas
-    await repo.lock_series(spec.kind, spec.region, spec.category)
-    if await repo.overlapping_quota(spec) is not None:
+    """The quota, its history entry (by `actor`) and its event; refused when an active quota
+    of its series overlaps it or its region has no designated territory it needs."""
+    await uow.quotas.lock_series(spec.kind, spec.region, spec.category)
+    await _require_establishable(uow, spec)
+    quota = await uow.quotas.add_quota(spec, now=now)
+    await uow.quotas.add_history(
+        quota.id,
+        previous=None,
+        limit=spec.limit,
+        reason="established",
+        reference=reference,
+        proposal_id=None,
+        actor=actor,
+        now=now,
+    )
+    uow.emit(_established(quota, reference=reference, now=now), subject=quota.id)
+    return quota
+
+
+async def _require_establishable(uow: UnitOfWork, spec: QuotaSpec) -> None:
+    if await uow.quotas.overlapping_quota(spec) is not None:
         raise DuplicateQuota(
             f"an active {spec.kind} quota of region {spec.region} already covers "
             f"{spec.period.year_from}-{spec.period.year_to}"
@@ -58,32 +76,20 @@ async def establish(
             f"region {spec.region} has no territory designated for {spec.kind} resettlement",
             field="region",
         )
-    quota = await repo.add_quota(spec, now=now)
-    await repo.add_history(
-        quota.id,
-        previous=None,
-        limit=spec.limit,
-        reason="established",
+
+
+def _established(quota: Quota, *, reference: str | None, now: datetime) -> wire.QuotaEstablished:
+    return wire.QuotaEstablished(
+        quota_id=quota.id,
+        kind=wire.QuotaKind(quota.kind),
+        region=quota.region,
+        year_from=quota.period.year_from,
+        year_to=quota.period.year_to,
+        category=category_of(quota),
+        limit=quota.limit,
         reference=reference,
-        proposal_id=None,
-        actor=actor,
-        now=now,
+        established_at=now,
     )
-    uow.emit(
-        wire.QuotaEstablished(
-            quota_id=quota.id,
-            kind=wire.QuotaKind(quota.kind),
-            region=quota.region,
-            year_from=quota.period.year_from,
-            year_to=quota.period.year_to,
-            category=category_of(quota),
-            limit=quota.limit,
-            reference=reference,
-            established_at=now,
-        ),
-        subject=quota.id,
-    )
-    return quota
 
 
 async def adjust_quota(cmd: c.AdjustQuota, deps: Deps) -> Quota:
@@ -95,20 +101,14 @@ async def adjust_quota(cmd: c.AdjustQuota, deps: Deps) -> Quota:
 
 async def adjust(uow: UnitOfWork, cmd: c.AdjustQuota, *, actor: str | None, now: datetime) -> Quota:
     """The adjustment, its history entry (by `actor`) and its events."""
-    if (cmd.delta is None) == (cmd.new_limit is None):
-        raise InvalidAdjustment("give exactly one of delta and new_limit", field="delta")
-    if cmd.delta == 0:
-        raise InvalidAdjustment(
-            "an adjustment changes the limit: delta must not be 0", field="delta"
-        )
-    repo = uow.quotas
-    changed = await repo.change_limit(
+    _require_one_change(cmd)
+    changed = await uow.quotas.change_limit(
         cmd.quota_id, delta=cmd.delta, new_limit=cmd.new_limit, now=now
     )
     if changed is None:
         raise await _why_not_adjusted(uow, cmd.quota_id)
     previous, counters = changed
-    await repo.add_history(
+    await uow.quotas.add_history(
         cmd.quota_id,
         previous=previous,
         limit=counters.limit,
@@ -119,26 +119,38 @@ async def adjust(uow: UnitOfWork, cmd: c.AdjustQuota, *, actor: str | None, now:
         now=now,
     )
     quota = await get_quota(uow, cmd.quota_id)
-    uow.emit(
-        wire.QuotaAdjusted(
-            quota_id=quota.id,
-            kind=wire.QuotaKind(quota.kind),
-            region=quota.region,
-            year_from=quota.period.year_from,
-            year_to=quota.period.year_to,
-            category=category_of(quota),
-            previous_limit=previous,
-            limit=counters.limit,
-            delta=counters.limit - previous,
-            reason=cmd.reason,
-            reference=cmd.reference,
-            proposal_id=cmd.proposal_id,
-            adjusted_at=now,
-        ),
-        subject=quota.id,
-    )
+    uow.emit(_adjusted(quota, cmd, previous=previous, now=now), subject=quota.id)
     await announce_thresholds(uow, quota, now=now)
     return quota
+
+
+def _require_one_change(cmd: c.AdjustQuota) -> None:
+    if (cmd.delta is None) == (cmd.new_limit is None):
+        raise InvalidAdjustment("give exactly one of delta and new_limit", field="delta")
+    if cmd.delta == 0:
+        raise InvalidAdjustment(
+            "an adjustment changes the limit: delta must not be 0", field="delta"
+        )
+
+
+def _adjusted(
+    quota: Quota, cmd: c.AdjustQuota, *, previous: int, now: datetime
+) -> wire.QuotaAdjusted:
+    return wire.QuotaAdjusted(
+        quota_id=quota.id,
+        kind=wire.QuotaKind(quota.kind),
+        region=quota.region,
+        year_from=quota.period.year_from,
+        year_to=quota.period.year_to,
+        category=category_of(quota),
+        previous_limit=previous,
+        limit=quota.limit,
+        delta=quota.limit - previous,
+        reason=cmd.reason,
+        reference=cmd.reference,
+        proposal_id=cmd.proposal_id,
+        adjusted_at=now,
+    )
 
 
 async def _why_not_adjusted(uow: UnitOfWork, quota_id: UUID) -> DomainError:
