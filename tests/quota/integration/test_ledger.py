@@ -56,7 +56,9 @@ def cancel(app: uuid.UUID) -> c.ReleaseReservation:
 
 async def events(schema: ServiceSchema, name: str) -> int:
     sql = "SELECT count(*) FROM outbox WHERE event_type = :t"
-    return int(await schema.scalar(sql, t=f"kz.migration.quota.{name}.v1"))  # type: ignore[arg-type]
+    count = await schema.scalar(sql, t=f"kz.migration.quota.{name}.v1")
+    assert isinstance(count, int)
+    return count
 
 
 async def test_reserve_consume_release_and_the_counters(bus: Bus, schema: ServiceSchema) -> None:

@@ -76,7 +76,7 @@ def approved(proposal: uuid.UUID, effect: object) -> Envelope:
         proposal_id=proposal,
         region=PAVLODAR,
         effect=effect,
-        approved_at=NOW,  # type: ignore[arg-type]
+        approved_at=NOW,
     )
     return envelope(payload, proposal)
 

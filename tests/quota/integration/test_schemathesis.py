@@ -44,7 +44,7 @@ def test_every_operation_fuzzed_without_a_server_error(admin_database_url: str) 
     try:
         settings_ = QuotaSettings(
             database_url=service.dsn, database_schema=service.schema, environment="test"
-        )  # type: ignore[arg-type]
+        )
         app = build_app(settings_)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [result.ok() for result in schema.get_all_operations()]

@@ -1,4 +1,4 @@
-"""With its database away, the quota service (SQLAlchemy sessions throughout) answers 503
+"""With its database away, the quota service (SQLAlchemy Core connections throughout) answers 503
 problem+json with Retry-After, never a bare 500."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = QuotaSettings(
         database_url=DATABASE_AWAY,
-        database_schema="quota",  # type: ignore[arg-type]
+        database_schema="quota",
         environment="test",
     )
     async with served(build_app(settings)) as client:

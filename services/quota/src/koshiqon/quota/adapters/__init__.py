@@ -1,1 +1,2 @@
-"""SQLAlchemy adapters: the tables and every query of the quota service."""
+"""The quota service's adapters to PostgreSQL: its tables and its repositories (SQLAlchemy
+Core over the unit of work's connection)."""

@@ -1,5 +1,6 @@
 """The quota service's tables, as migrations/versions create them (the migrations are the
-source of truth; this metadata lets Alembic compare and the repository name columns)."""
+source of truth; this metadata is what Alembic compares them with). The repositories and
+queries write their SQL with `text()`."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""How the quota service is driven: HTTP, events, the command line."""
+"""How the quota service is driven: HTTP routes, consumed events, scheduled jobs, the command
+line."""
