@@ -223,7 +223,7 @@ async def test_every_read_is_audited(service: Any) -> None:
 async def test_the_expiry_check_ends_past_stays_with_an_event(service: Any) -> None:
     from datetime import UTC, datetime
 
-    from koshiqon.registration.bootstrap import ExpiryScheduler
+    from koshiqon.registration.entrypoints.scheduler import ExpiryScheduler
 
     person = await service.person()
     stay = await service.residence(
@@ -258,3 +258,55 @@ async def test_idempotency_key_replays_the_first_response(service: Any) -> None:
         key=headers["Idempotency-Key"],
     )
     assert marked is True  # the unit of work marked the claim in the effect's transaction
+
+
+async def test_a_turkish_foreigner_without_a_cyrillic_spelling_is_registered(
+    service: Any,
+) -> None:
+    """Issue 11 section 3: Ayşe Yilmaz (with a dotless i), a citizen of Turkey, whose
+    passport carries no Cyrillic spelling."""
+    body = {
+        "legal_status": "foreigner",
+        "travel_document": {"number": "U12345678", "country": "TUR"},
+        "surname_latin": "Y\u0131lmaz",
+        "given_names_latin": "Ay\u015fe",
+        "birth_date": "1991-04-23",
+        "sex": "female",
+        "citizenship": "TUR",
+    }
+    created = await service.client.post("/v1/persons", json=body, headers=service.auth())
+    assert created.status_code == 201, created.text
+    person = created.json()
+    assert (person["surname_latin"], person["given_names_latin"]) == ("Y\u0131lmaz", "Ay\u015fe")
+    assert (person["surname_cyrillic"], person["given_names_cyrillic"]) == (None, None)
+    got = await service.client.get(f"/v1/persons/{person['id']}", headers=service.auth())
+    assert got.json() == person
+
+
+@pytest.mark.parametrize("missing", ["surname_cyrillic", "given_names_cyrillic"])
+async def test_a_citizen_without_a_cyrillic_spelling_is_refused(service: Any, missing: str) -> None:
+    before = await service.count("persons")
+    body = service.citizen_body()
+    del body[missing]
+    response = await service.client.post("/v1/persons", json=body, headers=service.auth())
+    assert response.status_code == 422, response.text
+    assert field_of(response) == missing
+    assert await service.count("persons") == before
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("\u015ey\u00f1\u011fys", 201),  # the Kazakh Latin alphabet
+        ("D\u2019Arcy-O'Neil", 201),
+        ("Aid0s", 422),
+        ("Ai\u0434os", 422),  # a Cyrillic letter among Latin ones
+    ],
+)
+async def test_latin_names_in_the_api(service: Any, name: str, status: int) -> None:
+    response = await service.client.post(
+        "/v1/persons", json=service.citizen_body(given_names_latin=name), headers=service.auth()
+    )
+    assert response.status_code == status, response.text
+    if status == 422:
+        assert field_of(response) == "given_names_latin"

@@ -1,5 +1,6 @@
-"""The residence repository against the real schema: the SQL that loads the active
-registrations a new one concerns selects exactly those `domain.model.concerns` names."""
+"""The repositories and the unit of work against the real schema: the SQL that loads the
+active registrations a new one concerns selects exactly those `domain.model.concerns` names;
+a failed commit and a cancelled statement end as themselves, on Core and driver alike."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from datetime import date, timedelta
 
 import asyncpg
 import pytest
+import sqlalchemy.exc
 from registration.integration.conftest import Service
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from koshiqon.common.database.driver import Database
+from koshiqon.common.database.engine import create_engine
 from koshiqon.common.events.registration import EndReason, ResidenceKind, StayPurpose
 from koshiqon.registration.domain.model import Address, Residence, ResidenceStatus, concerns
 from koshiqon.registration.unit_of_work import SqlUnitOfWork
@@ -55,16 +59,16 @@ def permanent(person: uuid.UUID, first: int, *, arrived_from: str | None = None)
 
 
 @pytest.fixture
-async def database(service: Service) -> AsyncIterator[Database]:
-    database = await Database.open(
-        service.schema.dsn, schema=service.schema.schema, application="test-repository", size=2
-    )
-    yield database
-    await database.close()
+async def engine(service: Service) -> AsyncIterator[AsyncEngine]:
+    """An engine of two connections, as the service's own engine is made."""
+    schema = service.schema
+    engine = create_engine(schema.dsn, schema=schema.schema, application="test-repo", pool_size=2)
+    yield engine
+    await engine.dispose()
 
 
 async def test_concerning_loads_exactly_what_the_rules_look_at(
-    service: Service, database: Database
+    service: Service, engine: AsyncEngine
 ) -> None:
     person = uuid.UUID(await service.person())
     held = [
@@ -76,7 +80,7 @@ async def test_concerning_loads_exactly_what_the_rules_look_at(
         stay(person, 40, 60),
     ]
     ended = stay(person, 4, 8).ended(on=day(6), reason=EndReason.DEREGISTERED)
-    async with SqlUnitOfWork(database) as uow:
+    async with SqlUnitOfWork(engine) as uow:
         for residence in [*held, ended]:
             await uow.residences.add(residence)
         await uow.commit()
@@ -91,7 +95,7 @@ async def test_concerning_loads_exactly_what_the_rules_look_at(
         stay(person, 61, 90),
         stay(person, 0, 100),
     ]
-    async with SqlUnitOfWork(database) as uow:
+    async with SqlUnitOfWork(engine) as uow:
         for new in candidates:
             loaded = await uow.residences.concerning(new)
             expected = {r.id for r in held if concerns(new, r)}
@@ -102,14 +106,15 @@ async def test_concerning_loads_exactly_what_the_rules_look_at(
     assert {0, 1, 2, len(held)} <= sizes
 
 
-async def test_a_failed_commit_surfaces_the_databases_error(database: Database) -> None:
+async def test_a_failed_commit_surfaces_the_databases_error(engine: AsyncEngine) -> None:
     """What fails at COMMIT (a deferred constraint here; a serialization failure in real life)
-    reaches the caller as itself, which decides the answer (409, 503), not as an error from
-    rolling back a transaction that PostgreSQL has already ended."""
+    reaches the caller as itself (SQLAlchemy's wrapping of the driver's error, which the
+    problem handlers map to 409 or 503), not as an error from rolling back a transaction that
+    PostgreSQL has already ended."""
 
     async def duplicate_at_commit() -> None:
-        async with SqlUnitOfWork(database) as uow:
-            conn = uow.residences.conn
+        async with SqlUnitOfWork(engine) as uow:
+            conn = await uow.driver()
             await conn.execute(
                 "CREATE TEMPORARY TABLE codes (code int UNIQUE DEFERRABLE INITIALLY DEFERRED)"
                 " ON COMMIT DROP"
@@ -118,21 +123,28 @@ async def test_a_failed_commit_surfaces_the_databases_error(database: Database) 
             await uow.commit()
 
     for _ in range(3):  # more than the pool's size: the connection comes back each time
-        with pytest.raises(asyncpg.UniqueViolationError):
+        with pytest.raises(sqlalchemy.exc.IntegrityError) as failed:
             await duplicate_at_commit()
-    async with SqlUnitOfWork(database) as uow:
-        assert await uow.residences.conn.fetchval("SELECT to_regclass('codes')") is None
+        assert isinstance(failed.value.orig.__cause__, asyncpg.UniqueViolationError)
+    async with SqlUnitOfWork(engine) as uow:
+        assert await (await uow.driver()).fetchval("SELECT to_regclass('codes')") is None
 
 
-async def test_a_unit_of_work_cancelled_mid_statement_ends_cancelled(database: Database) -> None:
+@pytest.mark.parametrize("path", ["core", "driver"])
+async def test_a_unit_of_work_cancelled_mid_statement_ends_cancelled(
+    engine: AsyncEngine, path: str
+) -> None:
     """A request cancelled while a statement runs (the client went away): the cancellation
     reaches the caller as itself, and the connection goes back usable."""
     writing = asyncio.Event()
 
     async def handler() -> None:
-        async with SqlUnitOfWork(database) as uow:
+        async with SqlUnitOfWork(engine) as uow:
             writing.set()
-            await uow.residences.conn.execute("SELECT pg_sleep(10)")
+            if path == "core":
+                await uow.connection.execute(text("SELECT pg_sleep(10)"))
+            else:
+                await (await uow.driver()).execute("SELECT pg_sleep(10)")
             await uow.commit()
 
     for _ in range(3):  # more than the pool's size: the connection comes back each time
@@ -143,5 +155,5 @@ async def test_a_unit_of_work_cancelled_mid_statement_ends_cancelled(database: D
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
-    async with SqlUnitOfWork(database) as uow:
-        assert await uow.residences.conn.fetchval("SELECT 1") == 1
+    async with SqlUnitOfWork(engine) as uow:
+        assert await (await uow.driver()).fetchval("SELECT 1") == 1

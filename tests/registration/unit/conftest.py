@@ -1,22 +1,24 @@
-"""A fake unit of work for handler tests: in-memory repositories with the real ones'
-methods, the same uniqueness rules, and the emitted events kept for inspection."""
+"""A fake unit of work for handler tests (tests/support/fakes.FakeUnitOfWork over a `Store`):
+in-memory repositories that satisfy the service's repository Protocols, the same uniqueness
+rules, and the committed events kept with their subjects for inspection."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from types import TracebackType
-from typing import Any, Self
 
 import pytest
+from support.fakes import Emitted
+from support.fakes import FakeUnitOfWork as BaseFakeUnitOfWork
 
-from koshiqon.common.errors import Conflict
 from koshiqon.common.events.contracts import EventPayload
-from koshiqon.registration.bootstrap import MessageBus, bootstrap
-from koshiqon.registration.domain.errors import DuplicatePerson
+from koshiqon.common.messagebus import Actor
+from koshiqon.registration.bootstrap import bootstrap
+from koshiqon.registration.bus import Bus
+from koshiqon.registration.domain.errors import DuplicatePerson, OpenApplicationExists
 from koshiqon.registration.domain.model import (
-    Actor,
     AuditEntry,
     Person,
     Residence,
@@ -29,17 +31,22 @@ from koshiqon.registration.domain.resettlement import (
     ApplicationStatus,
     ResettlementApplication,
 )
+from koshiqon.registration.unit_of_work import (
+    ApplicationRepository,
+    AuditRepository,
+    PersonRepository,
+    ResidenceRepository,
+)
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
+@dataclass
 class Store:
-    def __init__(self) -> None:
-        self.persons: dict[uuid.UUID, Person] = {}
-        self.residences: dict[uuid.UUID, Residence] = {}
-        self.applications: dict[uuid.UUID, ResettlementApplication] = {}
-        self.audit: list[AuditEntry] = []
-        self.outbox: list[EventPayload] = []
+    persons: dict[uuid.UUID, Person] = field(default_factory=dict)
+    residences: dict[uuid.UUID, Residence] = field(default_factory=dict)
+    applications: dict[uuid.UUID, ResettlementApplication] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
 
 
 class FakePersons:
@@ -57,7 +64,7 @@ class FakePersons:
     async def get(self, person_id: uuid.UUID, *, lock: bool = False) -> Person | None:
         return self.store.persons.get(person_id)
 
-    async def get_many(self, person_ids: list[uuid.UUID]) -> list[Person]:
+    async def get_many(self, person_ids: Sequence[uuid.UUID]) -> list[Person]:
         return [p for i, p in self.store.persons.items() if i in person_ids]
 
     async def find(
@@ -124,10 +131,12 @@ class FakeApplications:
     async def add(self, app: ResettlementApplication) -> None:
         for other in self.store.applications.values():
             if other.applicant_id == app.applicant_id and other.status in OPEN_STATUSES:
-                raise Conflict("open application", field="applicant_id")
+                raise OpenApplicationExists("open application", field="applicant_id")
         self.store.applications[app.id] = app
 
-    async def get(self, application_id: uuid.UUID, *, lock: bool = False) -> Any:
+    async def get(
+        self, application_id: uuid.UUID, *, lock: bool = False
+    ) -> ResettlementApplication | None:
         return self.store.applications.get(application_id)
 
     async def save(self, app: ResettlementApplication, *, was: ApplicationStatus) -> bool:
@@ -136,7 +145,9 @@ class FakeApplications:
         self.store.applications[app.id] = app
         return True
 
-    async def approved_for(self, applicant_id: uuid.UUID, *, region: str) -> Any:
+    async def approved_for(
+        self, applicant_id: uuid.UUID, *, region: str
+    ) -> ResettlementApplication | None:
         return next(
             (
                 a
@@ -148,8 +159,16 @@ class FakeApplications:
             None,
         )
 
-    async def search(self, **_: Any) -> list[ResettlementApplication]:
-        return list(self.store.applications.values())
+    async def search(
+        self,
+        *,
+        region: str | None,
+        status: ApplicationStatus | None,
+        year: int | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[ResettlementApplication]:
+        return list(self.store.applications.values())[:limit]
 
 
 class FakeAudit:
@@ -157,7 +176,12 @@ class FakeAudit:
         self.store = store
 
     async def record(
-        self, actor: Actor, *, person_ids: list[uuid.UUID], route: str, correlation_id: Any
+        self,
+        actor: Actor,
+        *,
+        person_ids: Sequence[uuid.UUID],
+        route: str,
+        correlation_id: str | None,
     ) -> None:
         for person_id in person_ids:
             entry = AuditEntry(
@@ -172,50 +196,31 @@ class FakeAudit:
             )
             self.store.audit.append(entry)
 
-    async def of_person(self, person_id: uuid.UUID, *, after: Any, limit: int) -> list[AuditEntry]:
-        return [e for e in self.store.audit if e.person_id == person_id][:limit]
+    async def of_person(
+        self, person_id: uuid.UUID, *, after: int | None, limit: int
+    ) -> list[AuditEntry]:
+        entries = [e for e in self.store.audit if e.person_id == person_id]
+        return [e for e in entries if after is None or e.id > after][:limit]
 
 
-class FakeUnitOfWork:
-    """Changes go to a copy of the store and replace it on commit; no commit, no change."""
+class FakeUnitOfWork(BaseFakeUnitOfWork[Store]):
+    """One instance serves every `deps.uow()` of a test, so `published` holds every
+    committed event; changes go to the store and are undone unless committed."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.committed = False
+    persons: PersonRepository
+    residences: ResidenceRepository
+    applications: ApplicationRepository
+    audit: AuditRepository
 
-    async def __aenter__(self) -> Self:
-        self.work = Store()
-        self.work.persons = dict(self.store.persons)
-        self.work.residences = dict(self.store.residences)
-        self.work.applications = dict(self.store.applications)
-        self.work.audit = list(self.store.audit)
-        self.work.outbox = list(self.store.outbox)
-        self.persons = FakePersons(self.work)
-        self.residences = FakeResidences(self.work)
-        self.applications = FakeApplications(self.work)
-        self.audit = FakeAudit(self.work)
-        self.events: list[EventPayload] = []
-        return self
+    def bind(self) -> None:
+        self.persons = FakePersons(self.state)
+        self.residences = FakeResidences(self.state)
+        self.applications = FakeApplications(self.state)
+        self.audit = FakeAudit(self.state)
 
-    async def __aexit__(
-        self, exc_type: Any, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def emit(self, events: list[EventPayload]) -> None:
-        self.events.extend(events)
-
-    async def commit(self) -> None:
-        self.work.outbox.extend(self.events)
-        self.events = []
-        self.store.__dict__.update(replace_store(self.work).__dict__)
-        self.committed = True
-
-
-def replace_store(work: Store) -> Store:
-    fresh = Store()
-    fresh.__dict__.update(work.__dict__)
-    return fresh
+    @property
+    def outbox(self) -> list[EventPayload]:
+        return [e.payload for e in self.published]
 
 
 @pytest.fixture
@@ -224,13 +229,13 @@ def store() -> Store:
 
 
 @pytest.fixture
-def fake_uow(store: Store) -> Any:
-    return lambda: FakeUnitOfWork(store)
+def uow(store: Store) -> FakeUnitOfWork:
+    return FakeUnitOfWork(store)
 
 
 @pytest.fixture
-def bus(store: Store) -> MessageBus:
-    return bootstrap(lambda: FakeUnitOfWork(store), now=lambda: NOW)  # type: ignore[arg-type,return-value]
+def bus(uow: FakeUnitOfWork) -> Bus:
+    return bootstrap(lambda: uow, now=lambda: NOW)
 
 
-__all__ = ["NOW", "FakeUnitOfWork", "Store", "replace"]
+__all__ = ["NOW", "Emitted", "FakeUnitOfWork", "Store"]

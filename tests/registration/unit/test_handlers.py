@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from registration.unit.conftest import FakeUnitOfWork, Store
 
 from koshiqon.common.errors import Conflict, Forbidden, InvalidInput
 from koshiqon.common.events.quota import QuotaReserved
@@ -16,10 +17,10 @@ from koshiqon.common.events.registration import (
     ResidenceEnded,
 )
 from koshiqon.common.kz import Sex
-from koshiqon.registration.bootstrap import MessageBus
+from koshiqon.common.messagebus import Actor
+from koshiqon.registration.bus import Bus
 from koshiqon.registration.domain import commands as c
 from koshiqon.registration.domain.model import (
-    Actor,
     KandasStatus,
     LegalStatus,
     ResidenceKind,
@@ -71,24 +72,32 @@ def new_residence(person_id: uuid.UUID, actor: Actor = MINISTRY, **changes: Any)
     return c.RegisterResidence(**fields)
 
 
-async def test_register_person_emits_person_registered(bus: MessageBus, store: Any) -> None:
+def subjects(uow: FakeUnitOfWork, prefix: str) -> set[str]:
+    """The subjects (partition keys) of the published events whose name starts `prefix`."""
+    return {e.subject for e in uow.published if e.payload.contract.name.startswith(prefix)}
+
+
+async def test_register_person_emits_person_registered(
+    bus: Bus, store: Store, uow: FakeUnitOfWork
+) -> None:
     person = await bus.handle(new_person())
     assert store.persons[person.id] == person
-    assert [type(e) for e in store.outbox] == [PersonRegistered]
+    assert [type(e) for e in uow.outbox] == [PersonRegistered]
+    assert uow.published[0].subject == str(person.id)
 
 
 async def test_a_second_person_with_the_same_iin_writes_nothing(
-    bus: MessageBus, store: Any
+    bus: Bus, store: Store, uow: FakeUnitOfWork
 ) -> None:
     await bus.handle(new_person())
     with pytest.raises(Conflict) as refused:
         await bus.handle(new_person())
     assert refused.value.field == "iin"
     assert len(store.persons) == 1
-    assert len(store.outbox) == 1
+    assert len(uow.outbox) == 1
 
 
-async def test_a_future_birth_date_is_refused(bus: MessageBus) -> None:
+async def test_a_future_birth_date_is_refused(bus: Bus) -> None:
     with pytest.raises(InvalidInput) as refused:
         await bus.handle(
             new_person(
@@ -103,7 +112,7 @@ async def test_a_future_birth_date_is_refused(bus: MessageBus) -> None:
     assert refused.value.field == "birth_date"
 
 
-async def test_an_akimat_registers_only_in_its_region(bus: MessageBus, store: Any) -> None:
+async def test_an_akimat_registers_only_in_its_region(bus: Bus, store: Store) -> None:
     person = await bus.handle(new_person(actor=SKO))
     with pytest.raises(Forbidden) as refused:
         await bus.handle(new_residence(person.id, actor=KOSTANAY))
@@ -113,7 +122,7 @@ async def test_an_akimat_registers_only_in_its_region(bus: MessageBus, store: An
         await bus.handle(c.GetPerson(actor=KOSTANAY, route="GET x", person_id=person.id))
 
 
-async def test_reads_are_audited(bus: MessageBus, store: Any) -> None:
+async def test_reads_are_audited(bus: Bus, store: Store) -> None:
     person = await bus.handle(new_person(actor=SKO))
     await bus.handle(
         c.GetPerson(actor=SKO, route="GET /v1/persons/{person_id}", person_id=person.id)
@@ -124,7 +133,7 @@ async def test_reads_are_audited(bus: MessageBus, store: Any) -> None:
 
 
 async def test_a_permanent_registration_in_the_target_region_completes_the_application(
-    bus: MessageBus, store: Any, fake_uow: Any
+    bus: Bus, store: Store, uow: FakeUnitOfWork
 ) -> None:
     person = await bus.handle(new_person())
     app = await bus.handle(
@@ -147,14 +156,19 @@ async def test_a_permanent_registration_in_the_target_region_completes_the_appli
         remaining=9,
         reserved_at=datetime(2026, 3, 2, tzinfo=UTC),
     )
-    await on_quota_reserved(fake_uow(), reserved)
+    await on_quota_reserved(reserved, bus.deps)
     assert store.applications[app.id].status is ApplicationStatus.APPROVED
     await bus.handle(new_residence(person.id, valid_from=date(2026, 4, 1)))
     assert store.applications[app.id].status is ApplicationStatus.COMPLETED
-    assert isinstance(store.outbox[-1], ResettlementCompleted)
+    assert isinstance(uow.outbox[-1], ResettlementCompleted)
+    # resettlement events go by the application, person and residence events by the person
+    assert subjects(uow, "resettlement-") == {str(app.id)}
+    assert subjects(uow, "residence-") == subjects(uow, "person-") == {str(person.id)}
 
 
-async def test_the_expiry_check_ends_past_temporary_stays(bus: MessageBus, store: Any) -> None:
+async def test_the_expiry_check_ends_past_temporary_stays(
+    bus: Bus, store: Store, uow: FakeUnitOfWork
+) -> None:
     person = await bus.handle(new_person())
     stay = await bus.handle(
         new_residence(
@@ -167,5 +181,6 @@ async def test_the_expiry_check_ends_past_temporary_stays(bus: MessageBus, store
     ended = await bus.handle(c.ExpireTemporaryStays(actor=MINISTRY, today=date(2026, 1, 1)))
     assert ended == 1
     assert store.residences[stay.id].ended_on == date(2025, 12, 31)
-    assert isinstance(store.outbox[-1], ResidenceEnded)
+    assert isinstance(uow.outbox[-1], ResidenceEnded)
+    assert uow.published[-1].subject == str(person.id)
     assert await bus.handle(c.ExpireTemporaryStays(actor=MINISTRY, today=date(2026, 1, 1))) == 0

@@ -1,86 +1,59 @@
 """The composition root: the one place where real adapters are wired.
 
-`bootstrap()` gives the message bus that routes use; tests pass a fake unit of work (and a
-fixed clock) to it. `build_app` and `build_worker` are what `koshiqon-registration api` and
-`worker` run.
+`bootstrap()` gives the message bus (`bus.Bus`) that routes, the consumer and the scheduler
+use; tests pass a fake unit of work (and a fixed clock) to it. `build_app` and
+`build_worker` are what `koshiqon-registration api` and `worker` run, each process on one
+engine (one pool): the app's (`create_app`), or the worker's `service_engine`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common import logs
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
-from koshiqon.common.database.driver import Database
 from koshiqon.common.database.engine import session_factory
+from koshiqon.common.http.app import create_app
+from koshiqon.common.messagebus import MessageBus
 from koshiqon.common.migrations import script_location
-from koshiqon.common.service import outbox_relay, service_app, service_database, service_engine
+from koshiqon.common.service import expect_settings, outbox_relay, service_engine
 from koshiqon.common.settings import ServiceSettings
-from koshiqon.common.worker import Component, every
+from koshiqon.common.worker import Component
 from koshiqon.registration import __version__
+from koshiqon.registration.bus import Bus, Deps, utc_now
 from koshiqon.registration.config import RegistrationSettings
-from koshiqon.registration.domain import commands as c
-from koshiqon.registration.domain.model import Actor
-from koshiqon.registration.handlers import COMMAND_HANDLERS, Deps
+from koshiqon.registration.entrypoints import api, consumer
+from koshiqon.registration.entrypoints.scheduler import ExpiryScheduler
+from koshiqon.registration.handlers import COMMAND_HANDLERS
 from koshiqon.registration.unit_of_work import SqlUnitOfWork, UnitOfWork
-
-log = logging.getLogger("koshiqon.registration")
 
 MIGRATIONS = script_location(__file__)
 
 
-@dataclass(frozen=True)
-class MessageBus:
-    deps: Deps
-
-    async def handle(self, command: c.Command) -> Any:
-        return await COMMAND_HANDLERS[type(command)](command, self.deps)
+def bootstrap(uow: Callable[[], UnitOfWork], *, now: Callable[[], datetime] = utc_now) -> Bus:
+    """The bus over `uow` (a fresh unit of work per call) and the clock `now`."""
+    deps = Deps(uow=uow, now=now, correlation_id=logs.correlation_id.get)
+    return MessageBus(deps, commands=COMMAND_HANDLERS)
 
 
-def bootstrap(
-    uow: Callable[[], UnitOfWork],
-    *,
-    now: Callable[[], datetime] | None = None,
-) -> MessageBus:
-    deps = Deps(uow=uow, correlation_id=logs.correlation_id.get)
-    if now is not None:
-        deps = Deps(uow=uow, now=now, correlation_id=logs.correlation_id.get)
-    return MessageBus(deps)
-
-
-def sql_bus(database: Database) -> MessageBus:
-    return bootstrap(lambda: SqlUnitOfWork(database))
-
-
-def _settings(settings: ServiceSettings) -> RegistrationSettings:
-    if not isinstance(settings, RegistrationSettings):
-        raise TypeError("the registration service runs with RegistrationSettings")
-    return settings
+def sql_bus(engine: AsyncEngine) -> Bus:
+    """The bus whose units of work each own a transaction on `engine`."""
+    return bootstrap(lambda: SqlUnitOfWork(engine))
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
-    from koshiqon.registration.entrypoints import api
-
     @asynccontextmanager
-    async def state(app: FastAPI, _: async_sessionmaker[AsyncSession]) -> AsyncIterator[None]:
-        """The bus's units of work run on the driver-level pool (`SqlUnitOfWork`)."""
-        database = await service_database(settings, role="api")
-        app.state.bus = sql_bus(database)
-        try:
-            yield
-        finally:
-            await database.close()
+    async def state(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
+        app.state.bus = sql_bus(engine)
+        yield
 
-    return service_app(
-        _settings(settings),
+    return create_app(
+        expect_settings(settings, RegistrationSettings),
         title="Koshi-qon registration",
         version=__version__,
         routers=[api.router],
@@ -92,58 +65,15 @@ def build_app(settings: ServiceSettings) -> FastAPI:
 @asynccontextmanager
 async def build_worker(settings: ServiceSettings) -> AsyncIterator[Sequence[Component]]:
     """The outbox relay, the quota.v1 consumer and the temporary-stay expiry scheduler."""
-    from koshiqon.registration.entrypoints.consumer import subscription
-
-    settings = _settings(settings)
-    engine = service_engine(settings, role="worker")
-    database = await service_database(settings, role="worker")
-    relay = outbox_relay(settings)
-    consumer = ConsumerRunner(
-        subscription(),
+    own = expect_settings(settings, RegistrationSettings)
+    engine = service_engine(own, role="worker")
+    runner = ConsumerRunner(
+        consumer.subscription(),
         session_factory(engine),
-        ConsumerConfig(bootstrap=settings.kafka_bootstrap_servers),
+        ConsumerConfig(bootstrap=own.kafka_bootstrap_servers),
     )
-    expiry = ExpiryScheduler(sql_bus(database), batch_size=settings.expiry_batch_size)
-    interval = settings.expiry_interval_seconds
     try:
-        yield [
-            relay.run,
-            consumer.run,
-            every(interval, expiry.run_once, name="registration.expiry"),
-        ]
+        expiry = ExpiryScheduler(sql_bus(engine), batch_size=own.expiry_batch_size)
+        yield [outbox_relay(own).run, runner.run, expiry.every(own.expiry_interval_seconds)]
     finally:
-        await database.close()
         await engine.dispose()
-
-
-class ExpiryScheduler:
-    """Ends the temporary stays past their valid_until, batch by batch; the worker runs it
-    every `REGISTRATION_EXPIRY_INTERVAL_SECONDS` (and once at start). Several workers may run
-    it: rows are claimed with SKIP LOCKED and each end is conditional on the row still being
-    active."""
-
-    def __init__(
-        self,
-        bus: MessageBus,
-        *,
-        batch_size: int,
-        today: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.bus = bus
-        self.batch_size = batch_size
-        self.today = today
-
-    async def run_once(self) -> int:
-        total = 0
-        while True:
-            command = c.ExpireTemporaryStays(
-                actor=Actor(subject="registration-worker"),
-                today=self.today().date(),
-                batch_size=self.batch_size,
-            )
-            ended: int = await self.bus.handle(command)
-            total += ended
-            if ended < self.batch_size:
-                if total:
-                    log.info("registration.temporary-stays-expired", extra={"count": total})
-                return total

@@ -1,31 +1,32 @@
-"""One async function per command and per consumed event; the routing table at the foot.
+"""One `async def verb_noun(message, deps)` per command and per consumed event; the routing
+tables at the foot (`COMMAND_HANDLERS` for the bus, `EVENT_HANDLERS` for the consumer).
 
-Each handler is one transaction: `async with uow: ... await uow.commit()`. Writes to a
-person lock the person's row first, so the rules that look at the person's other
-registrations hold under concurrency; unique indexes back the rest.
+Each handler is one transaction: `async with deps.uow() as uow: ... await uow.commit()`, and
+every event leaves through `uow.emit(..., subject=)` naming its aggregate: the person for
+person and residence events, the application for resettlement events. Writes to a person
+lock the person's row first, so the rules that look at the person's other registrations
+hold under concurrency; unique indexes back the rest.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from koshiqon.common.events.contracts import EventPayload
 from koshiqon.common.events.quota import QuotaDenied, QuotaExpired, QuotaReleased, QuotaReserved
 from koshiqon.common.kz import IIN, is_region_code
+from koshiqon.common.messagebus import Actor, Handler, OutsideRegion
+from koshiqon.registration.bus import Deps
 from koshiqon.registration.domain import commands as c
 from koshiqon.registration.domain.errors import (
     ApplicationNotFound,
     InvalidInput,
-    OutsideRegion,
     PersonNotFound,
     ResidenceNotFound,
 )
 from koshiqon.registration.domain.model import (
-    Actor,
     Address,
     AuditEntry,
     EndReason,
@@ -38,20 +39,6 @@ from koshiqon.registration.domain.model import (
 )
 from koshiqon.registration.domain.resettlement import ResettlementApplication
 from koshiqon.registration.unit_of_work import UnitOfWork
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Deps:
-    """What handlers need from outside: units of work, the clock, the correlation id."""
-
-    uow: Callable[[], UnitOfWork]
-    now: Callable[[], datetime] = field(default=_utc_now)
-    correlation_id: Callable[[], str | None] = field(default=lambda: None)
-
 
 # --- persons -------------------------------------------------------------------------------
 
@@ -79,7 +66,7 @@ async def register_person(cmd: c.RegisterPerson, deps: Deps) -> Person:
         raise InvalidInput("the birth date is in the future", field="birth_date")
     async with deps.uow() as uow:
         await uow.persons.add(person)
-        uow.emit([person.registered_event()])
+        uow.emit(person.registered_event(), subject=person.id)
         await uow.commit()
     return person
 
@@ -101,7 +88,9 @@ def _visible_in(person: Person, region: str, regions: set[str]) -> bool:
     return person.created_in_region == region or region in regions
 
 
-async def _audit(uow: UnitOfWork, cmd: c.Read, deps: Deps, person_ids: Sequence[uuid.UUID]) -> None:
+async def _audit(
+    uow: UnitOfWork, cmd: c.Read[Any], deps: Deps, person_ids: Sequence[uuid.UUID]
+) -> None:
     await uow.audit.record(
         cmd.actor, person_ids=person_ids, route=cmd.route, correlation_id=deps.correlation_id()
     )
@@ -157,7 +146,7 @@ async def register_residence(cmd: c.RegisterResidence, deps: Deps) -> Residence:
         for ended in outcome.ended:
             await uow.residences.end(ended)
         await uow.residences.add(new)
-        uow.emit(outcome.events)
+        uow.emit(*outcome.events, subject=person.id)
         await _complete_resettlement(uow, new)
         await uow.commit()
     return new
@@ -172,7 +161,7 @@ async def _complete_resettlement(uow: UnitOfWork, residence: Residence) -> None:
         return
     done, events = application.complete(settlement=residence.address.kato, on=residence.valid_from)
     await uow.applications.save(done, was=application.status)
-    uow.emit(events)
+    uow.emit(*events, subject=application.id)
 
 
 async def end_residence(cmd: c.EndResidence, deps: Deps) -> Residence:
@@ -186,7 +175,7 @@ async def end_residence(cmd: c.EndResidence, deps: Deps) -> Residence:
         cmd.actor.require_region(residence.region, field="residence_id")
         ended = residence.ended(on=cmd.ended_on, reason=EndReason.DEREGISTERED)
         await uow.residences.end(ended)
-        uow.emit([ended.ended_event(person)])
+        uow.emit(ended.ended_event(person), subject=person.id)
         await uow.commit()
     return ended
 
@@ -216,7 +205,7 @@ async def record_emigration(cmd: c.RecordEmigration, deps: Deps) -> list[Residen
         )
         for ended in emigration.ended:
             await uow.residences.end(ended)
-        uow.emit(emigration.events)
+        uow.emit(*emigration.events, subject=person.id)
         await uow.commit()
     return emigration.ended
 
@@ -231,7 +220,7 @@ async def expire_temporary_stays(cmd: c.ExpireTemporaryStays, deps: Deps) -> int
             assert residence.valid_until is not None
             ended = residence.ended(on=residence.valid_until, reason=EndReason.EXPIRED)
             if await uow.residences.end(ended):
-                uow.emit([ended.ended_event(person)])
+                uow.emit(ended.ended_event(person), subject=person.id)
         await uow.commit()
     return len(due)
 
@@ -262,7 +251,7 @@ async def apply_for_resettlement(
             requested_at=deps.now(),
         )
         await uow.applications.add(application)
-        uow.emit([application.requested_event()])
+        uow.emit(application.requested_event(), subject=application.id)
         await uow.commit()
     return application
 
@@ -297,7 +286,7 @@ async def withdraw_application(cmd: c.WithdrawApplication, deps: Deps) -> Resett
         cmd.actor.require_region(application.target_region, field="application_id")
         withdrawn, events = application.withdraw(at=deps.now())
         await uow.applications.save(withdrawn, was=application.status)
-        uow.emit(events)
+        uow.emit(*events, subject=application.id)
         await uow.commit()
     return withdrawn
 
@@ -332,56 +321,54 @@ async def list_audit(cmd: c.ListAudit, deps: Deps) -> list[AuditEntry]:
 Change = Callable[[ResettlementApplication], tuple[ResettlementApplication, list[EventPayload]]]
 
 
-async def _quota_outcome(uow: UnitOfWork, application_id: uuid.UUID, change: Change) -> None:
+async def _quota_outcome(deps: Deps, application_id: uuid.UUID, change: Change) -> None:
     """Apply one outcome under the application's row lock; the stored transition is
     conditional on the status it was computed from. Duplicates were skipped by the runner;
     an outcome the status does not allow only records its stamp."""
-    async with uow:
+    async with deps.uow() as uow:
         application = await uow.applications.get(application_id, lock=True)
         if application is None:
             raise ApplicationNotFound(application_id)
         changed, events = change(application)
         if changed != application:
             await uow.applications.save(changed, was=application.status)
-        uow.emit(events)
+        uow.emit(*events, subject=application.id)
         await uow.commit()
 
 
-async def on_quota_reserved(uow: UnitOfWork, event: QuotaReserved) -> None:
+async def on_quota_reserved(event: QuotaReserved, deps: Deps) -> None:
     await _quota_outcome(
-        uow,
+        deps,
         event.application_id,
         lambda a: a.quota_reserved(quota_id=event.quota_id, at=event.reserved_at),
     )
 
 
-async def on_quota_denied(uow: UnitOfWork, event: QuotaDenied) -> None:
+async def on_quota_denied(event: QuotaDenied, deps: Deps) -> None:
     await _quota_outcome(
-        uow,
+        deps,
         event.application_id,
         lambda a: a.quota_denied(reason=event.reason.value, at=event.denied_at),
     )
 
 
-async def on_quota_released(uow: UnitOfWork, event: QuotaReleased) -> None:
+async def on_quota_released(event: QuotaReleased, deps: Deps) -> None:
     await _quota_outcome(
-        uow,
+        deps,
         event.application_id,
         lambda a: (a.quota_released(reason=event.reason.value, at=event.released_at), []),
     )
 
 
-async def on_quota_expired(uow: UnitOfWork, event: QuotaExpired) -> None:
+async def on_quota_expired(event: QuotaExpired, deps: Deps) -> None:
     await _quota_outcome(
-        uow, event.application_id, lambda a: (a.quota_expired(at=event.expired_at), [])
+        deps, event.application_id, lambda a: (a.quota_expired(at=event.expired_at), [])
     )
 
 
 # --- routing -------------------------------------------------------------------------------
 
-Handler = Callable[[Any, Deps], Awaitable[Any]]
-
-COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
+COMMAND_HANDLERS: dict[type[c.Command[Any]], Handler[Deps]] = {
     c.RegisterPerson: register_person,
     c.GetPerson: get_person,
     c.FindPersons: find_persons,
@@ -397,7 +384,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.ListAudit: list_audit,
 }
 
-EVENT_HANDLERS: dict[type[EventPayload], Callable[[UnitOfWork, Any], Awaitable[None]]] = {
+EVENT_HANDLERS: dict[type[EventPayload], Handler[Deps]] = {
     QuotaReserved: on_quota_reserved,
     QuotaDenied: on_quota_denied,
     QuotaReleased: on_quota_released,

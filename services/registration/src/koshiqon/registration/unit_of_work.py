@@ -1,129 +1,134 @@
-"""The unit of work: one database transaction, its repositories, and the events it emits.
+"""The registration unit of work: what handlers see of it (`UnitOfWork`, its repositories as
+Protocols that `adapters.repository` implements, so unit tests pass fakes through
+`bootstrap`) and the real one (`SqlUnitOfWork`).
 
-`commit` writes the collected events into the outbox in the same transaction as the state
-change, then commits; leaving the block without `commit` rolls everything back. Handlers
-see only the `UnitOfWork` protocol, so unit tests pass a fake through `bootstrap`.
-
-The transaction runs on the driver (`koshiqon.common.database`): a pooled asyncpg
-connection of its own, or the connection under a session someone else owns and commits
-(the consumer runner's, which records the processed event in the same transaction).
+`SqlUnitOfWork` is libs/common's: one transaction on the service engine's SQLAlchemy Core
+connection (owned per `async with`, or borrowed from the consumer runner), the events
+emitted with their subject written to the outbox at `commit`. `bind` builds the
+repositories over that connection; the residence-registration path also reaches the driver
+connection of the same transaction (`driver`, kept once the transaction has begun).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Protocol, Self
+from datetime import date, datetime
+from typing import ClassVar, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from koshiqon.common import outbox
-from koshiqon.common.database.driver import Database, PooledTransaction, driver_connection
-from koshiqon.common.events.contracts import EventPayload, make_event
-from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
-from koshiqon.common.http.idempotency import commit_effect, settle_held
-from koshiqon.registration.adapters.repository import (
-    ApplicationRepository,
-    AuditRepository,
-    PersonRepository,
-    ResidenceRepository,
-)
-
-SOURCE = "/koshiqon/registration"
+from koshiqon.common import unit_of_work
+from koshiqon.common.database.driver import Connection as DriverConnection
+from koshiqon.common.messagebus import Actor
+from koshiqon.registration.adapters import repository
+from koshiqon.registration.domain.model import AuditEntry, Person, Residence, TravelDocument
+from koshiqon.registration.domain.resettlement import ApplicationStatus, ResettlementApplication
 
 
-def subject_of(payload: EventPayload) -> str:
-    """The aggregate id: the application for resettlement events, else the person."""
-    for name in ("application_id", "person_id"):
-        value = getattr(payload, name, None)
-        if value is not None:
-            return str(value)
-    raise ValueError(f"{type(payload).__name__} names no aggregate")
+class PersonRepository(Protocol):
+    async def add(self, person: Person) -> None: ...
+
+    async def get(self, person_id: uuid.UUID, *, lock: bool = False) -> Person | None: ...
+
+    async def get_many(self, person_ids: Sequence[uuid.UUID]) -> list[Person]: ...
+
+    async def find(
+        self, *, iin: str | None, travel_document: TravelDocument | None
+    ) -> list[Person]: ...
+
+    async def regions(self, person_id: uuid.UUID) -> set[str]: ...
 
 
-class UnitOfWork(Protocol):
+class ResidenceRepository(Protocol):
+    async def add(self, residence: Residence) -> None: ...
+
+    async def get(self, person_id: uuid.UUID, residence_id: uuid.UUID) -> Residence | None: ...
+
+    async def active(self, person_id: uuid.UUID) -> list[Residence]: ...
+
+    async def concerning(self, new: Residence) -> list[Residence]: ...
+
+    async def of_person(self, person_id: uuid.UUID, *, region: str | None) -> list[Residence]: ...
+
+    async def end(self, residence: Residence) -> bool: ...
+
+    async def due_temporary(self, *, today: date, limit: int) -> list[Residence]: ...
+
+
+class ApplicationRepository(Protocol):
+    async def add(self, app: ResettlementApplication) -> None: ...
+
+    async def get(
+        self, application_id: uuid.UUID, *, lock: bool = False
+    ) -> ResettlementApplication | None: ...
+
+    async def save(self, app: ResettlementApplication, *, was: ApplicationStatus) -> bool: ...
+
+    async def approved_for(
+        self, applicant_id: uuid.UUID, *, region: str
+    ) -> ResettlementApplication | None: ...
+
+    async def search(
+        self,
+        *,
+        region: str | None,
+        status: ApplicationStatus | None,
+        year: int | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[ResettlementApplication]: ...
+
+
+class AuditRepository(Protocol):
+    async def record(
+        self,
+        actor: Actor,
+        *,
+        person_ids: Sequence[uuid.UUID],
+        route: str,
+        correlation_id: str | None,
+    ) -> None: ...
+
+    async def of_person(
+        self, person_id: uuid.UUID, *, after: int | None, limit: int
+    ) -> list[AuditEntry]: ...
+
+
+class UnitOfWork(unit_of_work.UnitOfWork, Protocol):
     persons: PersonRepository
     residences: ResidenceRepository
     applications: ApplicationRepository
     audit: AuditRepository
 
-    async def __aenter__(self) -> Self: ...
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
+class SqlUnitOfWork(unit_of_work.SqlUnitOfWork):
+    """The registration repositories in one transaction of the service's engine."""
 
-    def emit(self, events: Sequence[EventPayload]) -> None: ...
-
-    async def commit(self) -> None: ...
-
-
-class SqlUnitOfWork:
-    """A unit of work in a transaction of its own (`database`, a new one per `async with`),
-    or in the transaction of a session someone else owns and commits (`session`)."""
+    source: ClassVar[str] = "/koshiqon/registration"
+    persons: PersonRepository
+    residences: ResidenceRepository
+    applications: ApplicationRepository
+    audit: AuditRepository
 
     def __init__(
-        self, database: Database | None = None, *, session: AsyncSession | None = None
+        self, within: AsyncEngine | AsyncConnection, *, traceparent: str | None = None
     ) -> None:
-        if (database is None) == (session is None):
-            raise ValueError("give either database or session")
-        self._database = database
-        self._borrowed = session
-        self._events: list[EventPayload] = []
+        super().__init__(within, traceparent=traceparent)
+        self._driver: DriverConnection | None = None
 
-    async def __aenter__(self) -> Self:
-        self._own: PooledTransaction | None = None
-        if self._borrowed is not None:
-            conn = await driver_connection(self._borrowed)
-        else:
-            assert self._database is not None
-            await settle_held()  # an earlier unit of work of this request, held: commit it
-            self._own = await self._database.begin()
-            conn = self._own.conn
-        self._conn = conn
-        self.persons = PersonRepository(conn)
-        self.residences = ResidenceRepository(conn)
-        self.applications = ApplicationRepository(conn)
-        self.audit = AuditRepository(conn)
-        self._events = []
-        return self
+    def bind(self, connection: AsyncConnection) -> None:
+        self._driver = None
+        self.persons = repository.PersonRepository(connection)
+        self.residences = repository.ResidenceRepository(connection, self.driver)
+        self.applications = repository.ApplicationRepository(connection, self.driver)
+        self.audit = repository.AuditRepository(connection)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Rolls back what was not committed, and gives the connection back to the pool."""
-        if self._own is not None:
-            own, self._own = self._own, None
-            await own.close()
-
-    def emit(self, events: Sequence[EventPayload]) -> None:
-        self._events.extend(events)
-
-    async def commit(self) -> None:
-        """Outbox rows, then the commit; in a request under an Idempotency-Key, the request
-        commits it together with its response (`commit_effect`). A borrowed session is
-        committed by its owner."""
-        await self._flush_events()
-        if self._own is not None and await commit_effect(self._conn, self._own):
-            self._own = None  # held by the request, which closes it
-
-    async def _flush_events(self) -> None:
-        events, self._events = self._events, []
-        correlation, trace = current_correlation_id(), current_traceparent()
-        envelopes = [
-            make_event(
-                payload,
-                subject=subject_of(payload),
-                source=SOURCE,
-                correlation_id=correlation,
-                traceparent=trace,
-            )
-            for payload in events
-        ]
-        await outbox.add(self._conn, *envelopes)
+    async def driver(self) -> DriverConnection:
+        """The driver connection of this transaction, looked up once (each look-up is a
+        hop through SQLAlchemy's async adapter). When no statement has run yet, libs/common
+        starts the transaction with a `SELECT 1`: the paths that use it run a Core
+        statement first (the person's lock), so that never happens on them."""
+        if self._driver is None:
+            self._driver = await super().driver()
+        return self._driver

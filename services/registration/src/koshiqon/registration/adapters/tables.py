@@ -34,8 +34,8 @@ persons = Table(
     Column("document_country", String(3)),
     Column("surname_latin", String(200), nullable=False),
     Column("given_names_latin", String(200), nullable=False),
-    Column("surname_cyrillic", String(200), nullable=False),
-    Column("given_names_cyrillic", String(200), nullable=False),
+    Column("surname_cyrillic", String(200)),  # required of citizens only (0003)
+    Column("given_names_cyrillic", String(200)),
     Column("birth_date", Date, nullable=False),
     Column("sex", String(8), nullable=False),
     Column("citizenship", String(3)),
@@ -53,6 +53,13 @@ persons = Table(
     CheckConstraint(
         "(kandas_certificate_number IS NULL) = (kandas_certificate_date IS NULL)",
         name="kandas_certificate",
+    ),
+    CheckConstraint(
+        "(surname_cyrillic IS NULL) = (given_names_cyrillic IS NULL)", name="cyrillic_whole"
+    ),
+    CheckConstraint(
+        "legal_status <> 'citizen' OR surname_cyrillic IS NOT NULL",
+        name="citizen_has_cyrillic",
     ),
     Index("uq_persons_iin", "iin", unique=True, postgresql_where=text("iin IS NOT NULL")),
     Index(

@@ -1,7 +1,9 @@
-"""What callers ask of the registration service: one command (or query) per use case.
+"""What callers ask of the registration service: one command per use case, each a
+`Command[R]` (libs/common's messagebus) whose handler returns `R`.
 
 Every command carries the `Actor` who asks: region limits and the audit of reads need it.
-Reads of personal data are commands too, because each one writes an audit row.
+Reads of personal data are commands too, because each one writes an audit row in the same
+transaction as the read.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from koshiqon.common.events.registration import (
     LegalStatus,
@@ -17,31 +20,58 @@ from koshiqon.common.events.registration import (
     StayPurpose,
 )
 from koshiqon.common.kz import Sex
-from koshiqon.registration.domain.model import Actor, KandasStatus, TravelDocument
-from koshiqon.registration.domain.resettlement import ApplicationStatus
+from koshiqon.common.messagebus import Actor, Command
+from koshiqon.registration.domain.model import (
+    AuditEntry,
+    KandasStatus,
+    Person,
+    Residence,
+    TravelDocument,
+)
+from koshiqon.registration.domain.resettlement import ApplicationStatus, ResettlementApplication
+
+__all__ = [
+    "WORKER",
+    "Actor",
+    "ApplyForResettlement",
+    "Command",
+    "EndResidence",
+    "ExpireTemporaryStays",
+    "FindPersons",
+    "GetApplication",
+    "GetPerson",
+    "ListApplications",
+    "ListAudit",
+    "ListResidences",
+    "Read",
+    "RecordEmigration",
+    "RegisterPerson",
+    "RegisterResidence",
+    "TravelDocument",
+    "WithdrawApplication",
+]
+
+R = TypeVar("R", covariant=True)
+
+WORKER = Actor(subject="registration-worker")  # the worker's scheduled jobs
 
 
-@dataclass(frozen=True)
-class Command:
-    actor: Actor
-
-
-@dataclass(frozen=True)
-class Read(Command):
+@dataclass(frozen=True, kw_only=True)
+class Read(Command[R]):
     """A read of personal data: `route` (the path template) goes into the audit row."""
 
     route: str
 
 
 @dataclass(frozen=True)
-class RegisterPerson(Command):
+class RegisterPerson(Command[Person]):
     legal_status: LegalStatus
     iin: str | None
     travel_document: TravelDocument | None
     surname_latin: str
     given_names_latin: str
-    surname_cyrillic: str
-    given_names_cyrillic: str
+    surname_cyrillic: str | None
+    given_names_cyrillic: str | None
     birth_date: date
     sex: Sex
     citizenship: str | None
@@ -50,18 +80,18 @@ class RegisterPerson(Command):
 
 
 @dataclass(frozen=True)
-class GetPerson(Read):
+class GetPerson(Read[Person]):
     person_id: uuid.UUID
 
 
 @dataclass(frozen=True)
-class FindPersons(Read):
+class FindPersons(Read[list[Person]]):
     iin: str | None = None
     travel_document: TravelDocument | None = None
 
 
 @dataclass(frozen=True)
-class RegisterResidence(Command):
+class RegisterResidence(Command[Residence]):
     person_id: uuid.UUID
     kind: ResidenceKind
     kato: str
@@ -75,26 +105,26 @@ class RegisterResidence(Command):
 
 
 @dataclass(frozen=True)
-class EndResidence(Command):
+class EndResidence(Command[Residence]):
     person_id: uuid.UUID
     residence_id: uuid.UUID
     ended_on: date
 
 
 @dataclass(frozen=True)
-class ListResidences(Read):
+class ListResidences(Read[list[Residence]]):
     person_id: uuid.UUID
 
 
 @dataclass(frozen=True)
-class RecordEmigration(Command):
+class RecordEmigration(Command[list[Residence]]):
     person_id: uuid.UUID
     destination_country: str
     departed_on: date
 
 
 @dataclass(frozen=True)
-class ApplyForResettlement(Command):
+class ApplyForResettlement(Command[ResettlementApplication]):
     applicant_id: uuid.UUID
     category: ResettlementCategory
     family_member_ids: tuple[uuid.UUID, ...]
@@ -103,17 +133,17 @@ class ApplyForResettlement(Command):
 
 
 @dataclass(frozen=True)
-class GetApplication(Read):
+class GetApplication(Read[ResettlementApplication]):
     application_id: uuid.UUID
 
 
 @dataclass(frozen=True)
-class WithdrawApplication(Command):
+class WithdrawApplication(Command[ResettlementApplication]):
     application_id: uuid.UUID
 
 
 @dataclass(frozen=True)
-class ListApplications(Read):
+class ListApplications(Read[list[ResettlementApplication]]):
     region: str | None
     status: ApplicationStatus | None
     year: int | None
@@ -122,14 +152,14 @@ class ListApplications(Read):
 
 
 @dataclass(frozen=True)
-class ListAudit(Command):
+class ListAudit(Command[list[AuditEntry]]):
     person_id: uuid.UUID
     after: int | None
     limit: int
 
 
 @dataclass(frozen=True)
-class ExpireTemporaryStays(Command):
+class ExpireTemporaryStays(Command[int]):
     """The worker's scheduled check: end temporary stays whose valid_until has passed."""
 
     today: date

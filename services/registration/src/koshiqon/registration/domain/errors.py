@@ -1,8 +1,10 @@
-"""Refusals of the registration domain; libs/common maps them to problem+json."""
+"""Refusals of the registration domain, each with a stable `code`; libs/common maps them to
+problem+json by their base classes (not found 404, conflict 409, invalid input 422)."""
 
 from __future__ import annotations
 
 from koshiqon.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from koshiqon.common.messagebus import OutsideRegion
 
 __all__ = [
     "ApplicationNotFound",
@@ -10,6 +12,7 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "InvalidTransition",
+    "OpenApplicationExists",
     "OutsideRegion",
     "OverlappingStay",
     "PersonNotFound",
@@ -18,16 +21,22 @@ __all__ = [
 
 
 class PersonNotFound(NotFound):
+    code = "person-not-found"
+
     def __init__(self, person_id: object, *, field: str | None = None) -> None:
         super().__init__(f"no person {person_id}", field=field)
 
 
 class ResidenceNotFound(NotFound):
+    code = "residence-not-found"
+
     def __init__(self, residence_id: object) -> None:
         super().__init__(f"no residence registration {residence_id} of this person")
 
 
 class ApplicationNotFound(NotFound):
+    code = "application-not-found"
+
     def __init__(self, application_id: object) -> None:
         super().__init__(f"no resettlement application {application_id}")
 
@@ -35,17 +44,22 @@ class ApplicationNotFound(NotFound):
 class DuplicatePerson(Conflict):
     """One person per IIN, and per travel document."""
 
+    code = "duplicate-person"
+
 
 class OverlappingStay(Conflict):
     """Two temporary stays of one person at one address whose dates overlap."""
+
+    code = "overlapping-stay"
+
+
+class OpenApplicationExists(Conflict):
+    """One open resettlement application per applicant."""
+
+    code = "open-application-exists"
 
 
 class InvalidTransition(Conflict):
     """An application or registration is not in a state that allows the request."""
 
-
-class OutsideRegion(Forbidden):
-    def __init__(self, region: str, *, field: str) -> None:
-        super().__init__(
-            f"the token is limited to region {region}; {field} is outside it", field=field
-        )
+    code = "invalid-transition"

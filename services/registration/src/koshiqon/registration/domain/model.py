@@ -32,16 +32,11 @@ from koshiqon.common.events.registration import (
     StayPurpose,
 )
 from koshiqon.common.kz import IIN, Sex, normalize_kato, region_of
-from koshiqon.registration.domain.errors import (
-    InvalidInput,
-    InvalidTransition,
-    OutsideRegion,
-    OverlappingStay,
-)
+from koshiqon.registration.domain.errors import InvalidInput, InvalidTransition, OverlappingStay
+from koshiqon.registration.domain.names import check_names
 
 __all__ = [
     "KAZAKHSTAN",
-    "Actor",
     "Address",
     "AuditEntry",
     "EndReason",
@@ -58,23 +53,6 @@ __all__ = [
 
 KAZAKHSTAN = "KAZ"
 _COUNTRY = re.compile(r"[A-Z]{3}")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who asks: a verified caller, as the domain sees it. `region` is a region's own KATO
-    code for an akimat, None for a nationwide caller (the ministry, other agencies)."""
-
-    subject: str
-    agency: str | None = None
-    region: str | None = None
-
-    def may_act_in(self, region: str) -> bool:
-        return self.region is None or self.region == region
-
-    def require_region(self, region: str, *, field: str) -> None:
-        if not self.may_act_in(region):
-            raise OutsideRegion(str(self.region), field=field)
 
 
 def country(code: str, *, field: str) -> str:
@@ -106,8 +84,8 @@ class Person:
     travel_document: TravelDocument | None
     surname_latin: str
     given_names_latin: str
-    surname_cyrillic: str
-    given_names_cyrillic: str
+    surname_cyrillic: str | None
+    given_names_cyrillic: str | None
     birth_date: date
     sex: Sex
     citizenship: str | None
@@ -127,7 +105,15 @@ class Person:
 
 
 def check_identity(person: Person) -> None:
-    """The rules between legal status, IIN, travel document, citizenship and birth data."""
+    """The rules between legal status, names, IIN, travel document, citizenship and birth
+    data."""
+    check_names(
+        person.legal_status,
+        surname_latin=person.surname_latin,
+        given_names_latin=person.given_names_latin,
+        surname_cyrillic=person.surname_cyrillic,
+        given_names_cyrillic=person.given_names_cyrillic,
+    )
     if person.iin is not None:
         _check_iin(person)
     elif person.legal_status is LegalStatus.CITIZEN:

@@ -1,4 +1,6 @@
-"""The registration API (`/v1`): parse, build a command, hand it to the bus, answer.
+"""The registration API (`/v1`): parse, build a command, `await bus.handle(command)`, answer
+with the route's response model. Every route is a command, reads too: a read of personal
+data writes its audit row in the same transaction.
 
 Scopes: `registration:read`, `registration:write`, `registration:audit`. A token with a
 region claim (an akimat) acts within its region only; the handlers check it, since only they
@@ -17,9 +19,10 @@ from koshiqon.common.auth import Principal, require_scopes
 from koshiqon.common.errors import InvalidInput
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
-from koshiqon.registration.bootstrap import MessageBus
+from koshiqon.common.messagebus import Actor
+from koshiqon.registration.bus import Bus as RegistrationBus
 from koshiqon.registration.domain import commands as c
-from koshiqon.registration.domain.model import Actor, TravelDocument
+from koshiqon.registration.domain.model import TravelDocument
 from koshiqon.registration.domain.resettlement import ApplicationStatus
 from koshiqon.registration.entrypoints.schemas import (
     ApplicationIn,
@@ -48,13 +51,13 @@ READ_ERRORS = problem_responses(401, 403, 404, 422)
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 
-async def get_bus(request: Request) -> MessageBus:
+async def get_bus(request: Request) -> RegistrationBus:
     """`async`: a plain `def` dependency would run in the threadpool, a thread hop per request."""
-    bus: MessageBus = request.app.state.bus
+    bus: RegistrationBus = request.app.state.bus
     return bus
 
 
-Bus = Annotated[MessageBus, Depends(get_bus)]
+Bus = Annotated[RegistrationBus, Depends(get_bus)]
 
 
 def actor(principal: Principal) -> Actor:

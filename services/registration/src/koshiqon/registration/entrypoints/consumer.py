@@ -1,14 +1,18 @@
 """The registration service's subscription: the quota service's outcomes for resettlement
-applications (quota.v1). Each event is handled once (the runner records it in
-`processed_events` in the same transaction); the handlers use the runner's session."""
+applications (quota.v1), handled by `handlers.EVENT_HANDLERS`. Each event is handled once
+(the runner records it in `processed_events` in the same transaction); the handlers' units
+of work borrow the runner's transaction, and the runner commits it."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Sequence
 
-from koshiqon.common.consumer import EventHandler, Subscription
-from koshiqon.common.events.contracts import EventPayload
-from koshiqon.common.events.envelope import Envelope
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from koshiqon.common import logs
+from koshiqon.common.consumer import Subscription
+from koshiqon.common.messagebus import subscription as event_subscription
+from koshiqon.registration.bus import Deps
 from koshiqon.registration.handlers import EVENT_HANDLERS
 from koshiqon.registration.unit_of_work import SqlUnitOfWork
 
@@ -16,18 +20,18 @@ GROUP = "registration"
 TOPICS = ("quota.v1",)
 
 
-def _adapt(payload_type: type[EventPayload]) -> EventHandler:
-    handle = EVENT_HANDLERS[payload_type]
-
-    async def handler(session: AsyncSession, envelope: Envelope, payload: EventPayload) -> None:
-        await handle(SqlUnitOfWork(session=session), payload)
-
-    return handler
-
-
-def subscription(group: str = GROUP, topics: tuple[str, ...] = TOPICS) -> Subscription:
-    handlers = {t.contract.type: _adapt(t) for t in EVENT_HANDLERS}
-    return Subscription(group=group, topics=list(topics), handlers=handlers)
+def consumer_deps(connection: AsyncConnection, traceparent: str) -> Deps:
+    """The handlers' dependencies over the runner's transaction."""
+    return Deps(
+        uow=lambda: SqlUnitOfWork(connection, traceparent=traceparent),
+        correlation_id=logs.correlation_id.get,
+    )
 
 
-__all__: list[str] = ["GROUP", "TOPICS", "subscription"]
+def subscription(group: str = GROUP, topics: Sequence[str] = TOPICS) -> Subscription:
+    return event_subscription(
+        group=group, topics=topics, handlers=EVENT_HANDLERS, deps=consumer_deps
+    )
+
+
+__all__ = ["GROUP", "TOPICS", "subscription"]

@@ -25,25 +25,14 @@ from koshiqon.registration.domain.model import (
     ResidenceStatus,
     TravelDocument,
 )
+from koshiqon.registration.domain.names import CYRILLIC_NAME, LATIN_NAME, MAX_NAME
 from koshiqon.registration.domain.resettlement import ApplicationStatus, ResettlementApplication
 
 IINText = Annotated[str, Field(pattern=r"^[0-9]{12}$", examples=["791028302728"])]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3")]
 KATOText = Annotated[str, Field(pattern=r"^[0-9]{9}$", description="9-digit KATO code")]
-LatinName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z][A-Za-z '\-]*$")]
-# Russian and Kazakh Cyrillic letters, as escapes (they look like Latin ones)
-_CYRILLIC = (
-    "\u0410-\u044f\u0401\u0451\u04d8\u04d9\u0492\u0493\u049a\u049b\u04a2\u04a3"
-    "\u04e8\u04e9\u04b0\u04b1\u04ae\u04af\u04ba\u04bb\u0406\u0456"
-)
-CyrillicName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=200,
-        pattern=rf"^[{_CYRILLIC}][{_CYRILLIC} '\-]*$",
-    ),
-]
+LatinName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=LATIN_NAME)]
+CyrillicName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=CYRILLIC_NAME)]
 Text = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 ShortText = Annotated[str, Field(min_length=1, max_length=50, pattern=r"\S")]
 Date = Annotated[date, Field(ge=date(1800, 1, 1), le=date(2999, 12, 31))]
@@ -72,10 +61,18 @@ class PersonIn(Strict):
     travel_document: TravelDocumentIn | None = Field(
         default=None, description="identifies a foreigner or stateless person without an IIN"
     )
-    surname_latin: LatinName
+    surname_latin: LatinName = Field(
+        description="in the Latin script, diacritics included (`Ayşe`, `Şyñğys`)"
+    )
     given_names_latin: LatinName
-    surname_cyrillic: CyrillicName
-    given_names_cyrillic: CyrillicName
+    surname_cyrillic: CyrillicName | None = Field(
+        default=None,
+        description="required for citizens; a foreigner's or stateless person's documents"
+        " may carry none (then neither Cyrillic field is given)",
+    )
+    given_names_cyrillic: CyrillicName | None = Field(
+        default=None, description="required for citizens, like surname_cyrillic"
+    )
     birth_date: Date
     sex: Sex
     citizenship: Country | None = Field(default=None, description="KAZ for citizens")
@@ -100,8 +97,8 @@ class PersonOut(BaseModel):
     travel_document: TravelDocumentIn | None
     surname_latin: str
     given_names_latin: str
-    surname_cyrillic: str
-    given_names_cyrillic: str
+    surname_cyrillic: str | None
+    given_names_cyrillic: str | None
     birth_date: date
     sex: Sex
     citizenship: str | None

@@ -1,12 +1,18 @@
-"""Every query of the registration service, one module per aggregate. Rows in, domain objects
-out; nothing commits.
+"""The repositories of the registration service, one module per aggregate: rows in, domain
+objects out; nothing commits (the unit of work does).
 
-The queries are plain SQL on the asyncpg connection of the unit of work's transaction
-(`koshiqon.common.database`): the request path is a few short statements, where the driver
-costs a third of SQLAlchemy's CPU. The tables themselves are declared in `../tables.py` and
-created by the Alembic revisions. Uniqueness is SQL's job (unique partial indexes): a
-violation becomes the domain `Conflict` naming the field, and the transaction it aborted is
-rolled back by the unit of work.
+They run on the unit of work's SQLAlchemy Core connection (`text()` statements), except the
+residence-registration write path, which runs plain SQL on the driver connection of the same
+transaction (`SqlUnitOfWork.driver`): it is the service's busiest request, a handful of
+short statements, where bench/registration_api.py shows the driver's lower CPU per
+statement paying off (the stays it concerns, ending and inserting residences, completing
+an approved application; `residences` and `applications` say which of their methods). Its
+first statement, the person's lock, stays Core: SQLAlchemy sends BEGIN with its first
+statement, so the driver then joins a transaction already begun instead of starting it with
+an extra `SELECT 1` round trip. The tables are declared in `../tables.py` and created by the Alembic
+revisions. Uniqueness is SQL's job (unique partial indexes): a violation becomes the domain
+`Conflict` naming the field, and the transaction it aborted is rolled back by the unit of
+work.
 """
 
 from koshiqon.registration.adapters.repository.applications import ApplicationRepository

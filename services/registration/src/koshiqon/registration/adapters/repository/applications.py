@@ -1,20 +1,32 @@
-"""Resettlement applications and their family members."""
+"""Resettlement applications and their family members.
+
+What registering a residence runs (`approved_for`, and `save` completing the application) is
+plain SQL on the driver connection of the unit of work's transaction, like the rest of that
+path (see `residences`); so is `save` for the other transitions, which follow a locked `get`.
+The rest is SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from koshiqon.common.database.driver import Connection, Params
+from koshiqon.common.database.driver import Connection as DriverConnection
 from koshiqon.common.events.registration import ResettlementCategory
 from koshiqon.registration.adapters.repository._sql import (
+    Driver,
+    Row,
     affected,
     columns,
-    insert,
-    insert_statement,
+    core_insert,
+    execute,
+    fetch,
+    fetch_one,
 )
 from koshiqon.registration.domain.resettlement import ApplicationStatus, ResettlementApplication
 
@@ -35,18 +47,22 @@ STATE = (
 )
 COLUMNS = (*FIXED, "requested_at", *STATE)
 _SELECT = f"SELECT {columns(COLUMNS)} FROM resettlement_applications"
-_INSERT = insert_statement("resettlement_applications", COLUMNS)
-_INSERT_MEMBERS = (
-    "INSERT INTO resettlement_family_members (application_id, person_id, position)"
-    " SELECT $1, person_id, position - 1"
-    " FROM unnest($2::uuid[]) WITH ORDINALITY AS m(person_id, position)"
-)
-_MEMBERS = (
+_MEMBERS_OF = (
     "SELECT application_id, person_id FROM resettlement_family_members"
-    " WHERE application_id = ANY($1::uuid[]) ORDER BY application_id, position"
+    " WHERE application_id = ANY({ids}) ORDER BY application_id, position"
 )
-_GET = f"{_SELECT} WHERE id = $1"
-_LOCK = f"{_GET} FOR UPDATE"
+# Core
+_INSERT = core_insert("resettlement_applications", COLUMNS)
+_INSERT_MEMBERS = text(
+    "INSERT INTO resettlement_family_members (application_id, person_id, position)"
+    " SELECT :id, person_id, position - 1"
+    " FROM unnest(CAST(:members AS uuid[])) WITH ORDINALITY AS m(person_id, position)"
+)
+_MEMBERS = text(_MEMBERS_OF.format(ids="CAST(:ids AS uuid[])"))
+_GET = text(f"{_SELECT} WHERE id = :id")
+_LOCK = text(f"{_SELECT} WHERE id = :id FOR UPDATE")
+# the driver
+_DRIVER_MEMBERS = _MEMBERS_OF.format(ids="$1::uuid[]")
 # the transition is stored only from the status it was computed from
 _SAVE = (
     "UPDATE resettlement_applications SET "
@@ -64,7 +80,13 @@ def _state(app: ResettlementApplication) -> list[object]:
     return values
 
 
-def _application(row: asyncpg.Record, members: Sequence[uuid.UUID]) -> ResettlementApplication:
+def _values(app: ResettlementApplication) -> dict[str, object]:
+    fixed = (app.id, app.applicant_id, app.category.value, app.target_region, app.target_year)
+    values = (*fixed, app.persons, app.requested_at, *_state(app))
+    return dict(zip(COLUMNS, values, strict=True))
+
+
+def _application(row: Row, members: Sequence[uuid.UUID]) -> ResettlementApplication:
     state = {name: row[name] for name in STATE}
     state["status"] = ApplicationStatus(row["status"])
     return ResettlementApplication(
@@ -79,40 +101,43 @@ def _application(row: asyncpg.Record, members: Sequence[uuid.UUID]) -> Resettlem
     )
 
 
+def _assemble(rows: Sequence[Row], members: Sequence[Row]) -> list[ResettlementApplication]:
+    by_application: dict[uuid.UUID, list[uuid.UUID]] = {row["id"]: [] for row in rows}
+    for member in members:
+        by_application[member["application_id"]].append(member["person_id"])
+    return [_application(row, by_application[row["id"]]) for row in rows]
+
+
 class ApplicationRepository:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
+        self.connection = connection
+        self.driver = driver
 
     async def add(self, app: ResettlementApplication) -> None:
-        fixed = (
-            app.id,
-            app.applicant_id,
-            app.category.value,
-            app.target_region,
-            app.target_year,
-            app.persons,
-        )
-        await insert(self.conn, _INSERT, *fixed, app.requested_at, *_state(app))
+        await execute(self.connection, _INSERT, _values(app))
         if app.family_member_ids:
-            await self.conn.execute(_INSERT_MEMBERS, app.id, list(app.family_member_ids))
+            params = {"id": app.id, "members": list(app.family_member_ids)}
+            await execute(self.connection, _INSERT_MEMBERS, params)
 
     async def get(
         self, application_id: uuid.UUID, *, lock: bool = False
     ) -> ResettlementApplication | None:
-        row = await self.conn.fetchrow(_LOCK if lock else _GET, application_id)
+        row = await fetch_one(self.connection, _LOCK if lock else _GET, {"id": application_id})
         return None if row is None else (await self._with_members([row]))[0]
 
     async def save(self, app: ResettlementApplication, *, was: ApplicationStatus) -> bool:
         """Store a transition, only from the status it was computed from (False otherwise)."""
-        status = await self.conn.execute(_SAVE, app.id, was.value, *_state(app))
+        conn = await self.driver()
+        status = await conn.execute(_SAVE, app.id, was.value, *_state(app))
         return affected(status) == 1
 
     async def approved_for(
         self, applicant_id: uuid.UUID, *, region: str
     ) -> ResettlementApplication | None:
         """The applicant's approved application to `region`, locked, if there is one."""
-        row = await self.conn.fetchrow(_APPROVED_FOR, applicant_id, region)
-        return None if row is None else (await self._with_members([row]))[0]
+        conn = await self.driver()
+        row = await conn.fetchrow(_APPROVED_FOR, applicant_id, region)
+        return None if row is None else await _driver_members(conn, row)
 
     async def search(
         self,
@@ -124,22 +149,42 @@ class ApplicationRepository:
         limit: int,
     ) -> list[ResettlementApplication]:
         """A page in (requested_at, id) order, after the keyset `after`."""
-        p = Params()
-        where = ["true"]
-        if region is not None:
-            where.append(f"target_region = {p(region)}")
-        if status is not None:
-            where.append(f"status = {p(status.value)}")
-        if year is not None:
-            where.append(f"target_year = {p(year)}")
-        if after is not None:
-            where.append(f"(requested_at, id) > ({p(after[0])}::timestamptz, {p(after[1])}::uuid)")
-        sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY requested_at, id LIMIT {p(limit)}"
-        return await self._with_members(await self.conn.fetch(sql, *p.values))
+        where, params = _filters(region=region, status=status, year=year, after=after)
+        statement = text(
+            f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY requested_at, id LIMIT :limit"
+        )
+        rows = await fetch(self.connection, statement, {**params, "limit": limit})
+        return await self._with_members(rows)
 
-    async def _with_members(self, rows: Sequence[asyncpg.Record]) -> list[ResettlementApplication]:
-        members: dict[uuid.UUID, list[uuid.UUID]] = {row["id"]: [] for row in rows}
-        if members:
-            for member in await self.conn.fetch(_MEMBERS, list(members)):
-                members[member["application_id"]].append(member["person_id"])
-        return [_application(row, members[row["id"]]) for row in rows]
+    async def _with_members(self, rows: Sequence[Row]) -> list[ResettlementApplication]:
+        ids = [row["id"] for row in rows]
+        members = await fetch(self.connection, _MEMBERS, {"ids": ids}) if ids else []
+        return _assemble(rows, members)
+
+
+async def _driver_members(conn: DriverConnection, row: Row) -> ResettlementApplication:
+    return _assemble([row], await conn.fetch(_DRIVER_MEMBERS, [row["id"]]))[0]
+
+
+def _filters(
+    *,
+    region: str | None,
+    status: ApplicationStatus | None,
+    year: int | None,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> tuple[list[str], Mapping[str, Any]]:
+    """The search's conditions, from fixed fragments: values only ever as parameters."""
+    where, params = ["true"], dict[str, Any]()
+    if region is not None:
+        where.append("target_region = :region")
+        params["region"] = region
+    if status is not None:
+        where.append("status = :status")
+        params["status"] = status.value
+    if year is not None:
+        where.append("target_year = :year")
+        params["year"] = year
+    if after is not None:
+        where.append("(requested_at, id) > (CAST(:at AS timestamptz), CAST(:after AS uuid))")
+        params |= {"at": after[0], "after": after[1]}
+    return where, params

@@ -1,24 +1,32 @@
-"""The audit of reads: who read which person's data, when, through which route."""
+"""The audit of reads: who read which person's data, when, through which route (SQLAlchemy
+Core)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from koshiqon.common.database.driver import Connection, Params
-from koshiqon.registration.adapters.repository._sql import columns
-from koshiqon.registration.domain.model import Actor, AuditEntry
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from koshiqon.common.messagebus import Actor
+from koshiqon.registration.adapters.repository._sql import columns, execute, fetch
+from koshiqon.registration.domain.model import AuditEntry
 
 COLUMNS = ("id", "at", "subject", "agency", "region", "person_id", "route", "correlation_id")
-_RECORD = (
+_RECORD = text(
     "INSERT INTO audit_log (subject, agency, region, person_id, route, correlation_id)"
-    " SELECT $1, $2, $3, person_id, $4, $5 FROM unnest($6::uuid[]) AS person_id"
+    " SELECT :subject, :agency, :region, person_id, :route, :correlation_id"
+    " FROM unnest(CAST(:persons AS uuid[])) AS person_id"
 )
+_SELECT = f"SELECT {columns(COLUMNS)} FROM audit_log WHERE person_id = :person_id"
+_OF_PERSON = text(f"{_SELECT} ORDER BY id LIMIT :limit")
+_OF_PERSON_AFTER = text(f"{_SELECT} AND id > :after ORDER BY id LIMIT :limit")
 
 
 class AuditRepository:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
 
     async def record(
         self,
@@ -31,25 +39,22 @@ class AuditRepository:
         """One row per person read, in one statement."""
         if not person_ids:
             return
-        await self.conn.execute(
-            _RECORD,
-            actor.subject[:200],
-            actor.agency or None,
-            actor.region,
-            route[:300],
-            correlation_id,
-            list(person_ids),
-        )
+        params = {
+            "subject": actor.subject[:200],
+            "agency": actor.agency or None,
+            "region": actor.region,
+            "route": route[:300],
+            "correlation_id": correlation_id,
+            "persons": list(person_ids),
+        }
+        await execute(self.connection, _RECORD, params)
 
     async def of_person(
         self, person_id: uuid.UUID, *, after: int | None, limit: int
     ) -> list[AuditEntry]:
-        p = Params()
-        where = [f"person_id = {p(person_id)}"]
+        params: dict[str, object] = {"person_id": person_id, "limit": limit}
         if after is not None:
-            where.append(f"id > {p(after)}")
-        sql = (
-            f"SELECT {columns(COLUMNS)} FROM audit_log WHERE {' AND '.join(where)}"
-            f" ORDER BY id LIMIT {p(limit)}"
-        )
-        return [AuditEntry(**dict(row)) for row in await self.conn.fetch(sql, *p.values)]
+            params["after"] = after
+        statement = _OF_PERSON if after is None else _OF_PERSON_AFTER
+        rows = await fetch(self.connection, statement, params)
+        return [AuditEntry(**{name: row[name] for name in COLUMNS}) for row in rows]

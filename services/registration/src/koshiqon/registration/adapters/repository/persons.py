@@ -1,16 +1,23 @@
-"""Persons: one row each, found by id, IIN or travel document."""
+"""Persons: one row each, found by id, IIN or travel document (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from koshiqon.common.database.driver import Connection, Params
 from koshiqon.common.events.registration import LegalStatus
 from koshiqon.common.kz import Sex
-from koshiqon.registration.adapters.repository._sql import columns, insert, insert_statement
+from koshiqon.registration.adapters.repository._sql import (
+    Row,
+    columns,
+    core_insert,
+    execute,
+    fetch,
+    fetch_one,
+)
 from koshiqon.registration.domain.model import KandasStatus, Person, TravelDocument
 
 COLUMNS = (
@@ -33,37 +40,47 @@ COLUMNS = (
     "created_at",
 )
 _SELECT = f"SELECT {columns(COLUMNS)} FROM persons"
-_INSERT = insert_statement("persons", COLUMNS)
-_GET = f"{_SELECT} WHERE id = $1"
-_LOCK = f"{_GET} FOR UPDATE"
-_GET_MANY = f"{_SELECT} WHERE id = ANY($1::uuid[]) ORDER BY id"
-_REGIONS = "SELECT DISTINCT region FROM residences WHERE person_id = $1"
+_INSERT = core_insert("persons", COLUMNS)
+_GET = text(f"{_SELECT} WHERE id = :id")
+_LOCK = text(f"{_SELECT} WHERE id = :id FOR UPDATE")
+_GET_MANY = text(f"{_SELECT} WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id")
+_BY_IIN = f"{_SELECT} WHERE iin = :iin"
+_BY_DOCUMENT = f"{_SELECT} WHERE document_country = :country AND document_number = :number"
+_FIND = {
+    (True, False): text(f"{_BY_IIN} ORDER BY id"),
+    (False, True): text(f"{_BY_DOCUMENT} ORDER BY id"),
+    (True, True): text(
+        f"{_SELECT} WHERE iin = :iin OR (document_country = :country"
+        " AND document_number = :number) ORDER BY id"
+    ),
+}
+_REGIONS = text("SELECT DISTINCT region FROM residences WHERE person_id = :id")
 
 
-def _values(person: Person) -> tuple[object, ...]:
+def _values(person: Person) -> dict[str, object]:
     document, kandas = person.travel_document, person.kandas
-    return (
-        person.id,
-        person.legal_status.value,
-        person.iin,
-        document.number if document else None,
-        document.country if document else None,
-        person.surname_latin,
-        person.given_names_latin,
-        person.surname_cyrillic,
-        person.given_names_cyrillic,
-        person.birth_date,
-        person.sex.value,
-        person.citizenship,
-        person.ethnicity,
-        kandas.certificate_number if kandas else None,
-        kandas.certificate_date if kandas else None,
-        person.created_in_region,
-        person.created_at,
-    )
+    return {
+        "id": person.id,
+        "legal_status": person.legal_status.value,
+        "iin": person.iin,
+        "document_number": document.number if document else None,
+        "document_country": document.country if document else None,
+        "surname_latin": person.surname_latin,
+        "given_names_latin": person.given_names_latin,
+        "surname_cyrillic": person.surname_cyrillic,
+        "given_names_cyrillic": person.given_names_cyrillic,
+        "birth_date": person.birth_date,
+        "sex": person.sex.value,
+        "citizenship": person.citizenship,
+        "ethnicity": person.ethnicity,
+        "kandas_certificate_number": kandas.certificate_number if kandas else None,
+        "kandas_certificate_date": kandas.certificate_date if kandas else None,
+        "created_in_region": person.created_in_region,
+        "created_at": person.created_at,
+    }
 
 
-def person_of(row: asyncpg.Record) -> Person:
+def person_of(row: Row) -> Person:
     document = (
         TravelDocument(number=row["document_number"], country=row["document_country"])
         if row["document_number"] is not None
@@ -94,39 +111,35 @@ def person_of(row: asyncpg.Record) -> Person:
 
 
 class PersonRepository:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
 
     async def add(self, person: Person) -> None:
-        await insert(self.conn, _INSERT, *_values(person))
+        await execute(self.connection, _INSERT, _values(person))
 
     async def get(self, person_id: uuid.UUID, *, lock: bool = False) -> Person | None:
         """The person; with `lock`, their row is locked until the transaction ends, which
         serializes every write to one person's registrations."""
-        row = await self.conn.fetchrow(_LOCK if lock else _GET, person_id)
+        row = await fetch_one(self.connection, _LOCK if lock else _GET, {"id": person_id})
         return person_of(row) if row is not None else None
 
     async def get_many(self, person_ids: Sequence[uuid.UUID]) -> list[Person]:
-        return [person_of(row) for row in await self.conn.fetch(_GET_MANY, list(person_ids))]
+        rows = await fetch(self.connection, _GET_MANY, {"ids": list(person_ids)})
+        return [person_of(row) for row in rows]
 
     async def find(
         self, *, iin: str | None, travel_document: TravelDocument | None
     ) -> list[Person]:
         """Persons with this IIN or this travel document (either may be given)."""
-        p = Params()
-        matches = []
-        if iin is not None:
-            matches.append(f"iin = {p(iin)}")
-        if travel_document is not None:
-            matches.append(
-                f"(document_country = {p(travel_document.country)}"
-                f" AND document_number = {p(travel_document.number)})"
-            )
-        if not matches:
+        statement = _FIND.get((iin is not None, travel_document is not None))
+        if statement is None:
             return []
-        sql = f"{_SELECT} WHERE {' OR '.join(matches)} ORDER BY id"
-        return [person_of(row) for row in await self.conn.fetch(sql, *p.values)]
+        params = {} if iin is None else {"iin": iin}
+        if travel_document is not None:
+            params |= {"country": travel_document.country, "number": travel_document.number}
+        return [person_of(row) for row in await fetch(self.connection, statement, params)]
 
     async def regions(self, person_id: uuid.UUID) -> set[str]:
         """Every region the person was ever registered in."""
-        return {str(row["region"]) for row in await self.conn.fetch(_REGIONS, person_id)}
+        rows = await fetch(self.connection, _REGIONS, {"id": person_id})
+        return {str(row["region"]) for row in rows}

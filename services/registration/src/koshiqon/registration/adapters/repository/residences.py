@@ -1,17 +1,27 @@
-"""Residence registrations: permanent ones and temporary stays, active or ended."""
+"""Residence registrations: permanent ones and temporary stays, active or ended.
+
+What registering a residence runs (`concerning`, `add`, `end`) is plain SQL on the driver
+connection of the unit of work's transaction: it is the service's busiest write path, a
+handful of short statements per request, where bench/registration_api.py shows SQLAlchemy's
+per-statement CPU costing a measurable share of the throughput. The rest is SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
 
-import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from koshiqon.common.database.driver import Connection
 from koshiqon.common.events.registration import EndReason, ResidenceKind, StayPurpose
 from koshiqon.registration.adapters.repository._sql import (
+    Driver,
+    Row,
     affected,
     columns,
+    fetch,
+    fetch_one,
     insert,
     insert_statement,
 )
@@ -36,9 +46,17 @@ COLUMNS = (
 )
 _SELECT = f"SELECT {columns(COLUMNS)} FROM residences"
 _ORDER = "ORDER BY valid_from, id"
+# Core
+_GET = text(f"{_SELECT} WHERE id = :id AND person_id = :person_id")
+_ACTIVE = text(f"{_SELECT} WHERE person_id = :person_id AND status = 'active' {_ORDER}")
+_OF_PERSON = text(f"{_SELECT} WHERE person_id = :person_id {_ORDER}")
+_OF_PERSON_IN_REGION = text(f"{_SELECT} WHERE person_id = :person_id AND region = :region {_ORDER}")
+_DUE_TEMPORARY = text(
+    f"{_SELECT} WHERE kind = 'temporary' AND status = 'active' AND valid_until < :today"
+    " ORDER BY valid_until, id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+# the driver: the registration path
 _INSERT = insert_statement("residences", COLUMNS)
-_GET = f"{_SELECT} WHERE id = $1 AND person_id = $2"
-_ACTIVE = f"{_SELECT} WHERE person_id = $1 AND status = 'active' {_ORDER}"
 # the active registrations a new one concerns (`domain.model.concerns`), in SQL
 _ACTIVE_PERMANENT = (
     f"{_SELECT} WHERE person_id = $1 AND status = 'active' AND kind = 'permanent' {_ORDER}"
@@ -48,15 +66,9 @@ _ACTIVE_STAYS_OVERLAPPING = (
     " AND valid_from <= $3 AND valid_until >= $2"  # a stay always has valid_until
     f" {_ORDER}"
 )
-_OF_PERSON = f"{_SELECT} WHERE person_id = $1 {_ORDER}"
-_OF_PERSON_IN_REGION = f"{_SELECT} WHERE person_id = $1 AND region = $2 {_ORDER}"
 _END = (
     "UPDATE residences SET status = 'ended', ended_on = $2, end_reason = $3"
     " WHERE id = $1 AND status = 'active'"
-)
-_DUE_TEMPORARY = (
-    f"{_SELECT} WHERE kind = 'temporary' AND status = 'active' AND valid_until < $1"
-    " ORDER BY valid_until, id LIMIT $2 FOR UPDATE SKIP LOCKED"
 )
 
 
@@ -89,7 +101,7 @@ _STATUSES = {status.value: status for status in ResidenceStatus}
 _END_REASONS = {reason.value: reason for reason in EndReason}
 
 
-def residence_of(row: asyncpg.Record) -> Residence:
+def residence_of(row: Row) -> Residence:
     address = Address(
         kato=row["kato"], street=row["street"], building=row["building"], apartment=row["apartment"]
     )
@@ -110,18 +122,21 @@ def residence_of(row: asyncpg.Record) -> Residence:
 
 
 class ResidenceRepository:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
+        self.connection = connection
+        self.driver = driver
 
     async def add(self, residence: Residence) -> None:
-        await insert(self.conn, _INSERT, *_values(residence))
+        await insert(await self.driver(), _INSERT, *_values(residence))
 
     async def get(self, person_id: uuid.UUID, residence_id: uuid.UUID) -> Residence | None:
-        row = await self.conn.fetchrow(_GET, residence_id, person_id)
+        params = {"id": residence_id, "person_id": person_id}
+        row = await fetch_one(self.connection, _GET, params)
         return residence_of(row) if row is not None else None
 
     async def active(self, person_id: uuid.UUID) -> list[Residence]:
-        return [residence_of(row) for row in await self.conn.fetch(_ACTIVE, person_id)]
+        rows = await fetch(self.connection, _ACTIVE, {"person_id": person_id})
+        return [residence_of(row) for row in rows]
 
     async def concerning(self, new: Residence) -> list[Residence]:
         """The person's active registrations that the rules of registering `new` look at
@@ -129,27 +144,27 @@ class ResidenceRepository:
         stays `new`'s dates overlap, so that the cost does not grow with the history."""
         if new.arrived_from is not None:
             return await self.active(new.person_id)
+        conn = await self.driver()
         if new.kind is ResidenceKind.PERMANENT:
-            rows = await self.conn.fetch(_ACTIVE_PERMANENT, new.person_id)
+            rows = await conn.fetch(_ACTIVE_PERMANENT, new.person_id)
         else:
             until = new.valid_until or date.max  # (a stay without one is refused anyway)
-            rows = await self.conn.fetch(
-                _ACTIVE_STAYS_OVERLAPPING, new.person_id, new.valid_from, until
-            )
+            rows = await conn.fetch(_ACTIVE_STAYS_OVERLAPPING, new.person_id, new.valid_from, until)
         return [residence_of(row) for row in rows]
 
     async def of_person(self, person_id: uuid.UUID, *, region: str | None) -> list[Residence]:
-        rows = await (
-            self.conn.fetch(_OF_PERSON, person_id)
-            if region is None
-            else self.conn.fetch(_OF_PERSON_IN_REGION, person_id, region)
-        )
+        if region is None:
+            rows = await fetch(self.connection, _OF_PERSON, {"person_id": person_id})
+        else:
+            params = {"person_id": person_id, "region": region}
+            rows = await fetch(self.connection, _OF_PERSON_IN_REGION, params)
         return [residence_of(row) for row in rows]
 
     async def end(self, residence: Residence) -> bool:
         """Store an ended registration, only if it is still active (False otherwise)."""
         assert residence.end_reason is not None
-        status = await self.conn.execute(
+        conn = await self.driver()
+        status = await conn.execute(
             _END, residence.id, residence.ended_on, residence.end_reason.value
         )
         return affected(status) == 1
@@ -157,4 +172,5 @@ class ResidenceRepository:
     async def due_temporary(self, *, today: date, limit: int) -> list[Residence]:
         """Active temporary stays whose valid_until is before `today`, locked; rows another
         worker holds are skipped."""
-        return [residence_of(row) for row in await self.conn.fetch(_DUE_TEMPORARY, today, limit)]
+        rows = await fetch(self.connection, _DUE_TEMPORARY, {"today": today, "limit": limit})
+        return [residence_of(row) for row in rows]
