@@ -11,8 +11,9 @@ its outbox row. Each client takes turns over `--persons` persons of its own, so 
 collects stays as the run goes on (nothing ends them: no worker runs). The baseline runs the
 same SQL statements (lock the person, read the active stays the new one overlaps, insert the
 registration, insert the outbox row and notify in one statement as `outbox.add` does) for the
-same workload from as many asyncio tasks over the pool the service's units of work use
-(`koshiqon.common.database.Database`, of the service's default size, 10). Both sides run on
+same workload from as many asyncio tasks over a raw asyncpg pool of the service's default
+size, 10, made here (the service itself runs on its SQLAlchemy engine: the person's lock on
+Core, the rest on the driver connection of the same transaction). Both sides run on
 uvloop and warm up for 2 s first, then take turns (`--rounds`, 6 by default, so 5 s at a
 time): a shared machine's slow spells fall on both sides rather than on one. Each round's
 api/raw is printed too, with the spread.
@@ -60,7 +61,6 @@ import uvloop
 from pydantic import SecretStr
 
 from koshiqon.common.database import roles
-from koshiqon.common.database.driver import Database
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import admin_dsn, role_dsn
 from koshiqon.devtools.devkey import issue_dev_token
@@ -192,8 +192,26 @@ async def http_run(
             await connection.close()
 
 
+async def raw_pool(dsn: str) -> asyncpg.Pool:
+    """The baseline's pool: plain asyncpg, of the service's size, in the bench's schema. Its
+    connections carry no session state, so one goes back with an open transaction rolled
+    back rather than asyncpg's default reset (a round trip per transaction)."""
+    return await asyncpg.create_pool(
+        roles.asyncpg_dsn(dsn),
+        min_size=0,
+        max_size=POOL,
+        reset=_rollback_open_transaction,
+        server_settings={"search_path": SCHEMA, "application_name": "bench-raw"},
+    )
+
+
+async def _rollback_open_transaction(conn: asyncpg.Connection) -> None:
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def raw_run(
-    database: Database, persons: Workload, seconds: float, offset: int
+    pool: asyncpg.Pool, persons: Workload, seconds: float, offset: int
 ) -> list[float]:
     payload = b"x" * 700  # about the size of a residence-registered envelope
     headers = orjson.dumps(
@@ -203,7 +221,7 @@ async def raw_run(
     async def one(n: int, i: int) -> None:
         person = persons[n][i % len(persons[n])]
         day = START + timedelta(days=offset + i)
-        async with database.transaction() as conn:
+        async with pool.acquire() as conn, conn.transaction():
             await conn.fetchrow("SELECT * FROM persons WHERE id = $1 FOR UPDATE", person)
             await conn.fetch(
                 "SELECT * FROM residences WHERE person_id = $1 AND status = 'active'"
@@ -380,7 +398,7 @@ async def main(
     raw = Side()
     share = seconds / rounds
     ports = [PORT + 10 * n for n in range(len(deployments))]
-    database = await Database.open(dsn, schema=SCHEMA, application="bench-raw", size=POOL)
+    pool = await raw_pool(dsn)
     try:
         with contextlib.ExitStack() as stack:
             processes = [
@@ -393,7 +411,7 @@ async def main(
             # warm-up: connections, statement caches
             for persons_of, replicas, port in zip(workloads, deployments, ports, strict=True):
                 await http_run(persons_of, 2.0, offset=0, replicas=replicas, port=port)
-            await raw_run(database, raw_persons, 2.0, offset=0)
+            await raw_run(pool, raw_persons, 2.0, offset=0)
             for n in range(1, rounds + 1):  # interleaved: every side sees the same machine
                 for side, procs, persons_of, replicas, port in zip(
                     apis, processes, workloads, deployments, ports, strict=True
@@ -409,12 +427,12 @@ async def main(
                     )
                 await take_turn(
                     raw,
-                    raw_run(database, raw_persons, share, offset=n * 10_000),
+                    raw_run(pool, raw_persons, share, offset=n * 10_000),
                     server_cpu=time.process_time,
                     postmaster=postmaster,
                 )
     finally:
-        await database.close()
+        await pool.close()
     print(
         f"residence registrations, {clients} concurrent clients, {seconds:g} s each side"
         f" ({rounds} interleaved rounds)"

@@ -9,16 +9,20 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 import sqlalchemy.exc
 from registration.integration.conftest import Service
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common.database.engine import create_engine
 from koshiqon.common.events.registration import EndReason, ResidenceKind, StayPurpose
+from koshiqon.common.messagebus import Actor
+from koshiqon.registration.bootstrap import sql_bus
+from koshiqon.registration.domain import commands as c
 from koshiqon.registration.domain.model import Address, Residence, ResidenceStatus, concerns
 from koshiqon.registration.unit_of_work import SqlUnitOfWork
 
@@ -104,6 +108,46 @@ async def test_concerning_loads_exactly_what_the_rules_look_at(
     # the grid is not vacuous: some candidates concern nothing, some several stays
     sizes = {len({r.id for r in held if concerns(new, r)}) for new in candidates}
     assert {0, 1, 2, len(held)} <= sizes
+
+
+async def test_a_residence_registration_opens_its_transaction_without_a_select_1(
+    service: Service, engine: AsyncEngine
+) -> None:
+    """The registration path's first statement is Core (the person's lock): SQLAlchemy begins
+    the transaction with it, so the driver-level statements after it add no `SELECT 1`."""
+    core: list[str] = []  # what SQLAlchemy sends (Core, and `exec_driver_sql`)
+    driver: list[str] = []  # what the driver sends itself (BEGIN, the plain-SQL repositories)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def log_core(*args: Any) -> None:
+        core.append(args[2])
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def log_driver(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda r: driver.append(r.query))
+
+    person = uuid.UUID(await service.person())
+    bus = sql_bus(engine)
+    for first in (1, 5):  # the second on a connection that has been used
+        command = c.RegisterResidence(
+            actor=Actor(subject="test"),
+            person_id=person,
+            kind=ResidenceKind.TEMPORARY,
+            kato=HOSTEL.kato,
+            street=HOSTEL.street,
+            building=HOSTEL.building,
+            apartment=None,
+            valid_from=day(first),
+            valid_until=day(first + 1),
+            purpose=StayPurpose.WORK,
+            arrived_from=None,
+        )
+        await bus.handle(command)
+    await asyncio.sleep(0.1)  # the driver calls its query loggers soon after each statement
+    assert "SELECT 1" not in core
+    assert [q.split(" WHERE ")[-1] for q in core] == ["id = $1 FOR UPDATE"] * 2
+    assert driver.count("BEGIN;") == 2
+    assert sum(q.startswith("INSERT INTO residences") for q in driver) == 2
 
 
 async def test_a_failed_commit_surfaces_the_databases_error(engine: AsyncEngine) -> None:

@@ -120,6 +120,11 @@ class PersonRepository:
     async def get(self, person_id: uuid.UUID, *, lock: bool = False) -> Person | None:
         """The person; with `lock`, their row is locked until the transaction ends, which
         serializes every write to one person's registrations."""
+        # Core, not the driver, on purpose: the lock is the first statement of the write paths
+        # whose next statements run on the driver (`residences`, `applications`). SQLAlchemy
+        # sends BEGIN lazily, with its own first statement; begun here, the transaction is
+        # already open when they reach the driver, which would otherwise open it with an
+        # extra `SELECT 1` round trip (`driver_connection`).
         row = await fetch_one(self.connection, _LOCK if lock else _GET, {"id": person_id})
         return person_of(row) if row is not None else None
 
