@@ -64,7 +64,7 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Conflicts with the current state",
     413: "The request body is larger than the service accepts (`http_max_body_bytes`)",
-    422: "Invalid input; `errors` names each field",
+    422: "Invalid input; `errors` names each field (`body` for a body that is not valid JSON)",
     503: "A dependency (the database) is unavailable for a moment; retry after `Retry-After`",
 }
 
@@ -91,7 +91,7 @@ def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     """Rewrite an OpenAPI document so every 4xx/5xx response is `application/problem+json`
     with the `Problem` schema, FastAPI's default 422 body included, every operation
     documents the 503 it answers while the database is away, and every one that takes a
-    body the 413 it answers to one that is too large."""
+    body the 413 it answers to one that is too large and the 422 to one that is malformed."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
@@ -109,9 +109,12 @@ def problem_openapi(schema: dict[str, Any]) -> dict[str, Any]:
             responses.setdefault("503", dict(_UNAVAILABLE_RESPONSE))
             if "requestBody" in operation:
                 responses.setdefault("413", {"description": _DESCRIPTIONS[413]})
+                responses.setdefault("422", {"description": _DESCRIPTIONS[422]})
             for status, response in operation.get("responses", {}).items():
                 if str(status)[0] in "45":
                     response["content"] = {PROBLEM_JSON: reference}
+            if responses.get("422", {}).get("description") == "Validation Error":  # FastAPI default
+                responses["422"]["description"] = _DESCRIPTIONS[422]
     return schema
 
 
@@ -148,8 +151,9 @@ def problem_response(
 
 
 def _field_path(loc: Sequence[int | str]) -> str:
-    """`("body", "family", 0, "iin")` → `family[0].iin`; the request part is kept for
-    query, path and header parameters, where the name alone would be ambiguous."""
+    """`("body", "family", 0, "iin")` → `family[0].iin`, and the body itself → `body`; the
+    request part is kept for query, path, header and cookie parameters, where the name alone
+    would be ambiguous."""
     parts = list(loc)
     prefix = ""
     if parts and parts[0] == "body":
@@ -190,24 +194,58 @@ def _bearer_challenge(exc: DomainError) -> str:
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field_path(err.get("loc", ())), "message": err.get("msg", "invalid")}
-        for err in exc.errors()
-    ]
+    errors = [_field_error(err) for err in exc.errors()]
+    return _validation_failed(errors, instance=request.url.path)
+
+
+def _validation_failed(errors: list[dict[str, str]], *, instance: str) -> Response:
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return problem_response(
         422,
         title="Validation failed",
         detail=f"invalid value in: {fields}",
         code="validation",
-        instance=request.url.path,
+        instance=instance,
         extra={"errors": errors},
     )
 
 
+def _field_error(err: dict[str, Any]) -> dict[str, str]:
+    """One entry of `errors`. A body that is not JSON at all is FastAPI's own `json_invalid`
+    at `("body", <offset>)`: it names the body, not a field `[offset]`. A body left as bytes
+    (not declared JSON by its content type) is said to be so."""
+    loc = tuple(err.get("loc", ()))
+    if err.get("type") == "json_invalid" and len(loc) == 2 and isinstance(loc[1], int):
+        why = (err.get("ctx") or {}).get("error", "invalid syntax")
+        return {"field": "body", "message": f"{MALFORMED_JSON}: {why}: character {loc[1]}"}
+    if loc == ("body",) and isinstance(err.get("input"), bytes):
+        return {"field": "body", "message": "expected a JSON body (Content-Type: application/json)"}
+    return {"field": _field_path(loc), "message": err.get("msg", "invalid")}
+
+
+MALFORMED_JSON = "malformed JSON"
+# what FastAPI raises, as HTTPException(400), when decoding a JSON body fails otherwise than
+# with a JSONDecodeError: bytes that are not UTF-8 (UnicodeDecodeError), nesting too deep for
+# the parser (RecursionError)
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+        return _validation_failed(
+            [{"field": "body", "message": _unparsable(exc.__cause__)}], instance=request.url.path
+        )
     return http_error_response(exc, instance=request.url.path)
+
+
+def _unparsable(cause: BaseException | None) -> str:
+    """Why the body could not be decoded, said as for a JSON body that is malformed."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"{MALFORMED_JSON}: the body is not UTF-8 text (byte {cause.start})"
+    if isinstance(cause, RecursionError):
+        return f"{MALFORMED_JSON}: the body is nested too deeply"
+    return f"{MALFORMED_JSON}: the body could not be decoded"
 
 
 def http_error_response(exc: StarletteHTTPException, *, instance: str | None) -> Response:
