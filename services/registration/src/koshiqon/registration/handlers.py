@@ -139,7 +139,6 @@ async def register_residence(cmd: c.RegisterResidence, deps: Deps) -> Residence:
         arrived_from=cmd.arrived_from,
     )
     async with deps.uow() as uow:
-        # the lock first, on Core: it begins the transaction the driver-level statements join
         person = await uow.persons.get(cmd.person_id, lock=True)
         if person is None:
             raise PersonNotFound(cmd.person_id)

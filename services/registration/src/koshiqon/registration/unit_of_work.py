@@ -6,7 +6,8 @@ Protocols that `adapters.repository` implements, so unit tests pass fakes throug
 connection (owned per `async with`, or borrowed from the consumer runner), the events
 emitted with their subject written to the outbox at `commit`. `bind` builds the
 repositories over that connection; the residence-registration path also reaches the driver
-connection of the same transaction (`driver`, kept once the transaction has begun).
+connection of the same transaction (`driver`), which begins the transaction itself when it
+is the first to run a statement.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -119,16 +120,35 @@ class SqlUnitOfWork(unit_of_work.SqlUnitOfWork):
 
     def bind(self, connection: AsyncConnection) -> None:
         self._driver = None
-        self.persons = repository.PersonRepository(connection)
+        self.persons = repository.PersonRepository(connection, self.driver)
         self.residences = repository.ResidenceRepository(connection, self.driver)
         self.applications = repository.ApplicationRepository(connection, self.driver)
         self.audit = repository.AuditRepository(connection)
 
     async def driver(self) -> DriverConnection:
         """The driver connection of this transaction, looked up once (each look-up is a
-        hop through SQLAlchemy's async adapter). When no statement has run yet, libs/common
-        starts the transaction with a `SELECT 1`: the paths that use it run a Core
-        statement first (the person's lock), so that never happens on them."""
+        hop through SQLAlchemy's async adapter).
+
+        When no statement has run yet, the transaction is begun here, with the BEGIN that
+        SQLAlchemy's asyncpg adapter would send before its own first statement (it sends it
+        lazily), rather than libs/common's `SELECT 1` after it: the registration path's
+        first statement, the person's lock, is on the driver, and so its round trips stay
+        those of a plain asyncpg transaction. Should the adapter ever lack that method, the
+        common way (one round trip more) still gives a correct transaction."""
         if self._driver is None:
-            self._driver = await super().driver()
+            self._driver = await _begun_driver(self.connection) or await super().driver()
         return self._driver
+
+
+async def _begun_driver(connection: AsyncConnection) -> DriverConnection | None:
+    """The asyncpg connection under `connection`, its transaction begun by SQLAlchemy's
+    adapter (which then commits or rolls it back); None if the adapter cannot."""
+    raw: Any = await connection.get_raw_connection()
+    adapter = raw.dbapi_connection
+    start = getattr(adapter, "_start_transaction", None)
+    if start is None or not hasattr(adapter, "_transaction"):
+        return None
+    if adapter._transaction is None:
+        await start()  # BEGIN; the adapter's commit and rollback end it
+    driver: DriverConnection = raw.driver_connection
+    return driver

@@ -5,11 +5,11 @@ They run on the unit of work's SQLAlchemy Core connection (`text()` statements),
 residence-registration write path, which runs plain SQL on the driver connection of the same
 transaction (`SqlUnitOfWork.driver`): it is the service's busiest request, a handful of
 short statements, where bench/registration_api.py shows the driver's lower CPU per
-statement paying off (the stays it concerns, ending and inserting residences, completing
-an approved application; `residences` and `applications` say which of their methods). Its
-first statement, the person's lock, stays Core: SQLAlchemy sends BEGIN with its first
-statement, so the driver then joins a transaction already begun instead of starting it with
-an extra `SELECT 1` round trip. The tables are declared in `../tables.py` and created by the Alembic
+statement paying off (the person's lock, the stays it concerns, ending and inserting
+residences, completing an approved application; `persons`, `residences` and `applications`
+say which of their methods). The lock comes first, and `SqlUnitOfWork.driver` begins the
+transaction with the BEGIN SQLAlchemy would have sent, not with libs/common's extra
+`SELECT 1` round trip. The tables are declared in `../tables.py` and created by the Alembic
 revisions. Uniqueness is SQL's job (unique partial indexes): a violation becomes the domain
 `Conflict` naming the field, and the transaction it aborted is rolled back by the unit of
 work.

@@ -1,4 +1,10 @@
-"""Persons: one row each, found by id, IIN or travel document (SQLAlchemy Core)."""
+"""Persons: one row each, found by id, IIN or travel document.
+
+SQLAlchemy Core, but for the person's lock (`get(lock=True)`): it opens every write to a
+person, the busiest of them registering a residence, whose statements run as plain SQL on
+the driver connection of the unit of work's transaction (see `residences`); being the
+first, it begins that transaction (`SqlUnitOfWork.driver`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from koshiqon.common.events.registration import LegalStatus
 from koshiqon.common.kz import Sex
 from koshiqon.registration.adapters.repository._sql import (
+    Driver,
     Row,
     columns,
     core_insert,
@@ -42,7 +49,7 @@ COLUMNS = (
 _SELECT = f"SELECT {columns(COLUMNS)} FROM persons"
 _INSERT = core_insert("persons", COLUMNS)
 _GET = text(f"{_SELECT} WHERE id = :id")
-_LOCK = text(f"{_SELECT} WHERE id = :id FOR UPDATE")
+_LOCK = f"{_SELECT} WHERE id = $1 FOR UPDATE"  # the driver
 _GET_MANY = text(f"{_SELECT} WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id")
 _BY_IIN = f"{_SELECT} WHERE iin = :iin"
 _BY_DOCUMENT = f"{_SELECT} WHERE document_country = :country AND document_number = :number"
@@ -111,8 +118,9 @@ def person_of(row: Row) -> Person:
 
 
 class PersonRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
         self.connection = connection
+        self.driver = driver
 
     async def add(self, person: Person) -> None:
         await execute(self.connection, _INSERT, _values(person))
@@ -120,12 +128,10 @@ class PersonRepository:
     async def get(self, person_id: uuid.UUID, *, lock: bool = False) -> Person | None:
         """The person; with `lock`, their row is locked until the transaction ends, which
         serializes every write to one person's registrations."""
-        # Core, not the driver, on purpose: the lock is the first statement of the write paths
-        # whose next statements run on the driver (`residences`, `applications`). SQLAlchemy
-        # sends BEGIN lazily, with its own first statement; begun here, the transaction is
-        # already open when they reach the driver, which would otherwise open it with an
-        # extra `SELECT 1` round trip (`driver_connection`).
-        row = await fetch_one(self.connection, _LOCK if lock else _GET, {"id": person_id})
+        if lock:  # the first statement of the write paths: on the driver (module doc)
+            locked = await (await self.driver()).fetchrow(_LOCK, person_id)
+            return person_of(locked) if locked is not None else None
+        row = await fetch_one(self.connection, _GET, {"id": person_id})
         return person_of(row) if row is not None else None
 
     async def get_many(self, person_ids: Sequence[uuid.UUID]) -> list[Person]:
