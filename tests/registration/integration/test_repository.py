@@ -110,6 +110,22 @@ async def test_concerning_loads_exactly_what_the_rules_look_at(
     assert {0, 1, 2, len(held)} <= sizes
 
 
+def register_stay(person: uuid.UUID, first: int) -> c.RegisterResidence:
+    return c.RegisterResidence(
+        actor=Actor(subject="test"),
+        person_id=person,
+        kind=ResidenceKind.TEMPORARY,
+        kato=HOSTEL.kato,
+        street=HOSTEL.street,
+        building=HOSTEL.building,
+        apartment=None,
+        valid_from=day(first),
+        valid_until=day(first + 1),
+        purpose=StayPurpose.WORK,
+        arrived_from=None,
+    )
+
+
 async def test_a_residence_registration_takes_the_round_trips_of_a_plain_transaction(
     service: Service, engine: AsyncEngine
 ) -> None:
@@ -134,20 +150,7 @@ async def test_a_residence_registration_takes_the_round_trips_of_a_plain_transac
             await asyncio.sleep(0.1)
             core.clear()
             driver.clear()
-        command = c.RegisterResidence(
-            actor=Actor(subject="test"),
-            person_id=person,
-            kind=ResidenceKind.TEMPORARY,
-            kato=HOSTEL.kato,
-            street=HOSTEL.street,
-            building=HOSTEL.building,
-            apartment=None,
-            valid_from=day(first),
-            valid_until=day(first + 1),
-            purpose=StayPurpose.WORK,
-            arrived_from=None,
-        )
-        await bus.handle(command)
+        await bus.handle(register_stay(person, first))
     await asyncio.sleep(0.1)  # the driver calls its query loggers soon after each statement
     assert core == []
     one = ["BEGIN;", "lock persons", "read residences", "insert residences", "outbox", "COMMIT;"]

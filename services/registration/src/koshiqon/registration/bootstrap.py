@@ -28,7 +28,7 @@ from koshiqon.registration import __version__
 from koshiqon.registration.bus import Bus, Deps, utc_now
 from koshiqon.registration.config import RegistrationSettings
 from koshiqon.registration.entrypoints import api, consumer
-from koshiqon.registration.entrypoints.scheduler import ExpiryScheduler
+from koshiqon.registration.entrypoints.scheduler import expiry
 from koshiqon.registration.handlers import COMMAND_HANDLERS
 from koshiqon.registration.unit_of_work import SqlUnitOfWork, UnitOfWork
 
@@ -73,7 +73,6 @@ async def build_worker(settings: ServiceSettings) -> AsyncIterator[Sequence[Comp
         ConsumerConfig(bootstrap=own.kafka_bootstrap_servers),
     )
     try:
-        expiry = ExpiryScheduler(sql_bus(engine), batch_size=own.expiry_batch_size)
-        yield [outbox_relay(own).run, runner.run, expiry.every(own.expiry_interval_seconds)]
+        yield [outbox_relay(own).run, runner.run, expiry(sql_bus(engine), own)]
     finally:
         await engine.dispose()

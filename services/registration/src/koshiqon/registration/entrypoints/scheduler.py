@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from koshiqon.common.worker import Component, every
 from koshiqon.registration.bus import Bus
+from koshiqon.registration.config import RegistrationSettings
 from koshiqon.registration.domain.commands import WORKER, ExpireTemporaryStays
 
 log = logging.getLogger("koshiqon.registration")
@@ -44,6 +45,9 @@ class ExpiryScheduler:
                     log.info("registration.temporary-stays-expired", extra={"count": total})
                 return total
 
-    def every(self, seconds: float) -> Component:
-        """The worker component running `run_once` at start, then every `seconds`."""
-        return every(seconds, self.run_once, name="registration.expiry")
+
+def expiry(bus: Bus, settings: RegistrationSettings) -> Component:
+    """The worker's component: `run_once` at start, then every
+    `REGISTRATION_EXPIRY_INTERVAL_SECONDS`."""
+    scheduler = ExpiryScheduler(bus, batch_size=settings.expiry_batch_size)
+    return every(settings.expiry_interval_seconds, scheduler.run_once, name="registration.expiry")
