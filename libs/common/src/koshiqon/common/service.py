@@ -1,13 +1,13 @@
 """One entry point for every service: `koshiqon-<service> api|worker|migrate|all`.
 
-A service describes itself once, in its bootstrap::
+A service describes itself once, in its `entrypoints/cli.py`::
 
     SERVICE = ServiceDefinition(
         name="quota",
         settings=QuotaSettings,
         build_app=build_app,            # settings -> FastAPI (http.app.create_app)
         worker=build_worker,            # settings -> async context yielding its components
-        migrations=MIGRATIONS_DIR,      # Alembic script location
+        migrations=MIGRATIONS,          # its Alembic folder (bootstrap.MIGRATIONS)
     )
 
     def main() -> None:
@@ -16,9 +16,9 @@ A service describes itself once, in its bootstrap::
 Workers make their engine with `service_engine` (re-exported from `database.engine`): one
 engine, one pool, per process.
 
-`api` serves HTTP (uvicorn on uvloop), `worker` runs the outbox relay and the consumers until
-SIGTERM, `migrate` upgrades the service's schema to head, `all` runs api and worker in one
-process for local use.
+`api` serves HTTP (uvicorn on uvloop), `worker` runs the outbox relay, the consumers and
+the scheduled jobs until SIGTERM, `migrate` upgrades the service's schema to head, `all`
+runs api and worker in one process for local use.
 """
 
 from __future__ import annotations

@@ -2,13 +2,15 @@
 
 A service's bootstrap writes::
 
-    def build_app(settings: QuotaSettings) -> FastAPI:
+    def build_app(settings: ServiceSettings) -> FastAPI:
+        quota_settings = expect_settings(settings, QuotaSettings)  # the wrong kind: TypeError
+
         @asynccontextmanager
         async def state(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
             app.state.bus = bus_over(engine)
             yield
 
-        return create_app(settings, title="Koshi-qon quota", version=__version__,
+        return create_app(quota_settings, title="Koshi-qon quota", version=__version__,
                           routers=[api.router], migrations=MIGRATIONS, state=state)
 
 The app owns the process's one engine (`app.state.engine`, and `app.state.sessions` over it
@@ -17,10 +19,11 @@ needs on `app.state`. `/readyz` checks the database, the brokers and the service
 migrations.
 
 What every app gets: RFC 9457 problem handlers; `app.state.token_verifier`; correlation id
-and trace context (`correlation.py`); `Idempotency-Key` on POST (`idempotency.py`);
-request latency by route *template*; `/livez`, `/readyz`, `/metrics`; OpenAPI 3.1 at
-`/openapi.json` with Swagger UI at `/docs` and ReDoc at `/redoc`, their assets served from
-`/static/docs` (the files fastapi-offline ships), so the docs work with no network.
+and trace context (`correlation.py`); `Idempotency-Key` on POST (the `idempotency` package,
+docs/idempotency.md); request latency by route *template*; `/livez`, `/readyz`, `/metrics`;
+OpenAPI 3.1 at `/openapi.json` with Swagger UI at `/docs` and ReDoc at `/redoc`, their
+assets served from `/static/docs` (the files fastapi-offline ships), so the docs work with
+no network.
 
 The middleware is plain ASGI, outermost first: correlation → metrics → error boundary →
 body limit (`body_limit.py`: 413 past `http_max_body_bytes`) → idempotency → (FastAPI's

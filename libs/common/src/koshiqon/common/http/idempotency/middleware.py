@@ -196,8 +196,8 @@ def _sessions(scope: Scope) -> async_sessionmaker[AsyncSession]:
     sessions = getattr(scope["app"].state, "sessions", None)
     if not isinstance(sessions, async_sessionmaker):
         raise RuntimeError(
-            "app.state.sessions is not set: a service taking Idempotency-Key must set it "
-            "in its lifespan (see koshiqon.common.http.idempotency)"
+            "app.state.sessions is not set: an app taking Idempotency-Key is made by "
+            "koshiqon.common.http.app.create_app, which sets it"
         )
     return sessions
 
