@@ -151,4 +151,4 @@ async def _begun_driver(connection: AsyncConnection) -> DriverConnection | None:
     if adapter._transaction is None:
         await start()  # BEGIN; the adapter's commit and rollback end it
     driver: DriverConnection = raw.driver_connection
-    return driver
+    return driver if driver.is_in_transaction() else None  # (an autocommit engine begins none)

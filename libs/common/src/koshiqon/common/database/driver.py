@@ -1,19 +1,19 @@
-"""The driver-level path to a service's schema: an asyncpg pool and its transactions.
+"""The driver-level path to a service's schema: the asyncpg connection under a SQLAlchemy
+transaction (`driver_connection`), and a plain asyncpg pool (`Database`).
 
-SQLAlchemy's async layer costs about three times the CPU of the driver on a short
-transaction (greenlet hops, result processing, session state: roughly 1 ms against 0.4 ms
-for four statements, measured by `bench/registration_api.py`). A service whose request path
-is a handful of short statements (registration) runs its repositories on this pool with
-plain SQL; SQLAlchemy keeps the schema (tables, Alembic) and the platform's own tables
-(idempotency keys, processed events), and a unit of work borrowed from the consumer runner's
-session reaches the same transaction through `driver_connection`.
+SQLAlchemy's async layer costs several times the CPU of the driver on a short statement
+(greenlet hops, result processing). Services run on their SQLAlchemy engine (one pool per
+process); where `bench/registration_api.py` shows that cost matters (registration's
+residence registrations), a repository runs plain SQL on the driver connection of the unit
+of work's transaction, reached through `driver_connection`. `Database`, a pool of its own,
+is for what runs beside a service rather than in it (tests, tools):
 
-    database = await Database.open(dsn, schema="registration", application="registration-api")
+    database = await Database.open(dsn, schema="registration", application="a-tool")
     async with database.transaction() as conn:
         await conn.execute("UPDATE ...", ...)
 
-Connections carry no session state between transactions: the service never `SET`s, `LISTEN`s
-or takes session-level advisory locks on them (the outbox relay keeps its own connection).
+A `Database`'s connections carry no session state between transactions: nothing `SET`s,
+`LISTEN`s or takes session-level advisory locks on them (the outbox relay keeps its own).
 So a connection going back to the pool only needs an open transaction rolled back, not
 asyncpg's default reset (`RESET ALL`, `UNLISTEN *`, `pg_advisory_unlock_all()`), which is a
 round trip per transaction.
