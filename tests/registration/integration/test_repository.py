@@ -13,7 +13,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-import sqlalchemy.exc
 from registration.integration.conftest import Service
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -129,9 +128,9 @@ def register_stay(person: uuid.UUID, first: int) -> c.RegisterResidence:
 async def test_a_residence_registration_takes_the_round_trips_of_a_plain_transaction(
     service: Service, engine: AsyncEngine
 ) -> None:
-    """The registration path runs on the driver from its first statement (the person's lock),
-    its transaction begun with a BEGIN as SQLAlchemy would send it: no `SELECT 1`, the round
-    trips of a plain asyncpg transaction (BEGIN, lock, stays, insert, outbox, COMMIT)."""
+    """The registration path runs on the driver from BEGIN to COMMIT and never makes a Core
+    connection: the round trips of a plain asyncpg transaction (BEGIN, lock, stays, insert,
+    outbox, COMMIT), no `SELECT 1`."""
     core: list[str] = []  # what SQLAlchemy sends (Core, and `exec_driver_sql`)
     driver: list[str] = []  # what the driver sends itself (BEGIN, the plain-SQL repositories)
 
@@ -171,13 +170,13 @@ def _kind(query: str) -> str:
 
 async def test_a_failed_commit_surfaces_the_databases_error(engine: AsyncEngine) -> None:
     """What fails at COMMIT (a deferred constraint here; a serialization failure in real life)
-    reaches the caller as itself (SQLAlchemy's wrapping of the driver's error, which the
-    problem handlers map to 409 or 503), not as an error from rolling back a transaction that
-    PostgreSQL has already ended."""
+    reaches the caller as itself (the driver's error, which the problem handlers map to 409
+    or 503), not as an error from rolling back a transaction that PostgreSQL has already
+    ended."""
 
     async def duplicate_at_commit() -> None:
         async with SqlUnitOfWork(engine) as uow:
-            conn = await uow.driver()
+            conn = await uow.transaction.driver()
             await conn.execute(
                 "CREATE TEMPORARY TABLE codes (code int UNIQUE DEFERRABLE INITIALLY DEFERRED)"
                 " ON COMMIT DROP"
@@ -186,11 +185,12 @@ async def test_a_failed_commit_surfaces_the_databases_error(engine: AsyncEngine)
             await uow.commit()
 
     for _ in range(3):  # more than the pool's size: the connection comes back each time
-        with pytest.raises(sqlalchemy.exc.IntegrityError) as failed:
+        with pytest.raises(asyncpg.UniqueViolationError):
             await duplicate_at_commit()
-        assert isinstance(failed.value.orig.__cause__, asyncpg.UniqueViolationError)
     async with SqlUnitOfWork(engine) as uow:
-        assert await (await uow.driver()).fetchval("SELECT to_regclass('codes')") is None
+        assert (
+            await (await uow.transaction.driver()).fetchval("SELECT to_regclass('codes')") is None
+        )
 
 
 @pytest.mark.parametrize("path", ["core", "driver"])
@@ -205,9 +205,9 @@ async def test_a_unit_of_work_cancelled_mid_statement_ends_cancelled(
         async with SqlUnitOfWork(engine) as uow:
             writing.set()
             if path == "core":
-                await uow.connection.execute(text("SELECT pg_sleep(10)"))
+                await (await uow.transaction.core()).execute(text("SELECT pg_sleep(10)"))
             else:
-                await (await uow.driver()).execute("SELECT pg_sleep(10)")
+                await (await uow.transaction.driver()).execute("SELECT pg_sleep(10)")
             await uow.commit()
 
     for _ in range(3):  # more than the pool's size: the connection comes back each time
@@ -219,4 +219,4 @@ async def test_a_unit_of_work_cancelled_mid_statement_ends_cancelled(
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
     async with SqlUnitOfWork(engine) as uow:
-        assert await (await uow.driver()).fetchval("SELECT 1") == 1
+        assert await (await uow.transaction.driver()).fetchval("SELECT 1") == 1

@@ -11,8 +11,6 @@ from datetime import date, datetime
 from typing import ClassVar, Protocol
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from koshiqon.common import unit_of_work as common
 from koshiqon.quota.adapters.repository import (
     SqlLedgerRepository,
@@ -194,8 +192,8 @@ class SqlUnitOfWork(common.SqlUnitOfWork):
     territories: TerritoryRepository
     proposals: ProposalRepository
 
-    def bind(self, connection: AsyncConnection) -> None:
-        self.quotas = SqlQuotaRepository(connection)
-        self.ledger = SqlLedgerRepository(connection)
-        self.territories = SqlTerritoryRepository(connection)
-        self.proposals = SqlProposalRepository(connection)
+    def bind(self, transaction: common.Transaction) -> None:
+        self.quotas = SqlQuotaRepository(transaction)
+        self.ledger = SqlLedgerRepository(transaction)
+        self.territories = SqlTerritoryRepository(transaction)
+        self.proposals = SqlProposalRepository(transaction)

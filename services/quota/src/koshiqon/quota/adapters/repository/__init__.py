@@ -1,6 +1,6 @@
 """The quota service's repositories, one per aggregate (quotas, the reservation ledger,
-territories, applied proposals), in SQLAlchemy Core over the unit of work's
-`AsyncConnection`; the Protocols they satisfy are in `koshiqon.quota.unit_of_work`."""
+territories, applied proposals), in SQLAlchemy Core in the unit of work's transaction
+(`Transaction.core`); the Protocols they satisfy are in `koshiqon.quota.unit_of_work`."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from koshiqon.common.unit_of_work import Transaction
 from koshiqon.quota.domain.model import (
     Category,
     DenialReason,
@@ -35,16 +36,16 @@ QUOTA_COLUMNS = (
 
 
 class SqlRepository:
-    """A repository over one connection: the unit of work's transaction."""
+    """A repository in the unit of work's transaction, on its Core connection."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def _one(self, sql: str, **params: Any) -> Row[Any] | None:
-        return await one(self.connection, sql, **params)
+        return await one(await self.transaction.core(), sql, **params)
 
     async def _all(self, sql: str, **params: Any) -> Sequence[Row[Any]]:
-        return await every(self.connection, sql, **params)
+        return await every(await self.transaction.core(), sql, **params)
 
 
 async def one(connection: AsyncConnection, sql: str, **params: Any) -> Row[Any] | None:

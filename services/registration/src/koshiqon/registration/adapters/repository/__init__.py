@@ -7,9 +7,7 @@ transaction (`SqlUnitOfWork.driver`): it is the service's busiest request, a han
 short statements, where bench/registration_api.py shows the driver's lower CPU per
 statement paying off (the person's lock, the stays it concerns, ending and inserting
 residences, completing an approved application; `persons`, `residences` and `applications`
-say which of their methods). The lock comes first, and `SqlUnitOfWork.driver` begins the
-transaction with the BEGIN SQLAlchemy would have sent, not with libs/common's extra
-`SELECT 1` round trip. The tables are declared in `../tables.py` and created by the Alembic
+say which of their methods). The tables are declared in `../tables.py` and created by the Alembic
 revisions. Uniqueness is SQL's job (unique partial indexes): a violation becomes the domain
 `Conflict` naming the field, and the transaction it aborted is rolled back by the unit of
 work.

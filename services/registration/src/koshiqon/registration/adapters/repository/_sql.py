@@ -4,7 +4,7 @@ SQLAlchemy Core plumbing for `text()` statements."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -19,9 +19,6 @@ from koshiqon.registration.domain.errors import (
     OpenApplicationExists,
     OverlappingStay,
 )
-
-# the driver connection of the unit of work's transaction (`SqlUnitOfWork.driver`)
-Driver = Callable[[], Awaitable[DriverConnection]]
 
 CONFLICTS: dict[str, tuple[type[Conflict], str, str]] = {
     "uq_persons_iin": (DuplicatePerson, "iin", "a person with this IIN is already registered"),

@@ -14,12 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from koshiqon.common.database.driver import Connection as DriverConnection
 from koshiqon.common.events.registration import ResettlementCategory
+from koshiqon.common.unit_of_work import Transaction
 from koshiqon.registration.adapters.repository._sql import (
-    Driver,
     Row,
     affected,
     columns,
@@ -109,25 +108,26 @@ def _assemble(rows: Sequence[Row], members: Sequence[Row]) -> list[ResettlementA
 
 
 class ApplicationRepository:
-    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
-        self.connection = connection
-        self.driver = driver
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def add(self, app: ResettlementApplication) -> None:
-        await execute(self.connection, _INSERT, _values(app))
+        await execute(await self.transaction.core(), _INSERT, _values(app))
         if app.family_member_ids:
             params = {"id": app.id, "members": list(app.family_member_ids)}
-            await execute(self.connection, _INSERT_MEMBERS, params)
+            await execute(await self.transaction.core(), _INSERT_MEMBERS, params)
 
     async def get(
         self, application_id: uuid.UUID, *, lock: bool = False
     ) -> ResettlementApplication | None:
-        row = await fetch_one(self.connection, _LOCK if lock else _GET, {"id": application_id})
+        row = await fetch_one(
+            await self.transaction.core(), _LOCK if lock else _GET, {"id": application_id}
+        )
         return None if row is None else (await self._with_members([row]))[0]
 
     async def save(self, app: ResettlementApplication, *, was: ApplicationStatus) -> bool:
         """Store a transition, only from the status it was computed from (False otherwise)."""
-        conn = await self.driver()
+        conn = await self.transaction.driver()
         status = await conn.execute(_SAVE, app.id, was.value, *_state(app))
         return affected(status) == 1
 
@@ -135,7 +135,7 @@ class ApplicationRepository:
         self, applicant_id: uuid.UUID, *, region: str
     ) -> ResettlementApplication | None:
         """The applicant's approved application to `region`, locked, if there is one."""
-        conn = await self.driver()
+        conn = await self.transaction.driver()
         row = await conn.fetchrow(_APPROVED_FOR, applicant_id, region)
         return None if row is None else await _driver_members(conn, row)
 
@@ -153,12 +153,12 @@ class ApplicationRepository:
         statement = text(
             f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY requested_at, id LIMIT :limit"
         )
-        rows = await fetch(self.connection, statement, {**params, "limit": limit})
+        rows = await fetch(await self.transaction.core(), statement, {**params, "limit": limit})
         return await self._with_members(rows)
 
     async def _with_members(self, rows: Sequence[Row]) -> list[ResettlementApplication]:
         ids = [row["id"] for row in rows]
-        members = await fetch(self.connection, _MEMBERS, {"ids": ids}) if ids else []
+        members = await fetch(await self.transaction.core(), _MEMBERS, {"ids": ids}) if ids else []
         return _assemble(rows, members)
 
 

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from koshiqon.common.messagebus import Actor
+from koshiqon.common.unit_of_work import Transaction
 from koshiqon.registration.adapters.repository._sql import columns, execute, fetch
 from koshiqon.registration.domain.model import AuditEntry
 
@@ -25,8 +25,8 @@ _OF_PERSON_AFTER = text(f"{_SELECT} AND id > :after ORDER BY id LIMIT :limit")
 
 
 class AuditRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def record(
         self,
@@ -47,7 +47,7 @@ class AuditRepository:
             "correlation_id": correlation_id,
             "persons": list(person_ids),
         }
-        await execute(self.connection, _RECORD, params)
+        await execute(await self.transaction.core(), _RECORD, params)
 
     async def of_person(
         self, person_id: uuid.UUID, *, after: int | None, limit: int
@@ -56,5 +56,5 @@ class AuditRepository:
         if after is not None:
             params["after"] = after
         statement = _OF_PERSON if after is None else _OF_PERSON_AFTER
-        rows = await fetch(self.connection, statement, params)
+        rows = await fetch(await self.transaction.core(), statement, params)
         return [AuditEntry(**{name: row[name] for name in COLUMNS}) for row in rows]

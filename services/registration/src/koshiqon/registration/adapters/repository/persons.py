@@ -2,8 +2,7 @@
 
 SQLAlchemy Core, but for the person's lock (`get(lock=True)`): it opens every write to a
 person, the busiest of them registering a residence, whose statements run as plain SQL on
-the driver connection of the unit of work's transaction (see `residences`); being the
-first, it begins that transaction (`SqlUnitOfWork.driver`).
+the driver connection of the unit of work's transaction (see `residences`).
 """
 
 from __future__ import annotations
@@ -12,12 +11,11 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from koshiqon.common.events.registration import LegalStatus
 from koshiqon.common.kz import Sex
+from koshiqon.common.unit_of_work import Transaction
 from koshiqon.registration.adapters.repository._sql import (
-    Driver,
     Row,
     columns,
     core_insert,
@@ -118,24 +116,23 @@ def person_of(row: Row) -> Person:
 
 
 class PersonRepository:
-    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
-        self.connection = connection
-        self.driver = driver
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def add(self, person: Person) -> None:
-        await execute(self.connection, _INSERT, _values(person))
+        await execute(await self.transaction.core(), _INSERT, _values(person))
 
     async def get(self, person_id: uuid.UUID, *, lock: bool = False) -> Person | None:
         """The person; with `lock`, their row is locked until the transaction ends, which
         serializes every write to one person's registrations."""
         if lock:  # the first statement of the write paths: on the driver (module doc)
-            locked = await (await self.driver()).fetchrow(_LOCK, person_id)
+            locked = await (await self.transaction.driver()).fetchrow(_LOCK, person_id)
             return person_of(locked) if locked is not None else None
-        row = await fetch_one(self.connection, _GET, {"id": person_id})
+        row = await fetch_one(await self.transaction.core(), _GET, {"id": person_id})
         return person_of(row) if row is not None else None
 
     async def get_many(self, person_ids: Sequence[uuid.UUID]) -> list[Person]:
-        rows = await fetch(self.connection, _GET_MANY, {"ids": list(person_ids)})
+        rows = await fetch(await self.transaction.core(), _GET_MANY, {"ids": list(person_ids)})
         return [person_of(row) for row in rows]
 
     async def find(
@@ -148,9 +145,11 @@ class PersonRepository:
         params = {} if iin is None else {"iin": iin}
         if travel_document is not None:
             params |= {"country": travel_document.country, "number": travel_document.number}
-        return [person_of(row) for row in await fetch(self.connection, statement, params)]
+        return [
+            person_of(row) for row in await fetch(await self.transaction.core(), statement, params)
+        ]
 
     async def regions(self, person_id: uuid.UUID) -> set[str]:
         """Every region the person was ever registered in."""
-        rows = await fetch(self.connection, _REGIONS, {"id": person_id})
+        rows = await fetch(await self.transaction.core(), _REGIONS, {"id": person_id})
         return {str(row["region"]) for row in rows}

@@ -5,9 +5,9 @@ connection of the unit of work's transaction: it is the service's busiest write 
 handful of short statements per request, where bench/registration_api.py shows SQLAlchemy's
 per-statement CPU costing a measurable share of the throughput (about a quarter of the
 unit of work's CPU against the same statements on Core). The path begins with the person's
-lock, on the driver too (`PersonRepository.get`), and `SqlUnitOfWork.driver` begins the
-transaction with the BEGIN SQLAlchemy would send, so the round trips are a plain asyncpg
-transaction's. The rest is SQLAlchemy Core.
+lock, on the driver too (`PersonRepository.get`); the transaction itself is begun and ended
+on the driver (libs/common's unit of work), so the path never makes a Core connection and
+its round trips are a plain asyncpg transaction's. The rest is SQLAlchemy Core.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ import uuid
 from datetime import date
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from koshiqon.common.events.registration import EndReason, ResidenceKind, StayPurpose
+from koshiqon.common.unit_of_work import Transaction
 from koshiqon.registration.adapters.repository._sql import (
-    Driver,
     Row,
     affected,
     columns,
@@ -126,20 +125,19 @@ def residence_of(row: Row) -> Residence:
 
 
 class ResidenceRepository:
-    def __init__(self, connection: AsyncConnection, driver: Driver) -> None:
-        self.connection = connection
-        self.driver = driver
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def add(self, residence: Residence) -> None:
-        await insert(await self.driver(), _INSERT, *_values(residence))
+        await insert(await self.transaction.driver(), _INSERT, *_values(residence))
 
     async def get(self, person_id: uuid.UUID, residence_id: uuid.UUID) -> Residence | None:
         params = {"id": residence_id, "person_id": person_id}
-        row = await fetch_one(self.connection, _GET, params)
+        row = await fetch_one(await self.transaction.core(), _GET, params)
         return residence_of(row) if row is not None else None
 
     async def active(self, person_id: uuid.UUID) -> list[Residence]:
-        rows = await fetch(self.connection, _ACTIVE, {"person_id": person_id})
+        rows = await fetch(await self.transaction.core(), _ACTIVE, {"person_id": person_id})
         return [residence_of(row) for row in rows]
 
     async def concerning(self, new: Residence) -> list[Residence]:
@@ -148,7 +146,7 @@ class ResidenceRepository:
         stays `new`'s dates overlap, so that the cost does not grow with the history."""
         if new.arrived_from is not None:
             return await self.active(new.person_id)
-        conn = await self.driver()
+        conn = await self.transaction.driver()
         if new.kind is ResidenceKind.PERMANENT:
             rows = await conn.fetch(_ACTIVE_PERMANENT, new.person_id)
         else:
@@ -158,16 +156,16 @@ class ResidenceRepository:
 
     async def of_person(self, person_id: uuid.UUID, *, region: str | None) -> list[Residence]:
         if region is None:
-            rows = await fetch(self.connection, _OF_PERSON, {"person_id": person_id})
+            rows = await fetch(await self.transaction.core(), _OF_PERSON, {"person_id": person_id})
         else:
             params = {"person_id": person_id, "region": region}
-            rows = await fetch(self.connection, _OF_PERSON_IN_REGION, params)
+            rows = await fetch(await self.transaction.core(), _OF_PERSON_IN_REGION, params)
         return [residence_of(row) for row in rows]
 
     async def end(self, residence: Residence) -> bool:
         """Store an ended registration, only if it is still active (False otherwise)."""
         assert residence.end_reason is not None
-        conn = await self.driver()
+        conn = await self.transaction.driver()
         status = await conn.execute(
             _END, residence.id, residence.ended_on, residence.end_reason.value
         )
@@ -176,5 +174,7 @@ class ResidenceRepository:
     async def due_temporary(self, *, today: date, limit: int) -> list[Residence]:
         """Active temporary stays whose valid_until is before `today`, locked; rows another
         worker holds are skipped."""
-        rows = await fetch(self.connection, _DUE_TEMPORARY, {"today": today, "limit": limit})
+        rows = await fetch(
+            await self.transaction.core(), _DUE_TEMPORARY, {"today": today, "limit": limit}
+        )
         return [residence_of(row) for row in rows]
