@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -35,13 +36,17 @@ from typing import Generic, TypeVar
 import uvicorn
 import uvloop
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common import logs
-from koshiqon.common.database.engine import service_engine
+from koshiqon.common.database.engine import service_engine, session_factory
+from koshiqon.common.http.idempotency import purge_expired_keys
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.outbox import OutboxRelay, RelayConfig
 from koshiqon.common.settings import ServiceSettings
-from koshiqon.common.worker import Component, run_components
+from koshiqon.common.worker import Component, every, run_components
+
+log = logging.getLogger("koshiqon.service")
 
 S = TypeVar("S", bound=ServiceSettings)
 WorkerFactory = Callable[[S], AbstractAsyncContextManager[Sequence[Component]]]
@@ -53,6 +58,21 @@ def expect_settings(settings: ServiceSettings, kind: type[S]) -> S:
     if not isinstance(settings, kind):
         raise TypeError(f"expected {kind.__name__}, got {type(settings).__name__}")
     return settings
+
+
+def idempotency_housekeeping(engine: AsyncEngine, *, interval_seconds: float = 3600.0) -> Component:
+    """The worker's job that deletes Idempotency-Key claims past their replay window (24 h),
+    so the table holds a day of keys rather than every key ever sent."""
+    sessions = session_factory(engine)
+
+    async def purge() -> int:
+        async with sessions() as session, session.begin():
+            purged = await purge_expired_keys(session)
+        if purged:
+            log.info("idempotency.keys-purged", extra={"count": purged})
+        return purged
+
+    return every(interval_seconds, purge, name="idempotency.housekeeping")
 
 
 def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
@@ -136,6 +156,7 @@ __all__ = [
     "ServiceDefinition",
     "WorkerFactory",
     "expect_settings",
+    "idempotency_housekeeping",
     "outbox_relay",
     "run",
     "service_engine",

@@ -16,7 +16,12 @@ from koshiqon.common.database.engine import session_factory
 from koshiqon.common.http.app import create_app
 from koshiqon.common.messagebus import MessageBus
 from koshiqon.common.migrations import script_location
-from koshiqon.common.service import expect_settings, outbox_relay, service_engine
+from koshiqon.common.service import (
+    expect_settings,
+    idempotency_housekeeping,
+    outbox_relay,
+    service_engine,
+)
 from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Component
 from koshiqon.quota.bus import Bus, Deps
@@ -81,7 +86,12 @@ async def build_worker(
     )
     scheduled = expiry(sql_bus(engine, now=now), quota_settings)
     try:
-        yield [outbox_relay(quota_settings).run, consumer.run, scheduled]
+        yield [
+            outbox_relay(quota_settings).run,
+            consumer.run,
+            scheduled,
+            idempotency_housekeeping(engine),
+        ]
     finally:
         await engine.dispose()
 

@@ -21,7 +21,12 @@ from koshiqon.common.database.engine import session_factory
 from koshiqon.common.http.app import create_app
 from koshiqon.common.messagebus import MessageBus
 from koshiqon.common.migrations import script_location
-from koshiqon.common.service import expect_settings, outbox_relay, service_engine
+from koshiqon.common.service import (
+    expect_settings,
+    idempotency_housekeeping,
+    outbox_relay,
+    service_engine,
+)
 from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Component
 from koshiqon.registration import __version__
@@ -73,6 +78,11 @@ async def build_worker(settings: ServiceSettings) -> AsyncIterator[Sequence[Comp
         ConsumerConfig(bootstrap=own.kafka_bootstrap_servers),
     )
     try:
-        yield [outbox_relay(own).run, runner.run, expiry(sql_bus(engine), own)]
+        yield [
+            outbox_relay(own).run,
+            runner.run,
+            expiry(sql_bus(engine), own),
+            idempotency_housekeeping(engine),
+        ]
     finally:
         await engine.dispose()
