@@ -54,20 +54,13 @@ def sql_bus(engine: AsyncEngine, *, now: Clock = utc_now) -> Bus:
 
 def build_app(settings: ServiceSettings, *, now: Clock = utc_now) -> FastAPI:
     """The API: the routes, with the bus over the app's one engine on `app.state.bus`."""
-    quota_settings = expect_settings(settings, QuotaSettings)
-
-    @asynccontextmanager
-    async def state(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
-        app.state.bus = sql_bus(engine, now=now)
-        yield
-
     return create_app(
-        quota_settings,
+        expect_settings(settings, QuotaSettings),
         title="Koshi-qon quota",
         version=VERSION,
         routers=[api.router],
         migrations=MIGRATIONS,
-        state=state,
+        bus=lambda engine: sql_bus(engine, now=now),
     )
 
 

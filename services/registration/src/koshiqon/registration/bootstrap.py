@@ -52,18 +52,13 @@ def sql_bus(engine: AsyncEngine) -> Bus:
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
-    @asynccontextmanager
-    async def state(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
-        app.state.bus = sql_bus(engine)
-        yield
-
     return create_app(
         expect_settings(settings, RegistrationSettings),
         title="Koshi-qon registration",
         version=__version__,
         routers=[api.router],
         migrations=MIGRATIONS,
-        state=state,
+        bus=sql_bus,
     )
 
 

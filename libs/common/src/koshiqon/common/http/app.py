@@ -3,20 +3,16 @@
 A service's bootstrap writes::
 
     def build_app(settings: ServiceSettings) -> FastAPI:
-        quota_settings = expect_settings(settings, QuotaSettings)  # the wrong kind: TypeError
-
-        @asynccontextmanager
-        async def state(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
-            app.state.bus = bus_over(engine)
-            yield
-
-        return create_app(quota_settings, title="Koshi-qon quota", version=__version__,
-                          routers=[api.router], migrations=MIGRATIONS, state=state)
+        return create_app(
+            expect_settings(settings, QuotaSettings),  # the wrong kind: TypeError
+            title="Koshi-qon quota", version=__version__, routers=[api.router],
+            migrations=MIGRATIONS, bus=sql_bus,  # app.state.bus = sql_bus(engine)
+        )
 
 The app owns the process's one engine (`app.state.engine`, and `app.state.sessions` over it
 for the idempotency layer), opened and closed with the app; `state` puts what the service
-needs on `app.state`. `/readyz` checks the database, the brokers and the service's
-migrations.
+needs on `app.state` beyond its bus. `/readyz` checks the database, the brokers and the
+service's migrations.
 
 What every app gets: RFC 9457 problem handlers; `app.state.token_verifier`; correlation id
 and trace context (`correlation.py`); `Idempotency-Key` on POST (the `idempotency` package,
@@ -102,11 +98,14 @@ def create_app(
     version: str,
     routers: Sequence[APIRouter],
     migrations: Path | None = None,
+    bus: Callable[[AsyncEngine], object] | None = None,
     state: StateSetup | None = None,
     readiness: Sequence[ReadinessCheck] | None = None,
 ) -> FastAPI:
     """A service's FastAPI app (see the module doc). `migrations` is the service's Alembic
-    folder, checked by `/readyz`; `readiness` replaces the default checks (tests)."""
+    folder, checked by `/readyz`; `bus(engine)` is the message bus its routes use
+    (`app.state.bus`); `state` opens and closes anything else with the app; `readiness`
+    replaces the default checks (tests)."""
     engine = service_engine(settings, role="api")
     app = FastAPI(  # FastAPI's OpenTelemetry hooks are off: metrics and trace context are ours
         title=title,
@@ -121,6 +120,8 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    if bus is not None:
+        app.state.bus = bus(engine)  # no I/O: the bus only holds the engine
     app.state.token_verifier = TokenVerifier(settings.auth)
     app.state.readiness = tuple(
         readiness if readiness is not None else _readiness(settings, engine, migrations)

@@ -6,13 +6,8 @@ from koshiqon.common.service import ServiceDefinition, run
 from koshiqon.quota.bootstrap import MIGRATIONS, build_app, build_worker
 from koshiqon.quota.config import QuotaSettings
 
-SERVICE = ServiceDefinition(
-    name="quota",
-    settings=QuotaSettings,
-    build_app=build_app,
-    worker=build_worker,
-    migrations=MIGRATIONS,
-)
+# name, settings, app, worker, migrations
+SERVICE = ServiceDefinition("quota", QuotaSettings, build_app, build_worker, MIGRATIONS)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Self
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from koshiqon.quota.domain.model import (
     Category,
@@ -126,6 +126,10 @@ class ExclusionIn(BaseModel):
 
 
 class TerritoryOut(BaseModel):
+    """A designated territory as the API shows it: the domain object's own fields."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: UUID
     kato: str
     region: str
@@ -138,17 +142,7 @@ class TerritoryOut(BaseModel):
 
     @classmethod
     def of(cls, t: Territory) -> Self:
-        return cls(
-            id=t.id,
-            kato=t.kato,
-            region=t.region,
-            kind=t.kind,
-            effective_from=t.effective_from,
-            decision=t.decision,
-            status=t.status,
-            excluded_from=t.excluded_from,
-            exclusion_decision=t.exclusion_decision,
-        )
+        return cls.model_validate(t)
 
 
 class ReservationIn(BaseModel):

@@ -6,12 +6,9 @@ from koshiqon.common.service import ServiceDefinition, run
 from koshiqon.registration.bootstrap import MIGRATIONS, build_app, build_worker
 from koshiqon.registration.config import RegistrationSettings
 
+# name, settings, app, worker, migrations
 SERVICE = ServiceDefinition(
-    name="registration",
-    settings=RegistrationSettings,
-    build_app=build_app,
-    worker=build_worker,
-    migrations=MIGRATIONS,
+    "registration", RegistrationSettings, build_app, build_worker, MIGRATIONS
 )
 
 

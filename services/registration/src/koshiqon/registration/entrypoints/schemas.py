@@ -235,6 +235,10 @@ class ApplicationIn(Strict):
 
 
 class ApplicationOut(BaseModel):
+    """A resettlement application as the API shows it: the domain object's own fields."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     applicant_id: uuid.UUID
     category: ResettlementCategory
@@ -254,24 +258,7 @@ class ApplicationOut(BaseModel):
 
     @classmethod
     def of(cls, a: ResettlementApplication) -> ApplicationOut:
-        return cls(
-            id=a.id,
-            applicant_id=a.applicant_id,
-            category=a.category,
-            family_member_ids=list(a.family_member_ids),
-            persons=a.persons,
-            target_region=a.target_region,
-            target_year=a.target_year,
-            status=a.status,
-            requested_at=a.requested_at,
-            quota_id=a.quota_id,
-            rejection_reason=a.rejection_reason,
-            closed_reason=a.closed_reason,
-            decided_at=a.decided_at,
-            settlement=a.settlement,
-            completed_on=a.completed_on,
-            withdrawn_at=a.withdrawn_at,
-        )
+        return cls.model_validate(a)
 
 
 # --- audit ---------------------------------------------------------------------------------
