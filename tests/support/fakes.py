@@ -6,6 +6,7 @@ each with its subject (the partition key)."""
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ class Emitted:
     subject: str
 
 
-class FakeUnitOfWork(Generic[S]):
+class FakeUnitOfWork(ABC, Generic[S]):
     """A subclass builds its fake repositories over `self.state` in `bind`."""
 
     def __init__(self, state: S) -> None:
@@ -32,8 +33,9 @@ class FakeUnitOfWork(Generic[S]):
         self.commits = 0
         self._events: list[Emitted] = []
 
+    @abstractmethod
     def bind(self) -> None:
-        raise NotImplementedError
+        """Build the fake repositories over `self.state`."""
 
     async def __aenter__(self) -> Self:
         self._before: Any = copy.deepcopy(self.state)

@@ -17,6 +17,7 @@ uses Core pays for its Core connection when it first asks for it.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -150,7 +151,7 @@ def _autocommit_connection(engine: AsyncEngine, pooled: Any) -> Connection:
     return connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(ABC):
     """A unit of work on the service's engine (`within` an `AsyncEngine`: a transaction of its
     own per `async with`) or in a borrowed transaction (`within` an `AsyncConnection`,
     committed by its owner). A subclass names its event `source` and builds its repositories
@@ -168,9 +169,9 @@ class SqlUnitOfWork:
         self._events: list[Envelope] = []
         self._held = False
 
+    @abstractmethod
     def bind(self, transaction: Transaction) -> None:
         """Build the repositories over `transaction`."""
-        raise NotImplementedError
 
     @property
     def transaction(self) -> Transaction:
