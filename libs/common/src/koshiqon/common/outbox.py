@@ -1,8 +1,10 @@
 """The transactional outbox: events are rows written in the same transaction as the state
 change that caused them, and one relay per service publishes them to Kafka.
 
-Ordering: rows are claimed in id order, and one aggregate's writes serialize on that
-aggregate's row lock, so one key's events reach Kafka in the order they were committed.
+Ordering: rows are claimed in id order, one aggregate's writes serialize on that
+aggregate's row lock, and each drain reads one snapshot (a late commit with a lower id waits
+for the next drain together with everything committed after it), so one key's events reach
+Kafka in the order they were committed.
 Delivery is at least once (a crash between the broker's acknowledgement and marking the
 row published republishes it); consumers deduplicate by event id.
 """
@@ -245,10 +247,17 @@ class OutboxRelay:
         self, conn: asyncpg.Connection, producer: AIOKafkaProducer, marker: _Marker
     ) -> None:
         """Publish every unpublished row visible now, keeping several batches in flight; a
-        row is marked published only after the broker acknowledged it."""
+        row is marked published only after the broker acknowledged it.
+
+        All of one drain's fetches read one REPEATABLE READ snapshot. With a new snapshot per
+        fetch, a row whose transaction committed late (a lower id than rows already fetched)
+        would be passed over by `id > last` while a later event of its key, committed after
+        it, went out first. In one snapshot, a row not yet visible hides every row committed
+        after it too; the next drain, in a new snapshot, publishes them in id order."""
         in_flight: list[_Batch] = []
         try:
-            await self._pipeline(conn, producer, marker, in_flight)
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                await self._pipeline(conn, producer, marker, in_flight)
             await marker.flush()
         finally:
             for batch in in_flight:  # a failure abandons them: they are sent again
@@ -288,8 +297,9 @@ class OutboxRelay:
                     ) from None
                 marker.mark(oldest.ids)
         finally:
-            if fetching is not None:
+            if fetching is not None:  # let it end, so the snapshot's rollback finds conn idle
                 fetching.cancel()
+                await asyncio.wait([fetching])
 
     async def _fetch(self, conn: asyncpg.Connection, *, after: int) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await conn.fetch(
