@@ -4,7 +4,9 @@ transaction together with its row in `processed_events`.
 - an event id already in `processed_events` for this consumer is skipped;
 - offsets are committed only after the database commit;
 - transient errors (database or broker unavailable, deadlocks) are retried forever with
-  capped exponential backoff by seeking back to the failed offset;
+  capped exponential backoff: the failed partition is sought back to the failed offset and
+  paused until its retry time, while the consumer keeps polling and handling the others (no
+  sleep under the batch lock, so neither the other partitions nor a rebalance wait on it);
 - permanent errors (an undecodable record, an unknown type or version, a domain refusal) and
   errors that persist past `max_attempts` go to `<group>.dlq` with the error in headers;
 - a rebalance waits for the batch in flight and commits; `stop` finishes the batch, commits
@@ -82,7 +84,11 @@ class ConsumerConfig:
 
 
 class _Retry(Exception):
-    """The record must be handled again after a pause."""
+    """The record must be handled again, `delay` seconds from now."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay)
+        self.delay = delay
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -128,12 +134,14 @@ class ConsumerRunner:
         self._lock = asyncio.Lock()
         self._pending: dict[TopicPartition, int] = {}
         self._attempts: dict[tuple[TopicPartition, int], int] = {}
+        self._paused: dict[TopicPartition, float] = {}  # backing off until (monotonic time)
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self.assigned = asyncio.Event()
         self.replacements = 0  # consumers replaced for having stayed out of the group
         self._in_group = False
         self._out_since = time.monotonic()
+        self.revocations = 0  # rebalances that took partitions away from this consumer
 
     @property
     def group(self) -> str:
@@ -194,14 +202,51 @@ class ConsumerRunner:
         past `rejoin_timeout`: then it is closed, and `run` starts another."""
         assert self._consumer is not None
         while not stop.is_set():
+            self._resume_due()
             batch = await self._consumer.getmany(
-                timeout_ms=self.config.poll_timeout_ms, max_records=self.config.max_records
+                timeout_ms=self._poll_timeout_ms(), max_records=self.config.max_records
             )
             if batch:
                 await self._handle_batch(batch, stop)
             elif self._stalled():
                 await self._replace()
                 return
+
+    def _poll_timeout_ms(self) -> int:
+        """The poll wait, shortened so that a paused partition resumes at its retry time."""
+        timeout = self.config.poll_timeout_ms
+        if self._paused:
+            due = min(self._paused.values()) - time.monotonic()
+            timeout = min(timeout, max(int(due * 1000) + 1, 0))
+        return timeout
+
+    def _back_off(self, tp: TopicPartition, offset: int, delay: float) -> None:
+        """Fetch `tp` again from `offset`, but not before `delay` seconds from now."""
+        assert self._consumer is not None
+        self._consumer.seek(tp, offset)
+        self._consumer.pause(tp)
+        self._paused[tp] = time.monotonic() + delay
+
+    def _resume_due(self) -> None:
+        if not self._paused or self._consumer is None:
+            return
+        now = time.monotonic()
+        due = [tp for tp, at in self._paused.items() if at <= now]
+        for tp in due:
+            del self._paused[tp]
+        assignment = self._consumer.assignment()
+        if resumed := [tp for tp in due if tp in assignment]:
+            self._consumer.resume(*resumed)
+
+    def _on_assigned(self, assigned: Any) -> None:
+        """A rebalance resumes every partition; one still backing off is paused again (its
+        position is its committed offset, the failed record's, since nothing past it was
+        committed)."""
+        assigned = set(assigned)
+        for tp in [tp for tp in self._paused if tp not in assigned]:
+            del self._paused[tp]
+        if self._consumer is not None and self._paused:
+            self._consumer.pause(*self._paused)
 
     def _left_group(self) -> None:
         self._in_group = False
@@ -225,6 +270,7 @@ class ConsumerRunner:
 
     async def _close_consumer(self) -> None:
         consumer, self._consumer = self._consumer, None
+        self._paused.clear()  # a new consumer fetches from the committed offsets
         if consumer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(consumer.stop(), timeout=self.config.kafka_timeout)
@@ -255,13 +301,13 @@ class ConsumerRunner:
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
     ) -> None:
         assert self._consumer is not None
-        if tp not in self._consumer.assignment():
-            return  # revoked while this batch was fetched
+        if tp not in self._consumer.assignment() or tp in self._paused:
+            return  # revoked while this batch was fetched, or backing off
         for record in records:
             try:
                 await self._handle_record(record)
-            except _Retry:
-                self._consumer.seek(tp, record.offset)
+            except _Retry as retry:
+                self._back_off(tp, record.offset, retry.delay)
                 return
             self._pending[tp] = record.offset + 1
             self._attempts.pop((tp, record.offset), None)
@@ -321,15 +367,13 @@ class ConsumerRunner:
                        "offset": record.offset, "attempt": attempt, "delay": delay,
                        "error_type": type(exc).__name__},
             )  # fmt: skip
-            await asyncio.sleep(delay)
-            raise _Retry from exc
+            raise _Retry(delay) from exc
         try:
             await self._dead_letter(record, exc)
         except Exception as dlq_exc:  # the DLQ is unreachable: keep the record, try again
             log.warning("consumer.dlq-failed", extra={"error": repr(dlq_exc)})
             await self._replace_dlq_producer()
-            await asyncio.sleep(self.config.backoff_initial)
-            raise _Retry from dlq_exc
+            raise _Retry(self.config.backoff_initial) from dlq_exc
 
     async def _replace_dlq_producer(self) -> None:
         """A producer whose send failed or hung may be wedged: start a fresh one."""
@@ -395,8 +439,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.runner._lock:  # wait for the batch in flight, then commit
             await self.runner._commit_pending()
+        if revoked:
+            self.runner.revocations += 1
         self.runner._left_group()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.runner._on_assigned(assigned)
         self.runner._in_group = True
         self.runner.assigned.set()
