@@ -54,6 +54,8 @@ from koshiqon.devtools.devkey import (
 ALMATY = "750000000"
 ASTANA = "710000000"
 ALMATY_DISTRICT = "751110000"
+NATIONWIDE = "*"
+NO_REGION = 'missing claim: region (a region\'s KATO code, or "*" for nationwide access)'
 ISSUER = "koshiqon-dev"
 AUDIENCE = "koshiqon"
 KID = "test-rsa-1"
@@ -106,6 +108,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
 
 
 def rs256(key: rsa.RSAPrivateKey, **overrides: Any) -> str:
+    """An RS256 access token (`typ: at+jwt`, as `sign_token` types it) of `claims(...)`."""
     return sign_token(key, kid=KID, claims=claims(**overrides), algorithm="RS256")
 
 
@@ -210,11 +213,36 @@ async def test_verify_gives_the_principal(
 async def test_nationwide_token_acts_in_any_region(
     client: httpx.AsyncClient, rsa_key: rsa.RSAPrivateKey
 ) -> None:
-    token = rs256(rsa_key, region=None, agency="ministry")
+    """Nationwide access is said explicitly: the region claim `"*"`."""
+    token = rs256(rsa_key, region=NATIONWIDE, agency="ministry")
     for kato in (ALMATY, ASTANA, ALMATY_DISTRICT):
         response = await get_registrations(client, token, kato=kato)
         assert response.status_code == 200, response.text
         assert response.json()["region"] is None
+
+
+async def test_a_token_with_neither_region_nor_marker_is_refused(
+    client: httpx.AsyncClient, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    """An identity-provider mapping that drops the region claim must not open every region:
+    a token with neither a region nor the nationwide marker is refused, wherever it goes."""
+    token = rs256(rsa_key, region=None, agency="ministry")
+    for kato in (ALMATY, ASTANA):
+        assert_unauthenticated(await get_registrations(client, token, kato=kato), NO_REGION)
+    response = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert_unauthenticated(response, NO_REGION)
+
+
+async def test_a_regional_token_is_limited_to_its_region(
+    client: httpx.AsyncClient, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    token = rs256(rsa_key, region=ASTANA)
+    assert (await get_registrations(client, token, kato=ASTANA)).status_code == 200
+    refused = await get_registrations(client, token, kato=ALMATY)
+    assert refused.status_code == 403, refused.text
+    assert (
+        refused.json()["detail"] == f"the token is limited to region {ASTANA}; kato is outside it"
+    )
 
 
 async def test_regional_token_acts_on_districts_of_its_region(
@@ -394,6 +422,82 @@ async def test_the_scheme_is_case_insensitive(
         assert response.status_code == 200, response.text
 
 
+# --- the token type (RFC 9068) and the lifetime ----------------------------------------------
+
+
+def typed(key: rsa.RSAPrivateKey, typ: str | None, **overrides: Any) -> str:
+    """An RS256 token whose `typ` header is `typ` (None: no `typ` header at all)."""
+    headers = {"kid": KID, "typ": typ if typ is not None else ""}  # PyJWT drops an empty typ
+    return jwt.encode(claims(**overrides), key, algorithm="RS256", headers=headers)
+
+
+def test_tokens_signed_here_are_typed_at_jwt(rsa_key: rsa.RSAPrivateKey, state_dir: Path) -> None:
+    assert jwt.get_unverified_header(rs256(rsa_key))["typ"] == "at+jwt"
+    assert jwt.get_unverified_header(issue_dev_token(scopes=["a:b"]))["typ"] == "at+jwt"
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])
+async def test_access_token_type_passes(
+    client: httpx.AsyncClient, rsa_key: rsa.RSAPrivateKey, typ: str
+) -> None:
+    assert (await get_registrations(client, typed(rsa_key, typ))).status_code == 200
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", "application/jwt", None])
+async def test_plain_jwt_type_is_refused_by_default(
+    client: httpx.AsyncClient, rsa_key: rsa.RSAPrivateKey, typ: str | None
+) -> None:
+    """`AuthSettings()` is strict: only an RFC 9068 access token (`typ: at+jwt`) passes."""
+    response = await get_registrations(client, typed(rsa_key, typ))
+    assert_unauthenticated(response, "wrong token type (an access token is typ at+jwt)")
+
+
+@pytest.mark.parametrize("typ", ["JWT", "application/jwt", None, "at+jwt"])
+async def test_plain_jwt_type_passes_when_configured(
+    jwks_settings: AuthSettings, rsa_key: rsa.RSAPrivateKey, typ: str | None
+) -> None:
+    verifier = TokenVerifier(jwks_settings.model_copy(update={"accept_plain_jwt": True}))
+    assert (await verifier.verify(typed(rsa_key, typ))).subject == "agency-client-1"
+
+
+@pytest.mark.parametrize("typ", ["dpop+jwt", "logout+jwt", "JOSE", "secevent+jwt"])
+async def test_other_token_types_are_always_refused(
+    jwks_settings: AuthSettings, rsa_key: rsa.RSAPrivateKey, typ: str
+) -> None:
+    verifier = TokenVerifier(jwks_settings.model_copy(update={"accept_plain_jwt": True}))
+    with pytest.raises(Unauthenticated, match="wrong token type"):
+        await verifier.verify(typed(rsa_key, typ))
+
+
+async def test_a_lifetime_over_the_maximum_is_refused(
+    client: httpx.AsyncClient, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    now = int(datetime.now(UTC).timestamp())
+    at_the_cap = rs256(rsa_key, iat=now, exp=now + 3600)
+    assert (await get_registrations(client, at_the_cap)).status_code == 200
+    response = await get_registrations(client, rs256(rsa_key, iat=now, exp=now + 3601))
+    assert_unauthenticated(response, "token lifetime over the maximum of 3600 s")
+    a_year = rs256(rsa_key, iat=now - 60, exp=now + 365 * 86400)
+    assert_unauthenticated(await get_registrations(client, a_year), response.json()["detail"])
+
+
+async def test_the_maximum_lifetime_is_configurable(
+    jwks_settings: AuthSettings, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    now = int(datetime.now(UTC).timestamp())
+    token = rs256(rsa_key, iat=now, exp=now + 7200)
+    longer = TokenVerifier(jwks_settings.model_copy(update={"max_lifetime_seconds": 7200}))
+    assert (await longer.verify(token)).subject == "agency-client-1"
+    shorter = TokenVerifier(jwks_settings.model_copy(update={"max_lifetime_seconds": 600}))
+    with pytest.raises(Unauthenticated, match="maximum of 600 s"):
+        await shorter.verify(rs256(rsa_key, iat=now, exp=now + 601))
+
+
+def test_dev_token_lifetime_is_bounded(state_dir: Path) -> None:
+    with pytest.raises(ValueError, match="at most 3600"):
+        issue_dev_token(scopes=["a:b"], ttl_seconds=3601)
+
+
 # --- refused operations: 403 ---------------------------------------------------------------
 
 
@@ -537,7 +641,7 @@ def test_issue_dev_token_claims(state_dir: Path) -> None:
     assert payload["scope"] == "quota:admin"
     assert payload["exp"] - payload["iat"] == 60
     assert (payload["iss"], payload["aud"], payload["sub"]) == (ISSUER, AUDIENCE, "ops")
-    assert "region" not in payload
+    assert payload["region"] == NATIONWIDE  # no region given: the nationwide marker
     with pytest.raises(ValueError, match="one non-empty word"):
         issue_dev_token(scopes=["two words"])
 
@@ -570,6 +674,7 @@ async def test_cli_token_prints_only_a_verifiable_token(
         (("--region", ALMATY_DISTRICT), "not a region code"),
         (("--region", "990000000"), "--region '990000000'"),
         (("--ttl", "0"), "--ttl must be a positive"),
+        (("--ttl", "3601"), "--ttl must be at most 3600 seconds"),
         (("--agency", "x", "--region", "abc"), "--region 'abc'"),
     ],
 )
@@ -581,6 +686,32 @@ def test_cli_token_usage_errors_exit_2(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert message in captured.err
+
+
+@pytest.mark.parametrize("argv", [(), ("--nationwide",)], ids=["default", "explicit"])
+async def test_cli_token_is_nationwide_without_a_region(
+    state_dir: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    args = parse("--scope", "quota:admin", *argv)
+    assert args.func(args) == 0
+    token = capsys.readouterr().out.strip()
+    assert jwt.decode(token, options={"verify_signature": False})["region"] == NATIONWIDE
+    assert (await TokenVerifier(AuthSettings()).verify(token)).nationwide
+
+
+def test_cli_token_nationwide_and_region_exclude_each_other(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse("--scope", "quota:read", "--nationwide", "--region", ALMATY)
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+async def test_dev_token_without_region_is_nationwide(state_dir: Path) -> None:
+    principal = await TokenVerifier(AuthSettings()).verify(issue_dev_token(scopes=["a:b"]))
+    assert principal.nationwide
+    assert principal.region is None
 
 
 def test_cli_token_needs_a_scope(capsys: pytest.CaptureFixture[str]) -> None:

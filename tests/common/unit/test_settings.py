@@ -85,3 +85,31 @@ def test_unknown_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("KOSHIQON_ENV", "production-ish")
     with pytest.raises(ValidationError):
         QuotaSettings()
+
+
+@pytest.mark.parametrize(("environment", "accepted"), [("dev", True), ("test", True)])
+def test_plain_jwt_tokens_are_accepted_in_dev_and_test(
+    monkeypatch: pytest.MonkeyPatch, environment: str, accepted: bool
+) -> None:
+    monkeypatch.setenv("KOSHIQON_ENV", environment)
+    assert QuotaSettings().auth.accept_plain_jwt is accepted
+
+
+def test_plain_jwt_tokens_are_refused_in_production_unless_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KOSHIQON_ENV", "prod")
+    monkeypatch.setenv("QUOTA_AUTH__JWKS_URL", "https://idp.example.kz/.well-known/jwks.json")
+    monkeypatch.setenv("QUOTA_DB_PASSWORD", "s3cret")
+    assert QuotaSettings().auth.accept_plain_jwt is False
+    monkeypatch.setenv("QUOTA_AUTH__ACCEPT_PLAIN_JWT", "true")
+    assert QuotaSettings().auth.accept_plain_jwt is True
+    monkeypatch.setenv("KOSHIQON_ENV", "dev")
+    monkeypatch.setenv("QUOTA_AUTH__ACCEPT_PLAIN_JWT", "false")
+    assert QuotaSettings().auth.accept_plain_jwt is False
+
+
+def test_the_token_lifetime_cap_defaults_to_an_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert QuotaSettings().auth.max_lifetime_seconds == 3600
+    monkeypatch.setenv("QUOTA_AUTH__MAX_LIFETIME_SECONDS", "900")
+    assert QuotaSettings().auth.max_lifetime_seconds == 900

@@ -17,7 +17,15 @@ import os
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, PostgresDsn, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PostgresDsn,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["dev", "test", "staging", "prod"]
@@ -29,6 +37,8 @@ LOCAL_KAFKA_PORT = int(os.environ.get("KOSHIQON_KAFKA_PORT", "19092"))
 DEFAULT_DATABASE_URL = f"postgresql://postgres:koshiqon-dev@127.0.0.1:{LOCAL_PG_PORT}/koshiqon"
 DEFAULT_KAFKA_BOOTSTRAP = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
 DEV_ROLE_PASSWORD = "koshiqon-dev"
+DEFAULT_MAX_TOKEN_LIFETIME = 3600
+"""The longest a bearer token may live (`exp - iat`), in seconds, unless configured."""
 
 
 def service_config(prefix: str) -> SettingsConfigDict:
@@ -39,7 +49,13 @@ def service_config(prefix: str) -> SettingsConfigDict:
 
 class AuthSettings(BaseModel):
     """How bearer tokens are verified. Exactly one key source is used, in this order:
-    `jwks_url`, `jwks_path`, `public_key_path`, else the development key."""
+    `jwks_url`, `jwks_path`, `public_key_path`, else the development key.
+
+    A token must be an RFC 9068 access token, header `typ: at+jwt` (or `application/at+jwt`);
+    `accept_plain_jwt` also admits `typ: JWT` or no `typ`, for identity providers that cannot
+    set it. Unset, `ServiceSettings` decides by the environment: accepted in dev and test,
+    refused elsewhere (a bare `AuthSettings()` is strict). A token living longer than
+    `max_lifetime_seconds` (`exp - iat`) is refused."""
 
     jwks_url: str | None = None
     jwks_path: Path | None = None
@@ -48,6 +64,8 @@ class AuthSettings(BaseModel):
     audience: str = "koshiqon"
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     leeway_seconds: int = Field(default=30, ge=0, le=300)
+    accept_plain_jwt: bool | None = None
+    max_lifetime_seconds: int = Field(default=DEFAULT_MAX_TOKEN_LIFETIME, ge=60, le=86_400)
 
     @property
     def uses_dev_key(self) -> bool:
@@ -80,7 +98,16 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_retention_hours: float = Field(default=72.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
-    auth: AuthSettings = AuthSettings()
+    auth: AuthSettings = Field(default_factory=AuthSettings, validate_default=True)
+
+    @field_validator("auth")
+    @classmethod
+    def _token_types_by_environment(cls, auth: AuthSettings, info: ValidationInfo) -> AuthSettings:
+        """`accept_plain_jwt` unset: permissive in dev and test, strict elsewhere."""
+        if auth.accept_plain_jwt is not None:
+            return auth
+        permissive = info.data.get("environment") in ("dev", "test")
+        return auth.model_copy(update={"accept_plain_jwt": permissive})
 
     @model_validator(mode="after")
     def _no_dev_key_outside_dev(self) -> Self:

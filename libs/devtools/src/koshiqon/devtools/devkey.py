@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm
 
+from koshiqon.common.auth.verifier import NATIONWIDE
+from koshiqon.common.settings import DEFAULT_MAX_TOKEN_LIFETIME
 from koshiqon.devtools.paths import state_dir
 
 DEV_KID = "koshiqon-dev"
@@ -56,9 +58,13 @@ def sign_token(
     kid: str | None,
     claims: Mapping[str, Any],
     algorithm: str,
+    typ: str = "at+jwt",
 ) -> str:
-    """A compact JWS of `claims`, signed with `private_key`; `kid` goes into the header."""
-    headers = {"kid": kid} if kid is not None else None
+    """A compact JWS of `claims`, signed with `private_key`; `kid` and `typ` (by default an
+    RFC 9068 access token's, `at+jwt`) go into the header."""
+    headers: dict[str, Any] = {"typ": typ}
+    if kid is not None:
+        headers["kid"] = kid
     return jwt.encode(dict(claims), private_key, algorithm=algorithm, headers=headers)
 
 
@@ -68,15 +74,21 @@ def issue_dev_token(
     region: str | None = None,
     agency: str | None = None,
     subject: str = "dev-cli",
-    ttl_seconds: int = 3600,
+    ttl_seconds: int = DEFAULT_MAX_TOKEN_LIFETIME,
     issuer: str = DEV_ISSUER,
     audience: str = DEV_AUDIENCE,
     now: datetime | None = None,
 ) -> str:
-    """A bearer token signed with the development key. `region` is not checked here: the
-    verifier refuses anything but a region's own KATO code."""
+    """A bearer token signed with the development key. Without `region`, a nationwide one
+    (the region claim `"*"`, `NATIONWIDE`). `region` is not checked here: the verifier refuses
+    anything but a region's own KATO code or `"*"`."""
     if ttl_seconds <= 0:
         raise ValueError("ttl_seconds must be positive")
+    if ttl_seconds > DEFAULT_MAX_TOKEN_LIFETIME:
+        raise ValueError(
+            f"ttl_seconds must be at most {DEFAULT_MAX_TOKEN_LIFETIME}"
+            " (the services' default maximum token lifetime)"
+        )
     issued = now or datetime.now(UTC)
     if issued.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -88,9 +100,8 @@ def issue_dev_token(
         "exp": int((issued + timedelta(seconds=ttl_seconds)).timestamp()),
         "jti": uuid.uuid4().hex,
         "scope": _scope_claim(scopes),
+        "region": NATIONWIDE if region is None else region,
     }
-    if region is not None:
-        claims["region"] = region
     if agency is not None:
         claims["agency"] = agency
     return sign_token(dev_private_key(), kid=DEV_KID, claims=claims, algorithm=DEV_ALGORITHM)

@@ -7,6 +7,7 @@ import sys
 
 from koshiqon.common.auth.principal import region_code
 from koshiqon.common.errors import InvalidInput
+from koshiqon.common.settings import DEFAULT_MAX_TOKEN_LIFETIME
 from koshiqon.devtools.devkey import issue_dev_token
 
 USAGE_ERROR = 2
@@ -27,9 +28,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="SCOPE",
         help="a scope to grant, e.g. registration:read; repeat for more",
     )
-    token.add_argument("--region", metavar="KATO", help="limit to one region (AB0000000)")
+    where = token.add_mutually_exclusive_group()
+    where.add_argument("--region", metavar="KATO", help="limit to one region (AB0000000)")
+    where.add_argument(
+        "--nationwide",
+        action="store_true",
+        help='nationwide access (the region claim "*"); the default without --region',
+    )
     token.add_argument("--agency", metavar="NAME", help="the calling agency")
-    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime")
+    token.add_argument(
+        "--ttl",
+        type=int,
+        default=DEFAULT_MAX_TOKEN_LIFETIME,
+        metavar="SECONDS",
+        help=f"lifetime, at most {DEFAULT_MAX_TOKEN_LIFETIME} (the services' maximum)",
+    )
     token.add_argument("--subject", default="dev-cli", metavar="SUB", help="the sub claim")
     token.set_defaults(func=run_token)
 
@@ -42,6 +55,11 @@ def run_token(args: argparse.Namespace) -> int:
         return _usage_error(f"--region {args.region!r}: {error.detail}")
     if args.ttl <= 0:
         return _usage_error("--ttl must be a positive number of seconds")
+    if args.ttl > DEFAULT_MAX_TOKEN_LIFETIME:
+        return _usage_error(
+            f"--ttl must be at most {DEFAULT_MAX_TOKEN_LIFETIME} seconds"
+            " (the services refuse a token living longer)"
+        )
     try:
         token = issue_dev_token(
             scopes=args.scopes,

@@ -10,6 +10,7 @@ from koshiqon.common.auth.dependencies import (
 )
 from koshiqon.common.auth.principal import Principal, region_code
 from koshiqon.common.auth.verifier import (
+    NATIONWIDE,
     KeySource,
     RemoteJwks,
     SingleKey,
@@ -20,6 +21,7 @@ from koshiqon.common.auth.verifier import (
 )
 
 __all__ = [
+    "NATIONWIDE",
     "Authenticated",
     "BearerPrincipal",
     "KeySource",

@@ -84,7 +84,7 @@ def region_guard(path_param: str = "kato") -> PrincipalDependency:
 
     It only sees path parameters. For a KATO in the request body, the route checks it itself
     once the body is parsed: `principal.require_region(body.kato, field="kato")`. Either way
-    a nationwide caller (no region claim) may act anywhere.
+    a nationwide caller (region claim `"*"`) may act anywhere.
     """
 
     async def regional_principal(request: Request, principal: Authenticated) -> Principal:

@@ -13,7 +13,8 @@ class Principal:
     """A caller whose token has been verified.
 
     `region` is a region's own KATO code (`AB0000000`) for an akimat limited to its region,
-    or None for a nationwide caller (the ministry and other state agencies).
+    or None for a nationwide caller (the ministry and other state agencies), whose token says
+    so with the region claim `"*"` (a token without a region claim is refused).
     """
 
     subject: str

@@ -7,6 +7,16 @@ algorithm (the JWK's `alg`, else the one its type implies: RSA → RS256, P-256 
 only asymmetric algorithms listed in `settings.algorithms` are accepted, so neither `none`
 nor an HMAC forged with a public key can pass. Keys named in token headers (`jku`, `x5u`,
 `jwk`) are never fetched or used.
+
+A token is an RFC 9068 access token: header `typ: at+jwt` (compared without case, the
+`application/` prefix allowed), or, where `settings.accept_plain_jwt` says so, `typ: JWT` or
+no `typ` at all; any other type (an ID token's `id_token+jwt`, a DPoP proof, a logout token)
+is refused. A token living longer than `settings.max_lifetime_seconds` (`exp - iat`) is
+refused, whatever its signature.
+
+Every token carries a `region` claim: a region's own KATO code, or `"*"` (`NATIONWIDE`) for
+nationwide access. A token without it is refused (401), so that an identity-provider mapping
+that drops the claim cannot widen a regional caller to the whole country.
 """
 
 from __future__ import annotations
@@ -32,6 +42,10 @@ ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
 REQUIRED_CLAIMS = ("exp", "iat", "sub")
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §2.1
+PLAIN_JWT_TYPES = frozenset({"jwt", "application/jwt"})
+NATIONWIDE = "*"
+"""The `region` claim of a nationwide caller (the ministry, other state agencies)."""
 MAX_TOKEN_LENGTH = 8192
 
 _EXPLAINED: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
@@ -196,11 +210,24 @@ class TokenVerifier:
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             raise Unauthenticated("algorithm not allowed")
+        self._check_type(header.get("typ"))
         key = await self._keys.key_for(header.get("kid"))
         if key.algorithm_name != algorithm:
             raise Unauthenticated("algorithm does not match the key")
         claims = self._decode(token, key)
+        if float(claims["exp"]) - float(claims["iat"]) > self._settings.max_lifetime_seconds:
+            raise Unauthenticated(
+                f"token lifetime over the maximum of {self._settings.max_lifetime_seconds} s"
+            )
         return principal_from_claims(claims), float(claims["exp"])
+
+    def _check_type(self, typ: object) -> None:
+        if isinstance(typ, str) and typ.lower() in ACCESS_TOKEN_TYPES:
+            return
+        plain = typ is None or (isinstance(typ, str) and typ.lower() in PLAIN_JWT_TYPES)
+        if plain and self._settings.accept_plain_jwt:
+            return
+        raise Unauthenticated("wrong token type (an access token is typ at+jwt)")
 
     def _decode(self, token: str, key: jwt.PyJWK) -> dict[str, Any]:
         try:
@@ -277,10 +304,17 @@ def _is_scope(value: object) -> bool:
 
 
 def _region(claims: Mapping[str, Any]) -> str | None:
-    """The region claim, which must be a region's own KATO code (`AB0000000`). A district or
+    """The region claim: a region's own KATO code (`AB0000000`) for a caller limited to that
+    region, or `NATIONWIDE` (`"*"`) for a nationwide one (given as None). A token without the
+    claim is refused: nationwide access is said, never inferred from a missing claim (an
+    identity-provider mapping that drops it must not open every region). A district or
     settlement code is refused, not widened to its region (see `region_code`)."""
     value = _text_claim(claims, "region")
     if value is None:
+        raise Unauthenticated(
+            'missing claim: region (a region\'s KATO code, or "*" for nationwide access)'
+        )
+    if value == NATIONWIDE:
         return None
     try:
         return region_code(value)
