@@ -142,6 +142,7 @@ class ConsumerRunner:
         self._in_group = False
         self._out_since = time.monotonic()
         self.revocations = 0  # rebalances that took partitions away from this consumer
+        self.commit_failures = 0  # offset commits that failed (their offsets stay pending)
 
     @property
     def group(self) -> str:
@@ -405,17 +406,35 @@ class ConsumerRunner:
         )  # fmt: skip
 
     async def _commit_pending(self) -> None:
+        """Commit the offsets handled since the last commit. When the commit fails they stay
+        pending, so the next commit carries them; a partition no longer assigned is dropped
+        (its new owner starts from the committed offset, and `processed_events` skips what
+        was handled already)."""
         if not self._pending or self._consumer is None:
             return
-        offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in self._pending.items()}
-        self._pending.clear()
+        assignment = self._consumer.assignment()
+        for tp in [tp for tp in self._pending if tp not in assignment]:
+            del self._pending[tp]
+        if not self._pending:
+            return
+        committing = dict(self._pending)
+        offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in committing.items()}
         try:
             await asyncio.wait_for(
                 self._consumer.commit(offsets), timeout=self.config.kafka_timeout
             )
         except (CommitFailedError, KafkaError, TimeoutError) as exc:
-            # the effects are committed and recorded: a redelivery is skipped as a duplicate
+            self.commit_failures += 1
             log.warning("consumer.commit-failed", extra={"group": self.group, "error": repr(exc)})
+            return
+        for tp, offset in committing.items():
+            if self._pending.get(tp) == offset:
+                del self._pending[tp]
+
+    def _forget(self, revoked: Any) -> None:
+        """Partitions taken away: their pending offsets go with them."""
+        for tp in revoked:
+            self._pending.pop(tp, None)
 
 
 def _error_headers(
@@ -439,6 +458,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.runner._lock:  # wait for the batch in flight, then commit
             await self.runner._commit_pending()
+            self.runner._forget(revoked)
         if revoked:
             self.runner.revocations += 1
         self.runner._left_group()
