@@ -52,7 +52,7 @@ async def test_0003_keeps_the_persons_and_relaxes_the_cyrillic_for_foreigners_on
         async with old.engine.connect() as conn:
             before = (await conn.execute(text(ROWS))).all()
 
-        await upgrade(MIGRATIONS, old.dsn, schema=old.schema)
+        await upgrade(MIGRATIONS, old.dsn, schema=old.schema, revision="0003")
         await old.engine.dispose()  # statements prepared before the change
 
         assert await old.scalar("SELECT version_num FROM alembic_version") == "0003"

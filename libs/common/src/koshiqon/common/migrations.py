@@ -8,7 +8,8 @@ A service's `migrations/env.py` is two lines::
     run_env(metadata, schema="quota")
 
 and its first revision creates the shared tables with `create_platform_tables(op)`, its
-second adds what they gained since (`add_effect_marks(op)`): see the history at the foot.
+later ones add what they gained since (`add_effect_marks(op)`, ...): see the history at the
+foot.
 
 The database URL is, in this order: `config.attributes["dsn"]` (set by `upgrade`), the
 `sqlalchemy.url` option of alembic.ini, the environment variable `<SCHEMA>_DATABASE_URL`
@@ -275,3 +276,21 @@ def add_effect_marks(op: SupportsExecute) -> None:
 def drop_effect_marks(op: SupportsExecute) -> None:
     """The downgrade of `add_effect_marks`."""
     op.execute(text("ALTER TABLE idempotency_keys DROP COLUMN effect_committed"))
+
+
+def add_outbox_retention_index(op: SupportsExecute) -> None:
+    """For registration's revision 0004 and quota's 0003: a partial index of published rows
+    by `published_at`, so the relay's retention delete finds its batches without a scan.
+    (A plain CREATE INDEX: it runs in the migration's transaction and blocks outbox writes
+    while it builds, which on a table kept for three days takes seconds.)"""
+    op.execute(
+        text(
+            "CREATE INDEX ix_outbox_published_at ON outbox (published_at)"
+            " WHERE published_at IS NOT NULL"
+        )
+    )
+
+
+def drop_outbox_retention_index(op: SupportsExecute) -> None:
+    """The downgrade of `add_outbox_retention_index`."""
+    op.execute(text("DROP INDEX ix_outbox_published_at"))

@@ -117,7 +117,10 @@ class RelayConfig:
     poll_interval: float = 1.0
     standby_retry: float = 1.0
     retention: timedelta = timedelta(hours=72)
+    # the retention delete: a round every `housekeeping_interval` seconds, each round deleting
+    # batches of at most `housekeeping_batch_size` rows until fewer are left past retention
     housekeeping_interval: float = 5.0
+    housekeeping_batch_size: int = 5000
     # a producer that has not acknowledged a batch by then is replaced (its sequence state may
     # be wedged after a broker restart, aiokafka issue 1017); the batch is sent again
     ack_timeout: float = 60.0
@@ -192,9 +195,14 @@ class OutboxRelay:
         self.active.set()
         metrics.OUTBOX_RELAY_ACTIVE.labels(self.config.service).set(1)
         log.info("outbox.relay-leading", extra={"schema": self.config.schema})
+        # the retention delete runs beside the publish loop, on a connection of its own: a
+        # slow or blocked delete never holds up publishing
+        housekeeper = asyncio.create_task(self._housekeep_until_stopped(stop))
         try:
             await self._publish_until_stopped(conn, marker, stop)
         finally:
+            housekeeper.cancel()
+            await asyncio.wait([housekeeper])
             await marker.close()
             with contextlib.suppress(Exception):
                 await conn.remove_listener(channel, self._on_notify)
@@ -205,8 +213,6 @@ class OutboxRelay:
     async def _publish_until_stopped(
         self, conn: asyncpg.Connection, marker: _Marker, stop: asyncio.Event
     ) -> None:
-        housekeeping_due = 0.0
-        loop = asyncio.get_running_loop()
         while not stop.is_set():
             producer = await self._start_producer(stop)
             if producer is None:
@@ -215,9 +221,6 @@ class OutboxRelay:
                 while not stop.is_set():
                     self._wake.clear()
                     await self._drain(conn, producer, marker)
-                    if loop.time() >= housekeeping_due:
-                        await self._housekeeping(conn)
-                        housekeeping_due = loop.time() + self.config.housekeeping_interval
                     await _wait_any(stop, self._wake, self.config.poll_interval)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 raise
@@ -322,12 +325,40 @@ class OutboxRelay:
             )
         return _Batch(ids=[row["id"] for row in rows], acks=asyncio.gather(*futures))
 
-    async def _housekeeping(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
-            "WHERE published_at < now() - $1::interval LIMIT 10000)",
-            self.config.retention,
-        )
+    async def _housekeep_until_stopped(self, stop: asyncio.Event) -> None:
+        conn: asyncpg.Connection | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    if conn is None:
+                        conn = await self._connect()
+                    await self._housekeeping(conn, stop)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("outbox.housekeeping-failed", extra={"error": repr(exc)})
+                    if conn is not None:
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(conn.close(), timeout=5)
+                        conn = None
+                await _sleep_or_stop(stop, self.config.housekeeping_interval)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(conn.close(), timeout=5)
+
+    async def _housekeeping(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        """Delete what is past retention in batches (each its own short transaction, found
+        through ix_outbox_published_at) until a batch comes back short, so a round keeps up
+        with any write rate; then refresh the lag gauges."""
+        while not stop.is_set():
+            status = await conn.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+                "WHERE published_at IS NOT NULL AND published_at < now() - $1::interval "
+                "ORDER BY published_at LIMIT $2)",
+                self.config.retention,
+                self.config.housekeeping_batch_size,
+            )
+            if int(status.rsplit(" ", 1)[-1]) < self.config.housekeeping_batch_size:
+                break
         current = await lag(conn)
         metrics.OUTBOX_UNPUBLISHED.labels(self.config.service).set(current.unpublished)
         metrics.OUTBOX_OLDEST_AGE.labels(self.config.service).set(current.oldest_age_seconds)

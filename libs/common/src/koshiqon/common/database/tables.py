@@ -53,6 +53,11 @@ def add_platform_tables(metadata: MetaData) -> None:
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
         Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        # the retention delete's: published rows by age
+        Index(
+            "ix_outbox_published_at", "published_at",
+            postgresql_where=text("published_at IS NOT NULL"),
+        ),
         # values move to the TOAST table, so marking a row published rewrites ~150 bytes,
         # not the whole event: the relay's UPDATE stays cheap whatever the payload size
         postgresql_with={
