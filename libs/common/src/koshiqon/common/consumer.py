@@ -3,12 +3,14 @@ transaction together with its row in `processed_events`.
 
 - an event id already in `processed_events` for this consumer is skipped;
 - offsets are committed only after the database commit;
-- transient errors (database or broker unavailable, deadlocks) are retried forever with
+- transient errors (`koshiqon.common.transient`, the classifier the HTTP layer answers 503
+  by, and the broker away) are retried for as long as they last, without counting as
+  attempts, with
   capped exponential backoff: the failed partition is sought back to the failed offset and
   paused until its retry time, while the consumer keeps polling and handling the others (no
   sleep under the batch lock, so neither the other partitions nor a rebalance wait on it);
 - permanent errors (an undecodable record, an unknown type or version, a domain refusal) and
-  errors that persist past `max_attempts` go to `<group>.dlq` with the error in headers;
+  other errors that fail `max_attempts` times go to `<group>.dlq` with the error in headers;
 - a rebalance waits for the batch in flight and commits; `stop` finishes the batch, commits
   and closes;
 - a consumer that has not joined its group `rejoin_timeout` after starting or after losing
@@ -29,20 +31,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from koshiqon.common import logs, metrics
-from koshiqon.common.errors import DomainError, PermanentEventError, TransientError
+from koshiqon.common.errors import DomainError, PermanentEventError
 from koshiqon.common.events.contracts import REGISTRY, EventPayload, decode
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.kafka import new_producer
 from koshiqon.common.topics import dlq_topic, ensure_topics
+from koshiqon.common.transient import is_transient as _shared_is_transient
 
 log = logging.getLogger("koshiqon.consumer")
 
@@ -92,29 +93,8 @@ class _Retry(Exception):
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TransientError | OSError | TimeoutError | KafkaError):
-        return True
-    if isinstance(exc, OperationalError | DBAPIError) and (
-        getattr(exc, "connection_invalidated", False) or _is_transient_pg(exc.orig)
-    ):
-        return True
-    return _is_transient_pg(exc)
-
-
-def _is_transient_pg(exc: BaseException | None) -> bool:
-    transient = (
-        asyncpg.DeadlockDetectedError,
-        asyncpg.SerializationError,
-        asyncpg.TooManyConnectionsError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.ConnectionDoesNotExistError,
-        asyncpg.InterfaceError,
-        asyncpg.PostgresConnectionError,
-    )
-    if isinstance(exc, transient):
-        return True
-    cause = getattr(exc, "__cause__", None)
-    return isinstance(cause, transient)
+    """The shared classifier (`koshiqon.common.transient`), and the broker away."""
+    return isinstance(exc, KafkaError) or _shared_is_transient(exc)
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -133,7 +113,8 @@ class ConsumerRunner:
         self.config = config
         self._lock = asyncio.Lock()
         self._pending: dict[TopicPartition, int] = {}
-        self._attempts: dict[tuple[TopicPartition, int], int] = {}
+        self._attempts: dict[tuple[TopicPartition, int], int] = {}  # non-transient failures
+        self._failures: dict[tuple[TopicPartition, int], int] = {}  # every failure: backoff
         self._paused: dict[TopicPartition, float] = {}  # backing off until (monotonic time)
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -312,6 +293,7 @@ class ConsumerRunner:
                 return
             self._pending[tp] = record.offset + 1
             self._attempts.pop((tp, record.offset), None)
+            self._failures.pop((tp, record.offset), None)
         highwater = self._consumer.highwater(tp)
         if highwater is not None and records:
             lag = max(highwater - records[-1].offset - 1, 0)
@@ -356,17 +338,25 @@ class ConsumerRunner:
     async def _on_failure(
         self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], exc: Exception
     ) -> None:
-        attempt = self._attempts.get((tp, record.offset), 0) + 1
-        self._attempts[(tp, record.offset)] = attempt
-        retry = is_transient(exc) or (not is_permanent(exc) and attempt < self.config.max_attempts)
-        if retry:
+        """Retry (after a backoff) or dead-letter. A transient failure (the database or the
+        broker away, a failover's read-only transaction, a timeout, a deadlock...) is retried
+        for as long as it lasts and is not an attempt: `max_attempts` counts only the other
+        failures, so a failover never dead-letters a valid event. A permanent one (a domain
+        refusal, an undecodable event) is dead-lettered at once."""
+        key = (tp, record.offset)
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        delay = min(self.config.backoff_initial * 2 ** (failures - 1), self.config.backoff_max)
+        permanent = is_permanent(exc)
+        transient = not permanent and is_transient(exc)
+        attempt = self._attempts.get(key, 0) + (0 if transient else 1)
+        self._attempts[key] = attempt
+        if transient or (not permanent and attempt < self.config.max_attempts):
             metrics.CONSUMER_EVENTS.labels(self.group, "retried").inc()
-            delay = min(self.config.backoff_initial * 2 ** (attempt - 1), self.config.backoff_max)
             log.warning(
                 "consumer.retry",
                 extra={"group": self.group, "topic": tp.topic, "partition": tp.partition,
-                       "offset": record.offset, "attempt": attempt, "delay": delay,
-                       "error_type": type(exc).__name__},
+                       "offset": record.offset, "attempt": attempt, "failures": failures,
+                       "transient": transient, "delay": delay, "error_type": type(exc).__name__},
             )  # fmt: skip
             raise _Retry(delay) from exc
         try:
@@ -374,7 +364,7 @@ class ConsumerRunner:
         except Exception as dlq_exc:  # the DLQ is unreachable: keep the record, try again
             log.warning("consumer.dlq-failed", extra={"error": repr(dlq_exc)})
             await self._replace_dlq_producer()
-            raise _Retry(self.config.backoff_initial) from dlq_exc
+            raise _Retry(delay) from dlq_exc
 
     async def _replace_dlq_producer(self) -> None:
         """A producer whose send failed or hung may be wedged: start a fresh one."""

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 import orjson
-import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +21,7 @@ from koshiqon.common.errors import (
     NotFound,
     Unauthenticated,
 )
+from koshiqon.common.transient import is_transient
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://koshiqon.kz/problems/"
@@ -280,44 +278,12 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-# failures of the database connection or of a transaction the server aborted, not of the
-# request: a client that retries later succeeds, so they answer 503 with Retry-After, not 500
-_TRANSIENT_DATABASE = (
-    asyncpg.PostgresConnectionError,  # 08xxx, and a connection that died under the request
-    asyncpg.exceptions.OperatorInterventionError,  # 57xxx: shutdown, cannot connect now
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.TransactionRollbackError,  # 40xxx: serialization failure, deadlock
-    sqlalchemy.exc.TimeoutError,  # no pooled connection came free in time
-    # a migration changed a table under a running service: the connection's prepared
-    # statement fails once inside a transaction, and is prepared again on the retry
-    asyncpg.exceptions.InvalidCachedStatementError,
-    asyncpg.exceptions.OutdatedSchemaCacheError,
-)
-_NETWORK_ERRNOS = frozenset(
-    {
-        errno.ECONNREFUSED,
-        errno.ECONNRESET,
-        errno.ECONNABORTED,
-        errno.ETIMEDOUT,
-        errno.EHOSTUNREACH,
-        errno.ENETUNREACH,
-        errno.EPIPE,
-    }
-)
 RETRY_AFTER_SECONDS = 2
 
-
-def transient(exc: BaseException) -> bool:
-    """Whether `exc` is the database (or the network to it) failing for a while, seen
-    directly, through SQLAlchemy's wrapper, or as the cause of another error."""
-    if isinstance(exc, sqlalchemy.exc.DBAPIError):
-        return exc.connection_invalidated or transient(exc.orig or Exception())
-    if isinstance(exc, (*_TRANSIENT_DATABASE, ConnectionError, TimeoutError)):
-        return True
-    if isinstance(exc, OSError):  # a connect to several addresses fails with errno None
-        return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
-    cause = exc.__cause__
-    return cause is not None and transient(cause)
+# failures of the database connection or of a transaction the server aborted, not of the
+# request: a client that retries later succeeds, so they answer 503 with Retry-After, not
+# 500. The classifier is the one the consumer runner retries by (koshiqon.common.transient).
+transient = is_transient
 
 
 def _unavailable(request: Request, exc: Exception) -> Response:
