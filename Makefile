@@ -8,6 +8,8 @@ BOOTSTRAP := .local/bootstrap
 UV ?= $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
 RUN := $(UV) run --frozen
 export UV_PYTHON_DOWNLOADS := never
+# unset, KOSHIQON_ENV means prod (the development key and password refused): say dev
+export KOSHIQON_ENV ?= dev
 
 .PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench up
 

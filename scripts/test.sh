@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUN="${UV:-uv} run --frozen"
+export KOSHIQON_ENV=test  # unset means prod, which refuses the development key and password
 
 before=$($RUN koshiqon infra status 2>/dev/null | grep -c 'running' || true)
 cleanup() {

@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUN="${UV:-uv} run --frozen"
+export KOSHIQON_ENV="${KOSHIQON_ENV:-dev}"  # unset means prod, which refuses the development key
 
 $RUN koshiqon infra up || exit 1
 pids=()

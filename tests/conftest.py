@@ -9,6 +9,8 @@ import pytest
 
 from koshiqon.common.settings import DEFAULT_KAFKA_BOOTSTRAP, admin_dsn
 
+os.environ["KOSHIQON_ENV"] = "test"  # unset means prod; services started by tests inherit it
+
 
 @pytest.fixture(scope="session")
 def admin_database_url() -> str:

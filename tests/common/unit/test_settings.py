@@ -27,7 +27,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_defaults_work_for_local_development() -> None:
+def test_defaults_work_for_local_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOSHIQON_ENV", "dev")
     settings = QuotaSettings()
     assert settings.environment == "dev"
     assert settings.http_port == 8002
@@ -38,7 +39,36 @@ def test_defaults_work_for_local_development() -> None:
     assert settings.auth.uses_dev_key
 
 
+def test_an_unset_environment_is_production() -> None:
+    """Nothing said means production: the development key and password are refused until
+    dev or test is said (`make`, `./koshiqon` and the test suite say it)."""
+    with pytest.raises(ValidationError, match="development signing key") as refused:
+        QuotaSettings()
+    assert "KOSHIQON_ENV is unset, which means prod" in str(refused.value)
+
+
+def test_an_unset_environment_refuses_the_development_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QUOTA_AUTH__JWKS_URL", "https://idp.example.kz/.well-known/jwks.json")
+    with pytest.raises(ValidationError, match="development database password"):
+        QuotaSettings()
+    monkeypatch.setenv("QUOTA_DB_PASSWORD", "s3cret")
+    settings = QuotaSettings()
+    assert settings.environment == "prod"
+    assert settings.auth.accept_plain_jwt is False
+
+
+@pytest.mark.parametrize("environment", ["dev", "test"])
+def test_dev_or_test_said_accepts_the_development_secrets(
+    monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    monkeypatch.setenv("KOSHIQON_ENV", environment)
+    assert QuotaSettings().auth.uses_dev_key
+
+
 def test_service_prefix_and_shared_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOSHIQON_ENV", "dev")
     monkeypatch.setenv("DATABASE_URL", "postgresql://admin:pw@db.internal:5433/migration")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-0:9092,kafka-1:9092")
     monkeypatch.setenv("QUOTA_HTTP_PORT", "9000")
@@ -50,6 +80,7 @@ def test_service_prefix_and_shared_fallbacks(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_explicit_service_database_url_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOSHIQON_ENV", "dev")
     monkeypatch.setenv("QUOTA_DATABASE_URL", "postgresql://q:x@elsewhere:5432/quota")
     assert QuotaSettings().dsn() == "postgresql://q:x@elsewhere:5432/quota"
 
@@ -110,6 +141,7 @@ def test_plain_jwt_tokens_are_refused_in_production_unless_configured(
 
 
 def test_the_token_lifetime_cap_defaults_to_an_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOSHIQON_ENV", "test")
     assert QuotaSettings().auth.max_lifetime_seconds == 3600
     monkeypatch.setenv("QUOTA_AUTH__MAX_LIFETIME_SECONDS", "900")
     assert QuotaSettings().auth.max_lifetime_seconds == 900

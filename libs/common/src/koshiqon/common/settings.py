@@ -9,6 +9,10 @@ Every service subclasses `ServiceSettings` with its own prefix, e.g.::
 `QUOTA_DATABASE_URL`, `QUOTA_HTTP_PORT`, ... then configure it. Values shared by every
 service (the PostgreSQL server, the Kafka brokers, the environment) fall back to the
 unprefixed variables `DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS` and `KOSHIQON_ENV`.
+
+`KOSHIQON_ENV` unset means production (`prod`): the development signing key and database
+password are refused until dev or test is said. `make`, `./koshiqon` and `scripts/up.sh` say
+`dev`, `scripts/test.sh` and the test suite (tests/conftest.py) say `test`.
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "koshiqon"
     environment: Environment = Field(
-        default_factory=lambda: os.environ.get("KOSHIQON_ENV", "dev")  # type: ignore[arg-type]
+        default_factory=lambda: os.environ.get("KOSHIQON_ENV", "prod")  # type: ignore[arg-type]
     )
     database_url: PostgresDsn | None = None
     database_schema: str | None = Field(
@@ -111,15 +115,22 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_key_outside_dev(self) -> Self:
-        if self.environment not in ("dev", "test") and self.auth.uses_dev_key:
+        if self.environment in ("dev", "test"):
+            return self
+        where = f"the environment is {self.environment}" + (
+            "" if "KOSHIQON_ENV" in os.environ else " (KOSHIQON_ENV is unset, which means prod)"
+        )
+        if self.auth.uses_dev_key:
             raise ValueError(
-                "the development signing key is refused outside dev and test: "
-                "configure AUTH__JWKS_URL, AUTH__JWKS_PATH or AUTH__PUBLIC_KEY_PATH"
+                f"the development signing key is refused outside dev and test, and {where}:"
+                " configure AUTH__JWKS_URL, AUTH__JWKS_PATH or AUTH__PUBLIC_KEY_PATH, or on a"
+                " development machine set KOSHIQON_ENV=dev"
             )
-        if self.environment not in ("dev", "test") and (
-            self.db_password.get_secret_value() == DEV_ROLE_PASSWORD
-        ):
-            raise ValueError("the development database password is refused outside dev and test")
+        if self.db_password.get_secret_value() == DEV_ROLE_PASSWORD:
+            raise ValueError(
+                f"the development database password is refused outside dev and test, and {where}:"
+                " set <SERVICE>_DB_PASSWORD, or on a development machine KOSHIQON_ENV=dev"
+            )
         return self
 
     @property
