@@ -22,6 +22,11 @@ OUTBOX_OLDEST_AGE = Gauge(
 OUTBOX_PUBLISHED = Counter(
     "koshiqon_outbox_published_events_total", "Events the relay published", ["service"]
 )
+OUTBOX_PARKED = Counter(
+    "koshiqon_outbox_parked_total",
+    "Outbox rows the relay gave up on after max_attempts (listed by `koshiqon outbox parked`)",
+    ["service"],
+)
 OUTBOX_RELAY_ACTIVE = Gauge(
     "koshiqon_outbox_relay_active", "1 while this process holds the relay lock", ["service"]
 )

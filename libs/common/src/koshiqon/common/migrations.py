@@ -294,3 +294,28 @@ def add_outbox_retention_index(op: SupportsExecute) -> None:
 def drop_outbox_retention_index(op: SupportsExecute) -> None:
     """The downgrade of `add_outbox_retention_index`."""
     op.execute(text("DROP INDEX ix_outbox_published_at"))
+
+
+def add_outbox_parking(op: SupportsExecute) -> None:
+    """For registration's revision 0005 and quota's 0004: `outbox.attempts`, `last_error`
+    and `parked_at`, and an index of the parked rows. The relay parks a row the broker
+    refuses for good after its max_attempts (`koshiqon.common.outbox`). Adding columns with
+    constant defaults rewrites nothing."""
+    op.execute(
+        text(
+            "ALTER TABLE outbox ADD COLUMN attempts INTEGER DEFAULT 0 NOT NULL,"
+            " ADD COLUMN last_error TEXT, ADD COLUMN parked_at TIMESTAMP WITH TIME ZONE"
+        )
+    )
+    op.execute(text("CREATE INDEX ix_outbox_parked ON outbox (id) WHERE parked_at IS NOT NULL"))
+
+
+def drop_outbox_parking(op: SupportsExecute) -> None:
+    """The downgrade of `add_outbox_parking`."""
+    op.execute(text("DROP INDEX ix_outbox_parked"))
+    op.execute(
+        text(
+            "ALTER TABLE outbox DROP COLUMN attempts, DROP COLUMN last_error,"
+            " DROP COLUMN parked_at"
+        )
+    )

@@ -1,4 +1,5 @@
-"""The `koshiqon` console script: `token`, `dlq replay`, `infra up|down|reset|status`."""
+"""The `koshiqon` console script: `token`, `dlq replay`, `outbox parked`,
+`infra up|down|reset|status`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from koshiqon.common import dlq
+from koshiqon.common import dlq, outbox
 from koshiqon.devtools import token as auth_cli
 from koshiqon.devtools.infra import cli as infra_cli
 
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     auth_cli.add_parser(subparsers)
     dlq.add_parser(subparsers)
+    outbox.add_parser(subparsers)
     infra_cli.add_parser(subparsers)
     return parser
 

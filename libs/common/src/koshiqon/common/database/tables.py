@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     Uuid,
     func,
     text,
@@ -52,12 +53,18 @@ def add_platform_tables(metadata: MetaData) -> None:
         Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
+        # a row the broker refuses for good (too large, say) is parked after the relay's
+        # max_attempts: no longer fetched, listed by `koshiqon outbox parked`
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("last_error", Text),
+        Column("parked_at", DateTime(timezone=True)),
         Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
         # the retention delete's: published rows by age
         Index(
             "ix_outbox_published_at", "published_at",
             postgresql_where=text("published_at IS NOT NULL"),
         ),
+        Index("ix_outbox_parked", "id", postgresql_where=text("parked_at IS NOT NULL")),
         # values move to the TOAST table, so marking a row published rewrites ~150 bytes,
         # not the whole event: the relay's UPDATE stays cheap whatever the payload size
         postgresql_with={

@@ -1,109 +1,28 @@
-"""The transactional outbox: events are rows written in the same transaction as the state
-change that caused them, and one relay per service publishes them to Kafka.
-
-Ordering: rows are claimed in id order, one aggregate's writes serialize on that
-aggregate's row lock, and each drain reads one snapshot (a late commit with a lower id waits
-for the next drain together with everything committed after it), so one key's events reach
-Kafka in the order they were committed.
-Delivery is at least once (a crash between the broker's acknowledgement and marking the
-row published republishes it); consumers deduplicate by event id.
-"""
+"""The relay: one per service leads (a PostgreSQL advisory lock), drains the outbox into
+Kafka in pipelined batches, parks rows refused for good, and deletes published rows past
+retention on a task of its own."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError
 from aiokafka.structs import RecordMetadata
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from koshiqon.common import metrics
-from koshiqon.common.database.driver import Connection as DriverConnection
-from koshiqon.common.database.driver import driver_connection
 from koshiqon.common.database.roles import asyncpg_dsn
-from koshiqon.common.events.contracts import REGISTRY
-from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.kafka import new_producer
+from koshiqon.common.outbox.lag import lag
 
 log = logging.getLogger("koshiqon.outbox")
-
-# one round trip: the rows and the wake-up of the relay (delivered when the transaction
-# commits; PostgreSQL folds a transaction's identical notifications into one)
-_INSERT_AND_NOTIFY = (
-    "WITH inserted AS ("
-    " INSERT INTO outbox (event_id, topic, key, event_type, value, headers)"
-    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[],"
-    "  $6::jsonb[])"
-    " RETURNING 1) "
-    "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT count(*) FROM inserted) AS n"
-)
-
-
-async def add(target: AsyncSession | AsyncConnection | DriverConnection, *events: Envelope) -> None:
-    """Write events into the outbox inside the caller's transaction: a SQLAlchemy session's or
-    Core connection's, or an asyncpg connection's. Nothing is published unless that
-    transaction commits."""
-    if not events:
-        return
-    conn = await driver_connection(target)
-    await conn.execute(_INSERT_AND_NOTIFY, *_outbox_columns(events))
-
-
-def _outbox_columns(events: Sequence[Envelope]) -> tuple[list[Any], ...]:
-    return (
-        [event.id for event in events],
-        [REGISTRY.get(event.type).topic for event in events],
-        [event.subject for event in events],
-        [event.type for event in events],
-        [event.to_bytes() for event in events],
-        [orjson.dumps(_headers(event)).decode() for event in events],
-    )
-
-
-def _headers(event: Envelope) -> dict[str, str]:
-    """CloudEvents attributes a consumer can route on without parsing the value."""
-    return {
-        "ce_id": str(event.id),
-        "ce_type": event.type,
-        "ce_source": event.source,
-        "ce_specversion": event.specversion,
-        "content-type": "application/cloudevents+json",
-        "correlationid": event.correlationid,
-        "traceparent": event.traceparent,
-    }
-
-
-@dataclass(frozen=True)
-class Lag:
-    unpublished: int
-    oldest_age_seconds: float
-
-
-async def lag(conn: asyncpg.Connection) -> Lag:
-    row = await conn.fetchrow(
-        "SELECT count(*) AS n, "
-        "coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age "
-        "FROM outbox WHERE published_at IS NULL"
-    )
-    assert row is not None
-    return Lag(unpublished=int(row["n"]), oldest_age_seconds=float(row["age"]))
-
-
-async def outbox_lag(dsn: str, *, schema: str) -> Lag:
-    """The lag of one service's outbox, on a connection of its own (for health and tests)."""
-    conn = await asyncpg.connect(asyncpg_dsn(dsn), server_settings={"search_path": schema})
-    try:
-        return await lag(conn)
-    finally:
-        await conn.close()
 
 
 @dataclass(frozen=True)
@@ -124,6 +43,9 @@ class RelayConfig:
     # a producer that has not acknowledged a batch by then is replaced (its sequence state may
     # be wedged after a broker restart, aiokafka issue 1017); the batch is sent again
     ack_timeout: float = 60.0
+    # a row refused for good (`_REFUSED_FOR_GOOD`) this many times is parked: no longer
+    # fetched, counted in koshiqon_outbox_parked_total, listed by `koshiqon outbox parked`
+    max_attempts: int = 5
 
 
 ProducerFactory = Callable[[], AIOKafkaProducer]
@@ -133,10 +55,16 @@ class ProducerStalled(Exception):
     """The producer stopped acknowledging: it is replaced and the rows are sent again."""
 
 
+# what the broker or the producer says of one record that no retry can change (it is over
+# the size limit, its topic name is invalid); anything else is the producer's or the broker's
+# trouble, and the whole drain is tried again with a new producer
+_REFUSED_FOR_GOOD = (MessageSizeTooLargeError, InvalidTopicError)
+
+
 @dataclass
 class _Batch:
     ids: list[int]
-    acks: asyncio.Future[list[RecordMetadata]]
+    acks: asyncio.Future[list[RecordMetadata | BaseException]]
 
 
 class OutboxRelay:
@@ -261,6 +189,12 @@ class OutboxRelay:
         try:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 await self._pipeline(conn, producer, marker, in_flight)
+        except Exception:
+            # what was acknowledged or refused is recorded before the next drain's snapshot
+            with contextlib.suppress(Exception):
+                await marker.flush()
+            raise
+        else:
             await marker.flush()
         finally:
             for batch in in_flight:  # a failure abandons them: they are sent again
@@ -293,12 +227,20 @@ class OutboxRelay:
                     continue
                 oldest = in_flight.pop(0)
                 try:
-                    await asyncio.wait_for(asyncio.shield(oldest.acks), self.config.ack_timeout)
+                    results = await asyncio.wait_for(
+                        asyncio.shield(oldest.acks), self.config.ack_timeout
+                    )
                 except TimeoutError:
                     raise ProducerStalled(
                         f"no acknowledgement within {self.config.ack_timeout:.0f}s"
                     ) from None
-                marker.mark(oldest.ids)
+                published, refused, failure = _sort_out(oldest.ids, results)
+                if published:
+                    marker.mark(published)
+                if refused:
+                    marker.refuse(refused, max_attempts=self.config.max_attempts)
+                if failure is not None:
+                    raise failure
         finally:
             if fetching is not None:  # let it end, so the snapshot's rollback finds conn idle
                 fetching.cancel()
@@ -307,7 +249,7 @@ class OutboxRelay:
     async def _fetch(self, conn: asyncpg.Connection, *, after: int) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await conn.fetch(
             "SELECT id, topic, key, value, headers FROM outbox "
-            "WHERE published_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
+            "WHERE published_at IS NULL AND parked_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
             after,
             self.config.batch_size,
         )
@@ -315,15 +257,23 @@ class OutboxRelay:
 
     @staticmethod
     async def _send(producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> _Batch:
-        futures = []
+        futures: list[asyncio.Future[RecordMetadata]] = []
         for row in rows:
             headers = [(k, v.encode()) for k, v in orjson.loads(row["headers"]).items()]
-            futures.append(
-                await producer.send(
-                    row["topic"], row["value"], key=row["key"].encode(), headers=headers
+            try:
+                futures.append(
+                    await producer.send(
+                        row["topic"], row["value"], key=row["key"].encode(), headers=headers
+                    )
                 )
-            )
-        return _Batch(ids=[row["id"] for row in rows], acks=asyncio.gather(*futures))
+            except _REFUSED_FOR_GOOD as exc:  # over the producer's max_request_size, say
+                refused: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+                refused.set_exception(exc)
+                futures.append(refused)
+        return _Batch(
+            ids=[row["id"] for row in rows],
+            acks=asyncio.gather(*futures, return_exceptions=True),
+        )
 
     async def _housekeep_until_stopped(self, stop: asyncio.Event) -> None:
         conn: asyncpg.Connection | None = None
@@ -364,6 +314,28 @@ class OutboxRelay:
         metrics.OUTBOX_OLDEST_AGE.labels(self.config.service).set(current.oldest_age_seconds)
 
 
+def _sort_out(
+    ids: list[int], results: list[RecordMetadata | BaseException]
+) -> tuple[list[int], list[tuple[int, str]], BaseException | None]:
+    """The acknowledged rows, those refused for good with their error, and any other
+    failure. The first two are recorded whatever the third; that one then fails the drain,
+    as before: the producer is replaced and the unacknowledged rows are sent again. (After
+    the broker refused a record, the idempotent producer's next batches to that partition
+    fail out of sequence: that replaces it.) A row refused for good is tried again in the
+    next drains until parked; once parked, its key's later events go on without it."""
+    published: list[int] = []
+    refused: list[tuple[int, str]] = []
+    failure: BaseException | None = None
+    for row_id, result in zip(ids, results, strict=True):
+        if isinstance(result, _REFUSED_FOR_GOOD):
+            refused.append((row_id, f"{type(result).__name__}: {result}"[:2000]))
+        elif isinstance(result, BaseException):
+            failure = failure or result
+        else:
+            published.append(row_id)
+    return published, refused, failure
+
+
 class _Marker:
     """Marks acknowledged rows published on a connection of its own, one statement after the
     other, while the relay goes on fetching and sending the next batches."""
@@ -383,6 +355,34 @@ class _Marker:
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
         )
         metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(ids))
+
+    def refuse(self, refused: list[tuple[int, str]], *, max_attempts: int) -> None:
+        self._last = asyncio.create_task(self._refuse_after(self._last, refused, max_attempts))
+
+    async def _refuse_after(
+        self,
+        previous: asyncio.Task[None] | None,
+        refused: list[tuple[int, str]],
+        max_attempts: int,
+    ) -> None:
+        if previous is not None:
+            await previous
+        rows = await self._conn.fetch(
+            "UPDATE outbox AS o SET attempts = o.attempts + 1, last_error = f.error, "
+            "parked_at = CASE WHEN o.attempts + 1 >= $3 THEN now() END "
+            "FROM unnest($1::bigint[], $2::text[]) AS f(id, error) WHERE o.id = f.id "
+            "RETURNING o.id, o.attempts, o.parked_at IS NOT NULL AS parked",
+            [row_id for row_id, _ in refused],
+            [error for _, error in refused],
+            max_attempts,
+        )
+        for row in rows:
+            extra = {"outbox_id": row["id"], "attempts": row["attempts"]}
+            if row["parked"]:
+                metrics.OUTBOX_PARKED.labels(self._service).inc()
+                log.error("outbox.row-parked", extra=extra)
+            else:
+                log.warning("outbox.row-refused", extra=extra)
 
     async def flush(self) -> None:
         if self._last is not None:
