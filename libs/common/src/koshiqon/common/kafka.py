@@ -3,9 +3,14 @@ benchmarks, so that a baseline measures exactly what production runs."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+
+log = logging.getLogger("koshiqon.kafka")
 
 
 def producer_settings(bootstrap: str, *, client_id: str) -> dict[str, Any]:
@@ -27,3 +32,23 @@ def producer_settings(bootstrap: str, *, client_id: str) -> dict[str, Any]:
 
 def new_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(**producer_settings(bootstrap, client_id=client_id))
+
+
+async def stop_producer(producer: AIOKafkaProducer, *, grace: float) -> None:
+    """Stop `producer` for good. stop() first flushes what is pending, so a wedged producer's
+    stop() never ends, and cancelling it (wait_for) leaves the sender task running and the
+    connections open. When stop() has not finished within `grace` seconds, cancel the sender task
+    and close the client's connections ourselves; records still pending are abandoned (the
+    outbox sends them again)."""
+    try:
+        await asyncio.wait_for(producer.stop(), timeout=grace)
+        return
+    except Exception as exc:  # TimeoutError, or whatever a broken producer raises
+        log.warning("kafka.producer-stop-forced", extra={"error": repr(exc)})
+    sender = getattr(producer, "_sender", None)
+    task: asyncio.Task[Any] | None = getattr(sender, "sender_task", None)
+    if task is not None and not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=grace)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(producer.client.close(), timeout=grace)

@@ -19,7 +19,7 @@ from aiokafka.structs import RecordMetadata
 
 from koshiqon.common import metrics
 from koshiqon.common.database.roles import asyncpg_dsn
-from koshiqon.common.kafka import new_producer
+from koshiqon.common.kafka import new_producer, stop_producer
 from koshiqon.common.outbox.lag import lag
 
 log = logging.getLogger("koshiqon.outbox")
@@ -43,6 +43,9 @@ class RelayConfig:
     # a producer that has not acknowledged a batch by then is replaced (its sequence state may
     # be wedged after a broker restart, aiokafka issue 1017); the batch is sent again
     ack_timeout: float = 60.0
+    # how long a replaced producer may take to stop before its sender task is cancelled and
+    # its connections closed regardless
+    producer_close_timeout: float = 10.0
     # a row refused for good (`_REFUSED_FOR_GOOD`) this many times is parked: no longer
     # fetched, counted in koshiqon_outbox_parked_total, listed by `koshiqon outbox parked`
     max_attempts: int = 5
@@ -156,8 +159,7 @@ class OutboxRelay:
                 log.warning("outbox.producer-failed", extra={"error": repr(exc)})
                 await _sleep_or_stop(stop, 0.5)
             finally:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(producer.stop(), timeout=10)
+                await stop_producer(producer, grace=self.config.producer_close_timeout)
 
     async def _start_producer(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
         delay = 0.2
@@ -168,8 +170,7 @@ class OutboxRelay:
                 return producer
             except Exception as exc:
                 log.warning("outbox.producer-start-failed", extra={"error": repr(exc)})
-                with contextlib.suppress(Exception):
-                    await producer.stop()
+                await stop_producer(producer, grace=self.config.producer_close_timeout)
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 5.0)
         return None
