@@ -37,7 +37,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from koshiqon.common import logs, metrics
+from koshiqon.common import health, logs, metrics
 from koshiqon.common.errors import DomainError, PermanentEventError
 from koshiqon.common.events.contracts import REGISTRY, EventPayload, decode
 from koshiqon.common.events.envelope import Envelope
@@ -81,6 +81,8 @@ class ConsumerConfig:
     heartbeat_interval_ms: int = 3_000
     kafka_timeout: float = 60.0  # a DLQ send or an offset commit that takes longer failed
     rejoin_timeout: float = 60.0  # out of the group this long: the consumer is replaced
+    # replicas of `<group>.dlq` when the consumer creates it; None: the broker's default
+    dlq_replication_factor: int | None = None
     after_commit: AfterCommit | None = field(default=None, repr=False)
 
 
@@ -123,11 +125,17 @@ class ConsumerRunner:
         self._in_group = False
         self._out_since = time.monotonic()
         self.revocations = 0  # rebalances that took partitions away from this consumer
+        self.start_failures = 0  # starts that failed (the broker away, the DLQ refused)
         self.commit_failures = 0  # offset commits that failed (their offsets stay pending)
 
     @property
     def group(self) -> str:
         return self.subscription.group
+
+    def readiness_check(self) -> health.ReadinessCheck:
+        """Fails while the group's dead-letter topic is missing (the consumer does not
+        consume without it). For the readiness probe of the process running this consumer."""
+        return health.dlq_check(self.config.bootstrap, self.group)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop`. Brokers that are away at the start, or when a consumer is
@@ -141,10 +149,15 @@ class ConsumerRunner:
 
     async def _start(self, stop: asyncio.Event) -> bool:
         """The dead-letter topic and producer (once), then a new consumer; on a broker
-        error, a pause and False."""
+        error, or a dead-letter topic the broker refuses to create, a pause and False: the
+        consumer does not consume while it could not set a poison event aside."""
         try:
             if self._producer is None:
-                await ensure_topics(self.config.bootstrap, [dlq_topic(self.group)])
+                await ensure_topics(
+                    self.config.bootstrap,
+                    [dlq_topic(self.group)],
+                    replication_factor=self.config.dlq_replication_factor,
+                )
                 producer = new_producer(self.config.bootstrap, client_id=f"{self.group}-dlq")
                 try:
                     await producer.start()
@@ -158,6 +171,7 @@ class ConsumerRunner:
             await self._consumer.start()
             return True
         except KafkaError as exc:
+            self.start_failures += 1
             log.warning("consumer.start-failed", extra={"group": self.group, "error": repr(exc)})
             await self._close_consumer()
             with contextlib.suppress(TimeoutError):

@@ -22,7 +22,7 @@ from aiokafka.client import AIOKafkaClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from koshiqon.common import migrations
+from koshiqon.common import migrations, topics
 
 log = logging.getLogger("koshiqon.health")
 
@@ -104,6 +104,39 @@ class KafkaCheck:
 
 def kafka_check(bootstrap: str, *, name: str = "kafka") -> ReadinessCheck:
     return KafkaCheck(bootstrap, name=name)
+
+
+class TopicCheck:
+    """A topic exists on the brokers (`list_topics`). A good answer is trusted for
+    `cache_seconds`, as for `KafkaCheck`; a missing topic shows at the next call."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, *, name: str, cache_seconds: float = KAFKA_CACHE_SECONDS
+    ) -> None:
+        self.name = name
+        self.topic = topic
+        self._bootstrap = bootstrap
+        self._cache_seconds = cache_seconds
+        self._good_until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> None:
+        if time.monotonic() < self._good_until:
+            return
+        async with self._lock:
+            if time.monotonic() < self._good_until:
+                return
+            if not await topics.topic_exists(self._bootstrap, self.topic):
+                raise NotReady(f"topic {self.topic} is missing")
+            self._good_until = time.monotonic() + self._cache_seconds
+
+
+def dlq_check(bootstrap: str, group: str) -> ReadinessCheck:
+    """The dead-letter topic of consumer group `group` exists: without it the group's
+    consumer cannot set a poison event aside, so it does not consume (it retries creating the
+    topic). A check of the process that runs the consumer — the worker — not of the API,
+    whose requests do not depend on it."""
+    return TopicCheck(bootstrap, topics.dlq_topic(group).name, name=f"dlq:{group}")
 
 
 class MigrationsCheck:
