@@ -1,24 +1,6 @@
-"""The idempotent consumer: a consumer group whose every event is handled in one database
-transaction together with its row in `processed_events`.
-
-- an event id already in `processed_events` for this consumer is skipped;
-- offsets are committed only after the database commit;
-- transient errors (`koshiqon.common.transient`, the classifier the HTTP layer answers 503
-  by, and the broker away) are retried for as long as they last, without counting as
-  attempts, with
-  capped exponential backoff: the failed partition is sought back to the failed offset and
-  paused until its retry time, while the consumer keeps polling and handling the others (no
-  sleep under the batch lock, so neither the other partitions nor a rebalance wait on it);
-- permanent errors (an undecodable record, an unknown type or version, a domain refusal) and
-  other errors that fail `max_attempts` times go to `<group>.dlq` with the error in headers;
-- a rebalance waits for the batch in flight and commits; `stop` finishes the batch, commits
-  and closes;
-- a consumer that has not joined its group `rejoin_timeout` after starting or after losing
-  its partitions is closed and replaced by a new one, which rejoins and resumes from the
-  committed offsets. aiokafka can stay out of its group for good after a broker restart
-  (aio-libs/aiokafka#1154) while polling returns nothing and raises nothing; the
-  replacement is the way out that uses public API only.
-"""
+"""The consumer runner: polls a group's topics, handles each event in one transaction with its
+`processed_events` row, backs a failing partition off, dead-letters, commits. The behaviour
+is described in the package's docstring (`koshiqon.common.consumer`)."""
 
 from __future__ import annotations
 
@@ -26,10 +8,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -38,69 +18,20 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from koshiqon.common import health, logs, metrics
-from koshiqon.common.errors import DomainError, PermanentEventError
-from koshiqon.common.events.contracts import REGISTRY, EventPayload, decode
+from koshiqon.common.consumer.config import ConsumerConfig, Subscription
+from koshiqon.common.consumer.failures import (
+    DLQ_HEADER_PREFIX,
+    Retry,
+    error_headers,
+    is_permanent,
+    is_transient,
+)
+from koshiqon.common.events.contracts import REGISTRY, decode
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.kafka import new_producer
 from koshiqon.common.topics import dlq_topic, ensure_topics
-from koshiqon.common.transient import is_transient as _shared_is_transient
 
 log = logging.getLogger("koshiqon.consumer")
-
-DLQ_HEADER_PREFIX = "dlq."
-
-
-class EventHandler(Protocol):
-    async def __call__(
-        self, session: AsyncSession, envelope: Envelope, payload: EventPayload
-    ) -> None: ...
-
-
-AfterCommit = Callable[[Envelope], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """What one consumer group handles: event type → handler. Types it has no handler for
-    are acknowledged and ignored; types no contract knows are dead-lettered."""
-
-    group: str
-    topics: Sequence[str]
-    handlers: Mapping[str, EventHandler]
-
-
-@dataclass
-class ConsumerConfig:
-    bootstrap: str
-    max_records: int = 500
-    poll_timeout_ms: int = 500
-    max_attempts: int = 5
-    backoff_initial: float = 0.2
-    backoff_max: float = 30.0
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3_000
-    kafka_timeout: float = 60.0  # a DLQ send or an offset commit that takes longer failed
-    rejoin_timeout: float = 60.0  # out of the group this long: the consumer is replaced
-    # replicas of `<group>.dlq` when the consumer creates it; None: the broker's default
-    dlq_replication_factor: int | None = None
-    after_commit: AfterCommit | None = field(default=None, repr=False)
-
-
-class _Retry(Exception):
-    """The record must be handled again, `delay` seconds from now."""
-
-    def __init__(self, delay: float) -> None:
-        super().__init__(delay)
-        self.delay = delay
-
-
-def is_transient(exc: BaseException) -> bool:
-    """The shared classifier (`koshiqon.common.transient`), and the broker away."""
-    return isinstance(exc, KafkaError) or _shared_is_transient(exc)
-
-
-def is_permanent(exc: BaseException) -> bool:
-    return isinstance(exc, PermanentEventError | DomainError)
 
 
 class ConsumerRunner:
@@ -302,7 +233,7 @@ class ConsumerRunner:
         for record in records:
             try:
                 await self._handle_record(record)
-            except _Retry as retry:
+            except Retry as retry:
                 self._back_off(tp, record.offset, retry.delay)
                 return
             self._pending[tp] = record.offset + 1
@@ -372,13 +303,13 @@ class ConsumerRunner:
                        "offset": record.offset, "attempt": attempt, "failures": failures,
                        "transient": transient, "delay": delay, "error_type": type(exc).__name__},
             )  # fmt: skip
-            raise _Retry(delay) from exc
+            raise Retry(delay) from exc
         try:
             await self._dead_letter(record, exc)
         except Exception as dlq_exc:  # the DLQ is unreachable: keep the record, try again
             log.warning("consumer.dlq-failed", extra={"error": repr(dlq_exc)})
             await self._replace_dlq_producer()
-            raise _Retry(delay) from dlq_exc
+            raise Retry(delay) from dlq_exc
 
     async def _replace_dlq_producer(self) -> None:
         """A producer whose send failed or hung may be wedged: start a fresh one."""
@@ -393,7 +324,7 @@ class ConsumerRunner:
         assert self._producer is not None
         headers = [
             *[(k, v) for k, v in (record.headers or ()) if not k.startswith(DLQ_HEADER_PREFIX)],
-            *[(DLQ_HEADER_PREFIX + k, v.encode()) for k, v in _error_headers(self.group, record, exc).items()],  # noqa: E501
+            *[(DLQ_HEADER_PREFIX + k, v.encode()) for k, v in error_headers(self.group, record, exc).items()],  # noqa: E501
         ]  # fmt: skip
         await asyncio.wait_for(
             self._producer.send_and_wait(
@@ -439,20 +370,6 @@ class ConsumerRunner:
         """Partitions taken away: their pending offsets go with them."""
         for tp in revoked:
             self._pending.pop(tp, None)
-
-
-def _error_headers(
-    group: str, record: ConsumerRecord[bytes, bytes], exc: Exception
-) -> dict[str, str]:
-    return {
-        "original.topic": record.topic,
-        "original.partition": str(record.partition),
-        "original.offset": str(record.offset),
-        "group": group,
-        "error.type": type(exc).__name__,
-        "error.message": str(exc)[:1000],
-        "failed-at": datetime.now(UTC).isoformat(),
-    }
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -1,0 +1,49 @@
+"""What a consumer group handles (`Subscription`) and how its runner behaves
+(`ConsumerConfig`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from koshiqon.common.events.contracts import EventPayload
+from koshiqon.common.events.envelope import Envelope
+
+
+class EventHandler(Protocol):
+    async def __call__(
+        self, session: AsyncSession, envelope: Envelope, payload: EventPayload
+    ) -> None: ...
+
+
+AfterCommit = Callable[[Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one consumer group handles: event type → handler. Types it has no handler for
+    are acknowledged and ignored; types no contract knows are dead-lettered."""
+
+    group: str
+    topics: Sequence[str]
+    handlers: Mapping[str, EventHandler]
+
+
+@dataclass
+class ConsumerConfig:
+    bootstrap: str
+    max_records: int = 500
+    poll_timeout_ms: int = 500
+    max_attempts: int = 5
+    backoff_initial: float = 0.2
+    backoff_max: float = 30.0
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    kafka_timeout: float = 60.0  # a DLQ send or an offset commit that takes longer failed
+    rejoin_timeout: float = 60.0  # out of the group this long: the consumer is replaced
+    # replicas of `<group>.dlq` when the consumer creates it; None: the broker's default
+    dlq_replication_factor: int | None = None
+    after_commit: AfterCommit | None = field(default=None, repr=False)
