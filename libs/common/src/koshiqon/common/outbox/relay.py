@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import orjson
@@ -151,7 +152,7 @@ class OutboxRelay:
             try:
                 while not stop.is_set():
                     self._wake.clear()
-                    await self._drain(conn, producer, marker)
+                    await self._drain(conn, producer, marker, stop)
                     await _wait_any(stop, self._wake, self.config.poll_interval)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 raise
@@ -166,8 +167,11 @@ class OutboxRelay:
         while not stop.is_set():
             producer = self._producer_factory()
             try:
-                await producer.start()
-                return producer
+                if await _first_or_stop(producer.start(), stop):
+                    return producer
+                # stopped first: a start that gets no answer waits out request_timeout_ms
+                await stop_producer(producer, grace=self.config.producer_close_timeout)
+                return None
             except Exception as exc:
                 log.warning("outbox.producer-start-failed", extra={"error": repr(exc)})
                 await stop_producer(producer, grace=self.config.producer_close_timeout)
@@ -176,7 +180,11 @@ class OutboxRelay:
         return None
 
     async def _drain(
-        self, conn: asyncpg.Connection, producer: AIOKafkaProducer, marker: _Marker
+        self,
+        conn: asyncpg.Connection,
+        producer: AIOKafkaProducer,
+        marker: _Marker,
+        stop: asyncio.Event,
     ) -> None:
         """Publish every unpublished row visible now, keeping several batches in flight; a
         row is marked published only after the broker acknowledged it.
@@ -189,7 +197,7 @@ class OutboxRelay:
         in_flight: list[_Batch] = []
         try:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                await self._pipeline(conn, producer, marker, in_flight)
+                await self._pipeline(conn, producer, marker, in_flight, stop)
         except Exception:
             # what was acknowledged or refused is recorded before the next drain's snapshot
             with contextlib.suppress(Exception):
@@ -207,6 +215,7 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         marker: _Marker,
         in_flight: list[_Batch],
+        stop: asyncio.Event,
     ) -> None:
         """Fetch batch n+1 while batch n is handed to the producer; await acknowledgements
         only when `max_batches_in_flight` batches are out."""
@@ -215,6 +224,12 @@ class OutboxRelay:
         )
         try:
             while fetching is not None or in_flight:
+                if fetching is not None and stop.is_set():
+                    # stopping: no further batch; those in flight are awaited and marked
+                    fetching.cancel()
+                    await asyncio.wait([fetching])
+                    fetching = None
+                    continue
                 if fetching is not None and len(in_flight) < self.config.max_batches_in_flight:
                     rows = await fetching
                     full = len(rows) == self.config.batch_size
@@ -397,6 +412,23 @@ class _Marker:
                 await self._last
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._conn.close(), timeout=5)
+
+
+async def _first_or_stop(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `work` unless `stop` is set first (then cancel it): whether it completed."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+    if task.cancelled():
+        return False
+    task.result()  # raises what start() raised
+    return True
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
