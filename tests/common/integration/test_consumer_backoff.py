@@ -110,3 +110,59 @@ async def test_a_failing_partition_backs_off_while_the_others_are_handled(
             text("SELECT seq FROM effects WHERE counter = 'slow' ORDER BY id")
         )
         assert [r[0] for r in rows] == [0, 1, 2, 3, 4]
+
+
+async def test_a_rebalance_does_not_wait_for_a_backoff(
+    ws: Workspace, bootstrap: str, producer: AIOKafkaProducer
+) -> None:
+    """A member joins while a partition backs off for 20 s: the rebalance completes well
+    before the backoff ends (before, the revocation waited for the sleep under the lock, and
+    with the default 10 s session the waiting member was evicted), and the failing events are
+    still handled once, in order, wherever the partition went."""
+    payload, topic = fresh_contract(partitions=2)
+    await create_topic(bootstrap, topic)
+    failures: list[float] = []
+
+    async def handler(session: AsyncSession, envelope: Envelope, data: EventPayload) -> None:
+        assert isinstance(data, Counted)
+        if data.counter == "slow" and (not failures or time.monotonic() < failures[0] + 3):
+            failures.append(time.monotonic())
+            raise TransientError("the database is failing over")
+        await record_effect(session, envelope, data)
+
+    for seq in range(3):
+        e = counted(payload, key="slow", seq=seq)
+        await producer.send_and_wait(topic.name, e.to_bytes(), key=b"slow", partition=0)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    config = ConsumerConfig(  # a session long enough that only a wait on the backoff is slow
+        bootstrap=bootstrap, backoff_initial=20.0, backoff_max=20.0, session_timeout_ms=30_000
+    )
+    subscription = Subscription(
+        group=group, topics=[topic.name], handlers={payload.contract.type: handler}
+    )
+    stop = asyncio.Event()
+    first = ConsumerRunner(subscription, ws.sessions, config)
+    second = ConsumerRunner(subscription, ws.sessions, config)
+    tasks = [asyncio.create_task(first.run(stop))]
+    try:
+
+        async def failed_once() -> bool:
+            return bool(failures)
+
+        await wait_for(failed_once, timeout=60)
+        joined_at = time.monotonic()
+        tasks.append(asyncio.create_task(second.run(stop)))
+        await asyncio.wait_for(second.assigned.wait(), timeout=60)
+        rebalance = time.monotonic() - joined_at
+        assert rebalance < 12.0, f"the rebalance waited {rebalance:.1f} s on a backoff"
+
+        async def all_handled() -> bool:
+            return await ws.scalar("SELECT count(*) FROM effects") == 3
+
+        await wait_for(all_handled, timeout=90)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+    async with ws.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT seq FROM effects ORDER BY id"))
+        assert [r[0] for r in rows] == [0, 1, 2]
