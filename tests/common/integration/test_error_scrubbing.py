@@ -129,3 +129,29 @@ async def test_log_lines_of_configure_carry_no_database_detail(
     assert_no_personal_data("\n".join(lines))
     assert "UniqueViolationError" in lines[0]  # the traceback is still there, scrubbed
     assert "persons_iin_key" in lines[1]
+
+
+async def test_a_dead_letters_headers_carry_no_database_detail(ws: Workspace) -> None:
+    """What the consumer runner puts in `dlq.error.message` when a handler fails with the
+    database's refusal: the constraint, not the key's value."""
+    from aiokafka.structs import ConsumerRecord
+
+    from koshiqon.common.consumer.failures import error_headers
+
+    error = await unique_violation(ws)
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        topic="registration.v1",
+        partition=0,
+        offset=7,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=b"{}",
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=2,
+        headers=[],
+    )
+    headers = error_headers("quota", record, error)
+    assert_no_personal_data(headers["error.message"])
+    assert "persons_iin_key" in headers["error.message"]

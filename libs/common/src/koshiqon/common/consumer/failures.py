@@ -9,6 +9,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from koshiqon.common.errors import DomainError, PermanentEventError
+from koshiqon.common.logs import safe_error_text
 from koshiqon.common.transient import is_transient as shared_is_transient
 
 DLQ_HEADER_PREFIX = "dlq."
@@ -40,6 +41,6 @@ def error_headers(
         "original.offset": str(record.offset),
         "group": group,
         "error.type": type(exc).__name__,
-        "error.message": str(exc)[:1000],
+        "error.message": safe_error_text(exc)[:1000],  # no database values (item 20)
         "failed-at": datetime.now(UTC).isoformat(),
     }
