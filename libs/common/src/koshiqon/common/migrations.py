@@ -315,7 +315,6 @@ def drop_outbox_parking(op: SupportsExecute) -> None:
     op.execute(text("DROP INDEX ix_outbox_parked"))
     op.execute(
         text(
-            "ALTER TABLE outbox DROP COLUMN attempts, DROP COLUMN last_error,"
-            " DROP COLUMN parked_at"
+            "ALTER TABLE outbox DROP COLUMN attempts, DROP COLUMN last_error, DROP COLUMN parked_at"
         )
     )
