@@ -3,10 +3,12 @@ topic and PostgreSQL schema, so tests never see each other's events or rows."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from pydantic import SecretStr
@@ -19,6 +21,7 @@ from koshiqon.common.database.engine import create_engine, session_factory
 from koshiqon.common.database.tables import new_metadata
 from koshiqon.common.events.contracts import EventContract, EventPayload, event, make_event
 from koshiqon.common.events.envelope import Envelope
+from koshiqon.common.outbox import OutboxRelay, ProducerFactory, RelayConfig
 from koshiqon.common.settings import role_dsn
 from koshiqon.common.topics import TopicSpec, ensure_topics
 
@@ -149,3 +152,31 @@ async def record_effect(session: AsyncSession, envelope: Envelope, payload: Even
         text("INSERT INTO effects (event_id, counter, seq) VALUES (:id, :counter, :seq)"),
         {"id": envelope.id, "counter": payload.counter, "seq": payload.seq},
     )
+
+
+@asynccontextmanager
+async def running_relay(
+    ws: Workspace,
+    bootstrap: str,
+    producer_factory: ProducerFactory | None = None,
+    *,
+    service: str = "selftest",
+    **overrides: Any,
+) -> AsyncIterator[OutboxRelay]:
+    """The workspace's outbox relay, running until the block ends (`overrides` go into its
+    `RelayConfig`; `service` labels its metrics)."""
+    config = RelayConfig(
+        dsn=ws.dsn, schema=ws.schema, bootstrap=bootstrap, service=service, **overrides
+    )
+    runner = OutboxRelay(config, producer_factory=producer_factory)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        yield runner
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def unpublished(ws: Workspace) -> int:
+    return await ws.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,37 +14,14 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from support.kafka import envelopes, read_topic, wait_for
-from support.selftest import Workspace, counted, create_topic, fresh_contract
+from support.selftest import Workspace, counted, create_topic, fresh_contract, unpublished
+from support.selftest import running_relay as relay
 
 from koshiqon.common import outbox
 from koshiqon.common.kafka import producer_settings
-from koshiqon.common.outbox import OutboxRelay, ProducerFactory, RelayConfig, outbox_lag
+from koshiqon.common.outbox import OutboxRelay, outbox_lag
 
 pytestmark = pytest.mark.integration
-
-
-@contextlib.asynccontextmanager
-async def relay(
-    ws: Workspace,
-    bootstrap: str,
-    producer_factory: ProducerFactory | None = None,
-    **overrides: Any,
-) -> AsyncIterator[OutboxRelay]:
-    config = RelayConfig(
-        dsn=ws.dsn, schema=ws.schema, bootstrap=bootstrap, service="selftest", **overrides
-    )
-    runner = OutboxRelay(config, producer_factory=producer_factory)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        yield runner
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
-
-
-async def unpublished(ws: Workspace) -> int:
-    return await ws.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 
 
 async def test_rolled_back_event_is_never_published_and_committed_one_is_once(

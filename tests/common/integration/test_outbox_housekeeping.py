@@ -4,19 +4,16 @@ own beside the publish loop, in bounded batches that go on until it has caught u
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 from support.kafka import read_topic, wait_for
 from support.selftest import Workspace, counted, create_topic, fresh_contract
+from support.selftest import running_relay as relay
 from support.services import migrated_schema
 
-from koshiqon.common.outbox import OutboxRelay, RelayConfig
 from koshiqon.quota.bootstrap import MIGRATIONS as QUOTA_MIGRATIONS
 from koshiqon.registration.bootstrap import MIGRATIONS as REGISTRATION_MIGRATIONS
 
@@ -28,21 +25,6 @@ OLD_PUBLISHED = (
     "SELECT gen_random_uuid(), 'gone', 'k', 'gone', '\\x00', now() - interval '2 hours', "
     "now() - interval '2 hours' FROM generate_series(1, {n})"
 )
-
-
-@contextlib.asynccontextmanager
-async def relay(ws: Workspace, bootstrap: str, **overrides: Any) -> AsyncIterator[OutboxRelay]:
-    config = RelayConfig(
-        dsn=ws.dsn, schema=ws.schema, bootstrap=bootstrap, service="selftest", **overrides
-    )
-    runner = OutboxRelay(config)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        yield runner
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
 
 
 async def test_retention_deletes_in_batches_until_caught_up_while_publishing_goes_on(

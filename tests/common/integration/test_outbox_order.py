@@ -3,44 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from support.kafka import envelopes, read_topic, wait_for
-from support.selftest import Workspace, counted, create_topic, fresh_contract
+from support.selftest import Workspace, counted, create_topic, fresh_contract, unpublished
+from support.selftest import running_relay as relay
 
 from koshiqon.common import outbox
 from koshiqon.common.kafka import producer_settings
-from koshiqon.common.outbox import OutboxRelay, ProducerFactory, RelayConfig
 
 pytestmark = pytest.mark.integration
-
-
-@contextlib.asynccontextmanager
-async def relay(
-    ws: Workspace,
-    bootstrap: str,
-    producer_factory: ProducerFactory | None = None,
-    **overrides: Any,
-) -> AsyncIterator[OutboxRelay]:
-    config = RelayConfig(
-        dsn=ws.dsn, schema=ws.schema, bootstrap=bootstrap, service="selftest", **overrides
-    )
-    runner = OutboxRelay(config, producer_factory=producer_factory)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        yield runner
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
-
-
-async def unpublished(ws: Workspace) -> int:
-    return await ws.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 
 
 class HookedProducer(AIOKafkaProducer):  # type: ignore[misc]

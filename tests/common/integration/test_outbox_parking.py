@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from support.kafka import envelopes, read_topic, wait_for
 from support.selftest import Workspace, counted, create_topic, fresh_contract
+from support.selftest import running_relay as relay
 
 from koshiqon.common import metrics, outbox
-from koshiqon.common.outbox import OutboxRelay, RelayConfig
 
 pytestmark = pytest.mark.integration
 
@@ -25,21 +23,6 @@ OVERSIZED = (
     "VALUES (gen_random_uuid(), '{topic}', 'big', 'selftest.big', "
     "convert_to(repeat('x', {size}), 'UTF8')) RETURNING id"
 )
-
-
-@contextlib.asynccontextmanager
-async def relay(ws: Workspace, bootstrap: str, **overrides: Any) -> AsyncIterator[OutboxRelay]:
-    config = RelayConfig(
-        dsn=ws.dsn, schema=ws.schema, bootstrap=bootstrap, service="selftest-parking", **overrides
-    )
-    runner = OutboxRelay(config)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        yield runner
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
 
 
 def _parked_total() -> float:
@@ -64,7 +47,7 @@ async def test_a_row_over_the_size_limit_is_parked_and_the_good_rows_are_publish
     await ws.publish_via_outbox(*after)
     parked_before = _parked_total()
 
-    async with relay(ws, bootstrap, max_attempts=3, poll_interval=0.2):
+    async with relay(ws, bootstrap, service="selftest-parking", max_attempts=3, poll_interval=0.2):
         records = await read_topic(bootstrap, topic.name, at_least=20, timeout=30, settle=2.0)
         await wait_for(lambda: _parked(ws, bad_id), timeout=30)
 

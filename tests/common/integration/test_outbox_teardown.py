@@ -4,17 +4,14 @@ sender task ends and its connections close, even when its stop() never finishes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from support.kafka import read_topic, wait_for
 from support.selftest import Workspace, counted, create_topic, fresh_contract
+from support.selftest import running_relay as relay
 
 from koshiqon.common.kafka import producer_settings
-from koshiqon.common.outbox import OutboxRelay, ProducerFactory, RelayConfig
 
 pytestmark = pytest.mark.integration
 
@@ -30,23 +27,6 @@ class WedgedProducer(AIOKafkaProducer):  # type: ignore[misc]
         sender.sender_task.remove_done_callback(sender._fail_all)
         sender.sender_task.cancel()
         sender._sender_task = asyncio.create_task(asyncio.sleep(3600))
-
-
-@contextlib.asynccontextmanager
-async def relay(
-    ws: Workspace, bootstrap: str, producer_factory: ProducerFactory, **overrides: Any
-) -> AsyncIterator[OutboxRelay]:
-    config = RelayConfig(
-        dsn=ws.dsn, schema=ws.schema, bootstrap=bootstrap, service="selftest", **overrides
-    )
-    runner = OutboxRelay(config, producer_factory=producer_factory)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-    try:
-        yield runner
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
 
 
 async def test_a_stalled_producer_is_closed_for_good_when_it_is_replaced(

@@ -9,7 +9,6 @@ was started with and does nothing else (so no service, broker or test run starts
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -65,7 +64,6 @@ def test_the_wrapper_keeps_an_environment_that_is_said(
     assert environments(log) == {"staging"}
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 def test_make_says_dev(stub_uv: tuple[dict[str, str], Path]) -> None:
     env, log = stub_uv
     run(["make", "--no-print-directory", "infra-status", f"UV={env['UV']}"], env)
