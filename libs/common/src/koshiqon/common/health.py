@@ -168,6 +168,17 @@ def migrations_check(
     return MigrationsCheck(engine, script_location=script_location, schema=schema, name=name)
 
 
+def service_checks(
+    engine: AsyncEngine, *, bootstrap: str, schema: str, migrations: Path | None
+) -> list[ReadinessCheck]:
+    """What every process of a service needs: its database, the brokers, and (given its
+    migrations folder) its schema at the code's head."""
+    checks = [database_check(engine), kafka_check(bootstrap)]
+    if migrations is not None:
+        checks.append(migrations_check(engine, migrations, schema))
+    return checks
+
+
 @dataclass(frozen=True)
 class Readiness:
     """The outcome of every check: None for a pass, else a short reason safe to show."""

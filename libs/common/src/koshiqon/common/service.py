@@ -16,9 +16,11 @@ A service describes itself once, in its `entrypoints/cli.py`::
 Workers make their engine with `service_engine` (re-exported from `database.engine`): one
 engine, one pool, per process.
 
-`api` serves HTTP (uvicorn on uvloop), `worker` runs the outbox relay, the consumers and
-the scheduled jobs until SIGTERM, `migrate` upgrades the service's schema to head, `all`
-runs api and worker in one process for local use.
+`api` serves HTTP (uvicorn on uvloop); `worker` runs the outbox relay, the consumers and
+the scheduled jobs until SIGTERM, with its probes on `probe_port` (`koshiqon.common.probes`;
+a factory that yields a `Worker` gives them its readiness checks, `worker_checks`);
+`migrate` upgrades the service's schema to head; `all` runs api and worker in one process
+for local use, the API's `/readyz` then answering for both.
 """
 
 from __future__ import annotations
@@ -39,12 +41,15 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common import logs
+from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
 from koshiqon.common.database.engine import service_engine, session_factory
+from koshiqon.common.health import ReadinessCheck, service_checks
 from koshiqon.common.http.idempotency import purge_expired_keys
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.outbox import OutboxRelay, RelayConfig
+from koshiqon.common.probes import probe_component
 from koshiqon.common.settings import ServiceSettings
-from koshiqon.common.worker import Component, every, run_components
+from koshiqon.common.worker import Component, Worker, every, run_components
 
 log = logging.getLogger("koshiqon.service")
 
@@ -73,6 +78,31 @@ def idempotency_housekeeping(engine: AsyncEngine, *, interval_seconds: float = 3
         return purged
 
     return every(interval_seconds, purge, name="idempotency.housekeeping")
+
+
+def worker_checks(
+    settings: ServiceSettings,
+    engine: AsyncEngine,
+    migrations: Path,
+    *consumers: ConsumerRunner,
+) -> list[ReadinessCheck]:
+    """A worker's readiness: its database, the brokers, its schema at head, and each
+    consumer's dead-letter topic."""
+    checks = service_checks(
+        engine,
+        bootstrap=settings.kafka_bootstrap_servers,
+        schema=settings.db_schema,
+        migrations=migrations,
+    )
+    return checks + [consumer.readiness_check() for consumer in consumers]
+
+
+def consumer_config(settings: ServiceSettings) -> ConsumerConfig:
+    """A worker's consumer settings: its brokers and its dead-letter topic's replicas."""
+    return ConsumerConfig(
+        bootstrap=settings.kafka_bootstrap_servers,
+        dlq_replication_factor=settings.kafka_dlq_replication_factor,
+    )
 
 
 def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
@@ -109,9 +139,9 @@ def run(service: ServiceDefinition[S], argv: Sequence[str] | None = None) -> int
     return 0
 
 
-def _server(service: ServiceDefinition[S], settings: S) -> uvicorn.Server:
+def _server(app: FastAPI, settings: S) -> uvicorn.Server:
     config = uvicorn.Config(
-        service.build_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # our JSON logging, configured above
@@ -124,12 +154,15 @@ def _server(service: ServiceDefinition[S], settings: S) -> uvicorn.Server:
 
 
 async def _api(service: ServiceDefinition[S], settings: S) -> None:
-    await _server(service, settings).serve()
+    await _server(service.build_app(settings), settings).serve()
 
 
 async def _worker(service: ServiceDefinition[S], settings: S) -> None:
+    """The worker's components and its probe server (`probes`), until SIGTERM."""
     async with service.worker(settings) as components:
-        await run_components(components)
+        checks = components.checks if isinstance(components, Worker) else ()
+        server = probe_component(checks, host=settings.http_host, port=settings.probe_port)
+        await run_components([*components, server])
 
 
 async def _migrate(service: ServiceDefinition[S], settings: S) -> None:
@@ -139,7 +172,8 @@ async def _migrate(service: ServiceDefinition[S], settings: S) -> None:
 async def _all(service: ServiceDefinition[S], settings: S) -> None:
     """api and worker side by side; SIGTERM stops both (uvicorn's own handler stops the
     server, whose exit then stops the worker's components)."""
-    server = _server(service, settings)
+    app = service.build_app(settings)
+    server = _server(app, settings)
     stop = asyncio.Event()
 
     async def serve(_: asyncio.Event) -> None:
@@ -149,15 +183,19 @@ async def _all(service: ServiceDefinition[S], settings: S) -> None:
             stop.set()
 
     async with service.worker(settings) as components:
+        if isinstance(components, Worker):  # one process: the API's /readyz answers for both
+            app.state.readiness = (*app.state.readiness, *components.checks)
         await run_components([serve, *components], stop=stop)
 
 
 __all__ = [
     "ServiceDefinition",
     "WorkerFactory",
+    "consumer_config",
     "expect_settings",
     "idempotency_housekeeping",
     "outbox_relay",
     "run",
     "service_engine",
+    "worker_checks",
 ]

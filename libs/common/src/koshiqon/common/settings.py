@@ -92,8 +92,22 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA_BOOTSTRAP)
     )
+    kafka_dlq_replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="replicas of a consumer group's dead-letter topic when the worker creates "
+        "it; unset: the broker's default",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    worker_probe_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="the worker's /livez, /readyz and /metrics; unset: http_port + 1000 "
+        "(capped at 65535); 0: a free port",
+    )
     http_max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,
@@ -132,6 +146,13 @@ class ServiceSettings(BaseSettings):
                 " set <SERVICE>_DB_PASSWORD, or on a development machine KOSHIQON_ENV=dev"
             )
         return self
+
+    @property
+    def probe_port(self) -> int:
+        """The port `koshiqon-<service> worker` serves its probes on."""
+        if self.worker_probe_port is not None:
+            return self.worker_probe_port
+        return min(self.http_port + 1000, 65535)
 
     @property
     def db_schema(self) -> str:

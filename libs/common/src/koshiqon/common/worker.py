@@ -13,11 +13,39 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import overload
+
+from koshiqon.common.health import ReadinessCheck
 
 log = logging.getLogger("koshiqon.worker")
 
 Component = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class Worker(Sequence[Component]):
+    """A worker's components, and the readiness checks its probe answers `/readyz` with
+    (the database, the brokers, each consumer's dead-letter topic). A sequence of its
+    components, so that it runs wherever a list of components does."""
+
+    def __init__(
+        self, components: Iterable[Component], *, checks: Iterable[ReadinessCheck] = ()
+    ) -> None:
+        self.components = tuple(components)
+        self.checks = tuple(checks)
+
+    @overload
+    def __getitem__(self, index: int) -> Component: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Component]: ...
+    def __getitem__(self, index: int | slice) -> Component | Sequence[Component]:
+        return self.components[index]
+
+    def __len__(self) -> int:
+        return len(self.components)
+
+    def __iter__(self) -> Iterator[Component]:
+        return iter(self.components)
 
 
 async def run_components(

@@ -4,26 +4,28 @@ a fake unit of work and their clock here), `build_app` the API process around it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
+from koshiqon.common.consumer import ConsumerRunner
 from koshiqon.common.database.engine import session_factory
 from koshiqon.common.http.app import create_app
 from koshiqon.common.messagebus import MessageBus
 from koshiqon.common.migrations import script_location
 from koshiqon.common.service import (
+    consumer_config,
     expect_settings,
     idempotency_housekeeping,
     outbox_relay,
     service_engine,
+    worker_checks,
 )
 from koshiqon.common.settings import ServiceSettings
-from koshiqon.common.worker import Component
+from koshiqon.common.worker import Worker
 from koshiqon.quota.bus import Bus, Deps
 from koshiqon.quota.config import QuotaSettings
 from koshiqon.quota.entrypoints import api
@@ -67,7 +69,7 @@ def build_app(settings: ServiceSettings, *, now: Clock = utc_now) -> FastAPI:
 @asynccontextmanager
 async def build_worker(
     settings: ServiceSettings, *, now: Clock = utc_now, group: str = GROUP
-) -> AsyncIterator[Sequence[Component]]:
+) -> AsyncIterator[Worker]:
     """The outbox relay, the consumer of registration.v1 and proposals.v1 (group `group`)
     and the expiry scheduler, over one engine."""
     quota_settings = expect_settings(settings, QuotaSettings)
@@ -75,16 +77,19 @@ async def build_worker(
     consumer = ConsumerRunner(
         subscription(now=now, group=group),
         session_factory(engine),
-        ConsumerConfig(bootstrap=quota_settings.kafka_bootstrap_servers),
+        consumer_config(quota_settings),
     )
     scheduled = expiry(sql_bus(engine, now=now), quota_settings)
     try:
-        yield [
-            outbox_relay(quota_settings).run,
-            consumer.run,
-            scheduled,
-            idempotency_housekeeping(engine),
-        ]
+        yield Worker(
+            [
+                outbox_relay(quota_settings).run,
+                consumer.run,
+                scheduled,
+                idempotency_housekeeping(engine),
+            ],
+            checks=worker_checks(quota_settings, engine, MIGRATIONS, consumer),
+        )
     finally:
         await engine.dispose()
 

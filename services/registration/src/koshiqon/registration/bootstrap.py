@@ -8,7 +8,7 @@ engine (one pool): the app's (`create_app`), or the worker's `service_engine`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -16,24 +16,26 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common import logs
-from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
+from koshiqon.common.consumer import ConsumerRunner
 from koshiqon.common.database.engine import session_factory
 from koshiqon.common.http.app import create_app
 from koshiqon.common.messagebus import MessageBus
 from koshiqon.common.migrations import script_location
 from koshiqon.common.service import (
+    consumer_config,
     expect_settings,
     idempotency_housekeeping,
     outbox_relay,
     service_engine,
+    worker_checks,
 )
 from koshiqon.common.settings import ServiceSettings
-from koshiqon.common.worker import Component
+from koshiqon.common.worker import Worker
 from koshiqon.registration import __version__
 from koshiqon.registration.bus import Bus, Deps, utc_now
 from koshiqon.registration.config import RegistrationSettings
 from koshiqon.registration.entrypoints import api, consumer
-from koshiqon.registration.entrypoints.scheduler import expiry
+from koshiqon.registration.entrypoints.scheduler import expiry, pending_quota
 from koshiqon.registration.handlers import COMMAND_HANDLERS
 from koshiqon.registration.unit_of_work import SqlUnitOfWork, UnitOfWork
 
@@ -63,21 +65,27 @@ def build_app(settings: ServiceSettings) -> FastAPI:
 
 
 @asynccontextmanager
-async def build_worker(settings: ServiceSettings) -> AsyncIterator[Sequence[Component]]:
-    """The outbox relay, the quota.v1 consumer and the temporary-stay expiry scheduler."""
+async def build_worker(settings: ServiceSettings) -> AsyncIterator[Worker]:
+    """The outbox relay, the quota.v1 consumer, the temporary-stay expiry scheduler and
+    the re-request of applications left pending_quota."""
     own = expect_settings(settings, RegistrationSettings)
     engine = service_engine(own, role="worker")
+    bus = sql_bus(engine)
     runner = ConsumerRunner(
         consumer.subscription(),
         session_factory(engine),
-        ConsumerConfig(bootstrap=own.kafka_bootstrap_servers),
+        consumer_config(own),
     )
     try:
-        yield [
-            outbox_relay(own).run,
-            runner.run,
-            expiry(sql_bus(engine), own),
-            idempotency_housekeeping(engine),
-        ]
+        yield Worker(
+            [
+                outbox_relay(own).run,
+                runner.run,
+                expiry(bus, own),
+                pending_quota(bus, own),
+                idempotency_housekeeping(engine),
+            ],
+            checks=worker_checks(own, engine, MIGRATIONS, runner),
+        )
     finally:
         await engine.dispose()

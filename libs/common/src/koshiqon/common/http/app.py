@@ -60,13 +60,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from koshiqon.common.auth.verifier import TokenVerifier
 from koshiqon.common.database.engine import service_engine, session_factory
-from koshiqon.common.health import (
-    ReadinessCheck,
-    database_check,
-    kafka_check,
-    migrations_check,
-    run_checks,
-)
+from koshiqon.common.health import ReadinessCheck, run_checks, service_checks
 from koshiqon.common.http.body_limit import BodyLimit
 from koshiqon.common.http.correlation import CorrelationMiddleware
 from koshiqon.common.http.idempotency import IdempotencyMiddleware, idempotency_openapi
@@ -141,10 +135,12 @@ def create_app(
 def _readiness(
     settings: ServiceSettings, engine: AsyncEngine, migrations: Path | None
 ) -> list[ReadinessCheck]:
-    checks = [database_check(engine), kafka_check(settings.kafka_bootstrap_servers)]
-    if migrations is not None:
-        checks.append(migrations_check(engine, migrations, settings.db_schema))
-    return checks
+    return service_checks(
+        engine,
+        bootstrap=settings.kafka_bootstrap_servers,
+        schema=settings.db_schema,
+        migrations=migrations,
+    )
 
 
 def _add_routes(app: FastAPI, router: APIRouter) -> None:
