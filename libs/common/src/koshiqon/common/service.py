@@ -45,6 +45,7 @@ from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
 from koshiqon.common.database.engine import service_engine, session_factory
 from koshiqon.common.health import ReadinessCheck, service_checks
 from koshiqon.common.http.idempotency import purge_expired_keys
+from koshiqon.common.http.idempotency.store import PURGE_BATCH
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.outbox import OutboxRelay, RelayConfig
 from koshiqon.common.probes import probe_component
@@ -65,14 +66,24 @@ def expect_settings(settings: ServiceSettings, kind: type[S]) -> S:
     return settings
 
 
-def idempotency_housekeeping(engine: AsyncEngine, *, interval_seconds: float = 3600.0) -> Component:
+def idempotency_housekeeping(
+    engine: AsyncEngine, *, interval_seconds: float = 60.0, batch: int = PURGE_BATCH
+) -> Component:
     """The worker's job that deletes Idempotency-Key claims past their replay window (24 h),
-    so the table holds a day of keys rather than every key ever sent."""
+    so the table holds a day of keys rather than every key ever sent. A stored response can
+    carry personal data (a registered person's name and IIN): it goes within
+    `interval_seconds` of its 24 hours, in batches of `batch` rows, each its own transaction
+    (no long lock, no long scan), until the backlog is gone."""
     sessions = session_factory(engine)
 
     async def purge() -> int:
-        async with sessions() as session, session.begin():
-            purged = await purge_expired_keys(session)
+        purged = 0
+        while True:
+            async with sessions() as session, session.begin():
+                went = await purge_expired_keys(session, batch=batch)
+            purged += went
+            if went < batch:
+                break
         if purged:
             log.info("idempotency.keys-purged", extra={"count": purged})
         return purged

@@ -56,7 +56,11 @@ _COMPLETE_HELD = (
     "response_body = $5, response_headers = $6::jsonb "
     "WHERE key = $1 AND principal = $2 AND created_at = $3 AND status_code IS NULL"
 )
-_PURGE = text("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => :age)")
+_PURGE = text(
+    "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys "
+    "WHERE created_at < now() - make_interval(secs => :age) LIMIT :batch))"
+)
+PURGE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,11 @@ def storable(status: int) -> bool:
     return status < 500 and status not in NOT_STORED
 
 
-async def purge_expired_keys(session: AsyncSession, *, older_than: timedelta = KEY_TTL) -> int:
-    """Delete keys older than `older_than` in the caller's transaction; how many went."""
-    result = await session.execute(_PURGE, {"age": older_than.total_seconds()})
+async def purge_expired_keys(
+    session: AsyncSession, *, older_than: timedelta = KEY_TTL, batch: int = PURGE_BATCH
+) -> int:
+    """Delete up to `batch` keys older than `older_than` (by the created_at index) in the
+    caller's transaction; how many went. A caller with a backlog calls again until fewer
+    than `batch` go, each batch a short transaction of its own."""
+    result = await session.execute(_PURGE, {"age": older_than.total_seconds(), "batch": batch})
     return int(cast(CursorResult[Any], result).rowcount)
