@@ -233,7 +233,7 @@ async def test_the_expiry_check_ends_past_stays_with_an_event(service: Any) -> N
     scheduler = ExpiryScheduler(
         service.app.state.bus,
         batch_size=2,
-        today=lambda: datetime(2025, 1, 1, tzinfo=UTC),
+        now=lambda: datetime(2025, 1, 1, tzinfo=UTC),
     )
     assert await scheduler.run_once() >= 1
     listed = (

@@ -145,6 +145,20 @@ class FakeApplications:
         self.store.applications[app.id] = app
         return True
 
+    async def pending_quota(
+        self, *, asked_before: datetime, limit: int
+    ) -> list[ResettlementApplication]:
+        due = sorted(
+            (
+                a
+                for a in self.store.applications.values()
+                if a.status is ApplicationStatus.PENDING_QUOTA
+                and a.quota_requested_at <= asked_before
+            ),
+            key=lambda a: (a.quota_requested_at, a.id),
+        )
+        return due[:limit]
+
     async def approved_for(
         self, applicant_id: uuid.UUID, *, region: str
     ) -> ResettlementApplication | None:

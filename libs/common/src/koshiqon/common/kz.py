@@ -1,7 +1,9 @@
-"""Kazakhstan identifiers and reference data: IIN, BIN, KATO codes and the regions.
+"""Kazakhstan identifiers and reference data: IIN, BIN, KATO codes and the regions, and
+the country's calendar (the day and the year of an instant in Kazakhstan's time).
 
-Every rule here is written down in docs/domain.md ("IIN", "KATO and the regions").
-Pure Python: no I/O, no clock. Failures raise `InvalidInput` with the offending field.
+Every rule here is written down in docs/domain.md ("IIN", "KATO and the regions", "Days
+and years"). Pure Python: no clock of its own (the caller passes the instant). Failures
+raise `InvalidInput` with the offending field.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
+from functools import cache
 from types import MappingProxyType
+from zoneinfo import ZoneInfo
 
 from koshiqon.common.errors import InvalidInput
 
 __all__ = [
     "BIN",
     "IIN",
+    "KAZAKHSTAN_TIME_ZONE",
     "LEGACY_DISTRICTS",
     "LEGACY_SPLITS",
     "REGIONS",
@@ -32,6 +37,8 @@ __all__ = [
     "is_region_code",
     "is_valid_bin",
     "is_valid_iin",
+    "kz_today",
+    "kz_year",
     "normalize_kato",
     "region_by_kato",
     "region_of",
@@ -404,3 +411,31 @@ def successor_regions(kato: str, *, as_of: date) -> tuple[Region, ...]:
     if known is not None:
         return (region_by_kato(known),)
     return (current, region_by_kato(split.new))
+
+
+# ---------------------------------------------------------------------------------------------
+# Days and years in Kazakhstan's time
+
+KAZAKHSTAN_TIME_ZONE = "Asia/Almaty"
+"""The IANA zone of the country's official time. Since 1 March 2024 the whole country keeps
+one time, UTC+5 (tzdata 2024a and later say so for Asia/Almaty; before that date Almaty,
+Astana and the east kept UTC+6). The day of a registration, the end of a stay and "the
+current year" of a quota are those of this zone, never of UTC."""
+
+
+@cache
+def _kazakhstan() -> ZoneInfo:
+    return ZoneInfo(KAZAKHSTAN_TIME_ZONE)
+
+
+def kz_today(now: datetime) -> date:
+    """The calendar day in Kazakhstan at the instant `now` (which must carry its offset):
+    2026-12-31T19:30Z is already 1 January 2027 there."""
+    if now.utcoffset() is None:
+        raise ValueError("the instant has no time zone: pass an aware datetime")
+    return now.astimezone(_kazakhstan()).date()
+
+
+def kz_year(now: datetime) -> int:
+    """The calendar year in Kazakhstan at the instant `now` (see `kz_today`)."""
+    return kz_today(now).year

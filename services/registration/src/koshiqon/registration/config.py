@@ -16,3 +16,15 @@ class RegistrationSettings(ServiceSettings):
         default=300.0, gt=0, description="how often the worker ends expired temporary stays"
     )
     expiry_batch_size: int = Field(default=500, ge=1, le=10_000)
+    pending_quota_after_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="an application pending_quota this long since its quota was last asked"
+        " is asked again",
+    )
+    pending_quota_interval_seconds: float = Field(
+        default=300.0, gt=0, description="how often the worker looks for such applications"
+    )
+    pending_quota_batch_size: int = Field(
+        default=100, ge=1, le=10_000, description="applications asked again per run, at most"
+    )

@@ -10,14 +10,16 @@ hold under concurrency; unique indexes back the rest.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from koshiqon.common.events.contracts import EventPayload
 from koshiqon.common.events.quota import QuotaDenied, QuotaExpired, QuotaReleased, QuotaReserved
-from koshiqon.common.kz import IIN, is_region_code
+from koshiqon.common.kz import IIN, is_region_code, kz_today
 from koshiqon.common.messagebus import Actor, Handler, OutsideRegion
+from koshiqon.registration import metrics
 from koshiqon.registration.bus import Deps
 from koshiqon.registration.domain import commands as c
 from koshiqon.registration.domain.errors import (
@@ -39,6 +41,8 @@ from koshiqon.registration.domain.model import (
 )
 from koshiqon.registration.domain.resettlement import ResettlementApplication
 from koshiqon.registration.unit_of_work import UnitOfWork
+
+log = logging.getLogger("koshiqon.registration")
 
 # --- persons -------------------------------------------------------------------------------
 
@@ -62,7 +66,7 @@ async def register_person(cmd: c.RegisterPerson, deps: Deps) -> Person:
         created_in_region=cmd.actor.region,
     )
     check_identity(person)
-    if person.birth_date > person.created_at.date():
+    if person.birth_date > kz_today(person.created_at):
         raise InvalidInput("the birth date is in the future", field="birth_date")
     async with deps.uow() as uow:
         await uow.persons.add(person)
@@ -291,6 +295,27 @@ async def withdraw_application(cmd: c.WithdrawApplication, deps: Deps) -> Resett
     return withdrawn
 
 
+async def request_quota_again(cmd: c.RequestQuotaAgain, deps: Deps) -> int:
+    """Publish the request again for (at most `cmd.limit` of) the applications still
+    pending_quota whose quota was last asked `cmd.pending_for` ago or more; returns how many.
+    The quota service answers a repeated request with its first outcome, so an application
+    whose request or outcome was lost on the way is decided after all."""
+    now = deps.now()
+    asked = 0
+    async with deps.uow() as uow:
+        due = await uow.applications.pending_quota(
+            asked_before=now - cmd.pending_for, limit=cmd.limit
+        )
+        for application in due:
+            again, events = application.request_quota_again(at=now)
+            if events and await uow.applications.save(again, was=application.status):
+                uow.emit(*events, subject=application.id)
+                asked += 1
+        await uow.commit()
+    metrics.QUOTA_REQUESTED_AGAIN.inc(asked)
+    return asked
+
+
 async def list_applications(cmd: c.ListApplications, deps: Deps) -> list[ResettlementApplication]:
     """Fetches `cmd.limit` rows (the route asks one more to know whether a page follows)."""
     region = cmd.region
@@ -321,14 +346,21 @@ async def list_audit(cmd: c.ListAudit, deps: Deps) -> list[AuditEntry]:
 Change = Callable[[ResettlementApplication], tuple[ResettlementApplication, list[EventPayload]]]
 
 
-async def _quota_outcome(deps: Deps, application_id: uuid.UUID, change: Change) -> None:
+async def _quota_outcome(
+    deps: Deps, event: EventPayload, application_id: uuid.UUID, change: Change
+) -> None:
     """Apply one outcome under the application's row lock; the stored transition is
     conditional on the status it was computed from. Duplicates were skipped by the runner;
-    an outcome the status does not allow only records its stamp."""
+    an outcome the status does not allow only records its stamp.
+
+    An outcome for an application registration does not hold is for a reservation it never
+    requested (one made over the quota API, a foreign labour one): it is counted and ignored,
+    not dead-lettered, and nothing is written."""
     async with deps.uow() as uow:
         application = await uow.applications.get(application_id, lock=True)
         if application is None:
-            raise ApplicationNotFound(application_id)
+            _ignore_outcome(event, application_id)
+            return
         changed, events = change(application)
         if changed != application:
             await uow.applications.save(changed, was=application.status)
@@ -336,9 +368,19 @@ async def _quota_outcome(deps: Deps, application_id: uuid.UUID, change: Change) 
         await uow.commit()
 
 
+def _ignore_outcome(event: EventPayload, application_id: uuid.UUID) -> None:
+    name = event.contract.name
+    metrics.QUOTA_OUTCOMES_IGNORED.labels(event=name).inc()
+    log.info(
+        "registration.quota-outcome-ignored",
+        extra={"event": name, "application_id": str(application_id)},
+    )
+
+
 async def on_quota_reserved(event: QuotaReserved, deps: Deps) -> None:
     await _quota_outcome(
         deps,
+        event,
         event.application_id,
         lambda a: a.quota_reserved(quota_id=event.quota_id, at=event.reserved_at),
     )
@@ -347,6 +389,7 @@ async def on_quota_reserved(event: QuotaReserved, deps: Deps) -> None:
 async def on_quota_denied(event: QuotaDenied, deps: Deps) -> None:
     await _quota_outcome(
         deps,
+        event,
         event.application_id,
         lambda a: a.quota_denied(reason=event.reason.value, at=event.denied_at),
     )
@@ -355,6 +398,7 @@ async def on_quota_denied(event: QuotaDenied, deps: Deps) -> None:
 async def on_quota_released(event: QuotaReleased, deps: Deps) -> None:
     await _quota_outcome(
         deps,
+        event,
         event.application_id,
         lambda a: (a.quota_released(reason=event.reason.value, at=event.released_at), []),
     )
@@ -362,7 +406,7 @@ async def on_quota_released(event: QuotaReleased, deps: Deps) -> None:
 
 async def on_quota_expired(event: QuotaExpired, deps: Deps) -> None:
     await _quota_outcome(
-        deps, event.application_id, lambda a: (a.quota_expired(at=event.expired_at), [])
+        deps, event, event.application_id, lambda a: (a.quota_expired(at=event.expired_at), [])
     )
 
 
@@ -380,6 +424,7 @@ COMMAND_HANDLERS: dict[type[c.Command[Any]], Handler[Deps]] = {
     c.ApplyForResettlement: apply_for_resettlement,
     c.GetApplication: get_application,
     c.WithdrawApplication: withdraw_application,
+    c.RequestQuotaAgain: request_quota_again,
     c.ListApplications: list_applications,
     c.ListAudit: list_audit,
 }

@@ -61,6 +61,10 @@ class ApplicationRepository(Protocol):
 
     async def save(self, app: ResettlementApplication, *, was: ApplicationStatus) -> bool: ...
 
+    async def pending_quota(
+        self, *, asked_before: datetime, limit: int
+    ) -> list[ResettlementApplication]: ...
+
     async def approved_for(
         self, applicant_id: uuid.UUID, *, region: str
     ) -> ResettlementApplication | None: ...

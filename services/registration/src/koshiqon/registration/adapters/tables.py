@@ -139,13 +139,23 @@ applications = Table(
     Column("settlement", String(9)),
     Column("completed_on", Date),
     Column("withdrawn_at", DateTime(timezone=True)),
+    Column("quota_requested_at", DateTime(timezone=True), nullable=False),
+    Column("quota_requests", Integer, nullable=False, server_default=text("1")),
     CheckConstraint("category IN ('kandas', 'migrant')", name="category"),
     CheckConstraint(
         "status IN ('pending_quota', 'approved', 'rejected', 'completed', 'withdrawn', 'expired')",
         name="status",
     ),
     CheckConstraint("persons >= 1", name="persons"),
+    CheckConstraint("quota_requests >= 1", name="quota_requests"),
     Index("ix_resettlement_applications_list", "requested_at", "id"),
+    # the pending applications, by when the quota was last asked (the re-request job)
+    Index(
+        "ix_resettlement_applications_pending",
+        "quota_requested_at",
+        "id",
+        postgresql_where=text("status = 'pending_quota'"),
+    ),
     Index("ix_resettlement_applications_region", "target_region", "requested_at", "id"),
     # one open application per applicant
     Index(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from koshiqon.common.events.registration import (
@@ -164,3 +164,13 @@ class ExpireTemporaryStays(Command[int]):
 
     today: date
     batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class RequestQuotaAgain(Command[int]):
+    """The worker's scheduled check: ask the quota service again for (at most `limit` of)
+    the applications still pending_quota whose quota was last asked `pending_for` ago or
+    more; the result is how many were asked."""
+
+    pending_for: timedelta
+    limit: int = 100

@@ -65,6 +65,7 @@ class ResettlementApplication:
     target_year: int
     status: ApplicationStatus
     requested_at: datetime
+    quota_requested_at: datetime
     quota_id: uuid.UUID | None = None
     rejection_reason: str | None = None
     closed_reason: str | None = None
@@ -76,6 +77,7 @@ class ResettlementApplication:
     settlement: str | None = None
     completed_on: date | None = None
     withdrawn_at: datetime | None = None
+    quota_requests: int = 1
 
     @property
     def persons(self) -> int:
@@ -103,6 +105,7 @@ class ResettlementApplication:
             target_year=target_year,
             status=ApplicationStatus.PENDING_QUOTA,
             requested_at=requested_at,
+            quota_requested_at=requested_at,
         )
 
     def requested_event(self) -> ResettlementRequested:
@@ -125,6 +128,17 @@ class ResettlementApplication:
             "target_year": self.target_year,
             "persons": self.persons,
         }
+
+    def request_quota_again(
+        self, *, at: datetime
+    ) -> tuple[ResettlementApplication, list[EventPayload]]:
+        """Ask the quota service again while it has not answered (the request or its outcome
+        lost on the way): the same request, which quota answers with its first outcome.
+        Unchanged, with no event, once the application is no longer pending."""
+        if self.status is not ApplicationStatus.PENDING_QUOTA:
+            return self, []
+        again = replace(self, quota_requested_at=at, quota_requests=self.quota_requests + 1)
+        return again, [self.requested_event()]
 
     # quota outcomes: each returns the new state and the events; unchanged when not allowed
 

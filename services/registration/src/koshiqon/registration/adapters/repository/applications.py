@@ -43,6 +43,8 @@ STATE = (
     "settlement",
     "completed_on",
     "withdrawn_at",
+    "quota_requested_at",
+    "quota_requests",
 )
 COLUMNS = (*FIXED, "requested_at", *STATE)
 _SELECT = f"SELECT {columns(COLUMNS)} FROM resettlement_applications"
@@ -60,6 +62,11 @@ _INSERT_MEMBERS = text(
 _MEMBERS = text(_MEMBERS_OF.format(ids="CAST(:ids AS uuid[])"))
 _GET = text(f"{_SELECT} WHERE id = :id")
 _LOCK = text(f"{_SELECT} WHERE id = :id FOR UPDATE")
+# the oldest asked first; rows another worker holds are left to it
+_PENDING_QUOTA = text(
+    f"{_SELECT} WHERE status = 'pending_quota' AND quota_requested_at <= :before"
+    " ORDER BY quota_requested_at, id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
 # the driver
 _DRIVER_MEMBERS = _MEMBERS_OF.format(ids="$1::uuid[]")
 # the transition is stored only from the status it was computed from
@@ -130,6 +137,15 @@ class ApplicationRepository:
         conn = await self.transaction.driver()
         status = await conn.execute(_SAVE, app.id, was.value, *_state(app))
         return affected(status) == 1
+
+    async def pending_quota(
+        self, *, asked_before: datetime, limit: int
+    ) -> list[ResettlementApplication]:
+        """At most `limit` applications still pending_quota whose quota was last asked at or
+        before `asked_before`, the oldest first, locked (SKIP LOCKED: several workers ask)."""
+        params = {"before": asked_before, "limit": limit}
+        rows = await fetch(await self.transaction.core(), _PENDING_QUOTA, params)
+        return await self._with_members(rows)
 
     async def approved_for(
         self, applicant_id: uuid.UUID, *, region: str
