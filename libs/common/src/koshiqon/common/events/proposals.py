@@ -16,11 +16,18 @@ form the quota service applies as is. `effect` is a union told apart by its `typ
 
 The quota service answers with `quota-adjusted`, `territory-designated`,
 `territory-excluded`, or `proposal-effect-refused` with the reason (all on `quota.v1`).
+
+The other events follow a proposal through its workflow (submitted, returned, rejected,
+withdrawn, applied, application failed), the measures proposals opened on an outflow alert
+(§8) and their approval, and the regional rules a maslikhat approved (§2; subject: the
+rules' id). None carries a person's name, an official's identity or free text a person
+wrote (comments and reasons stay in the proposals API): only ids, codes, dates and counts.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
@@ -30,6 +37,16 @@ from koshiqon.common.events.contracts import EventPayload, event
 from koshiqon.common.events.quota import LabourCategory, QuotaKind, ResettlementKind
 
 KATO = Field(pattern=r"^[0-9]{9}$", description="9-digit KATO code")
+
+
+class ProposalType(StrEnum):
+    """The proposals of §6, and the measures of §8."""
+
+    TERRITORY_ASSIGNMENT = "territory_assignment"
+    TERRITORY_EXCLUSION = "territory_exclusion"
+    FOREIGN_LABOUR_QUOTA_CHANGE = "foreign_labour_quota_change"
+    REGIONAL_QUOTA_CHANGE = "regional_quota_change"
+    MEASURES = "measures"
 
 
 class _Effect(BaseModel):
@@ -82,4 +99,96 @@ class ProposalApproved(EventPayload):
     proposal_id: UUID
     region: str = KATO
     effect: ProposalEffect
+    approved_at: datetime
+    type: ProposalType | None = Field(default=None, description="the proposal's type")
+    filed_delta: int | None = Field(
+        default=None,
+        description="the delta the akimat filed, when the approval amended it (the effect's "
+        "delta is the approved one)",
+    )
+
+
+class _ProposalEvent(EventPayload):
+    proposal_id: UUID
+    region: str = KATO
+    type: ProposalType
+
+
+class EvidenceStatus(StrEnum):
+    FROZEN = "frozen"  # monitoring's indicators, retrieved at submission, are in the proposal
+    PENDING = "pending"  # monitoring was unavailable: the worker retries
+
+
+@event("proposals", "proposal-submitted")
+class ProposalSubmitted(_ProposalEvent):
+    """An akimat submitted its proposal to the authorized migration body (§6)."""
+
+    evidence_status: EvidenceStatus
+    review_due_at: datetime = Field(description="the review deadline")
+    submitted_at: datetime
+
+
+@event("proposals", "proposal-returned")
+class ProposalReturned(_ProposalEvent):
+    """Returned to the akimat for changes (the reason is in the proposals API)."""
+
+    returned_at: datetime
+
+
+@event("proposals", "proposal-rejected")
+class ProposalRejected(_ProposalEvent):
+    rejected_at: datetime
+
+
+@event("proposals", "proposal-withdrawn")
+class ProposalWithdrawn(_ProposalEvent):
+    withdrawn_at: datetime
+
+
+@event("proposals", "proposal-applied")
+class ProposalApplied(_ProposalEvent):
+    """The quota service applied the approved effect."""
+
+    applied_at: datetime
+
+
+@event("proposals", "proposal-application-failed")
+class ProposalApplicationFailed(_ProposalEvent):
+    """The quota service refused the approved effect; `reason` is its refusal reason."""
+
+    reason: str = Field(description="the quota service's reason, e.g. no_quota, below_used")
+    detail: str
+    failed_at: datetime
+
+
+@event("proposals", "measures-proposal-opened")
+class MeasuresProposalOpened(EventPayload):
+    """A draft measures proposal (§8) opened for a region's akimat on an outflow alert."""
+
+    proposal_id: UUID
+    region: str = KATO
+    alert_id: UUID
+    opened_at: datetime
+
+
+@event("proposals", "measures-approved")
+class MeasuresApproved(EventPayload):
+    """The authorized migration body approved a measures proposal (no quota effect)."""
+
+    proposal_id: UUID
+    region: str = KATO
+    approved_at: datetime
+
+
+@event("proposals", "regional-rules-approved")
+class RegionalRulesApproved(EventPayload):
+    """A region's rules for regulating migration processes, approved by its maslikhat (§2);
+    the version in force until a later one is approved (subject: the rules' id)."""
+
+    rules_id: UUID
+    region: str = KATO
+    version: int = Field(ge=1)
+    decision_number: str = Field(description="the maslikhat's decision")
+    decision_date: date
+    supersedes: UUID | None = Field(default=None, description="the version it replaces")
     approved_at: datetime
