@@ -24,7 +24,7 @@ def indicators_of(region: str) -> dict[str, Any]:
 
 @dataclass
 class MonitoringStandIn:
-    mode: str = "ok"  # ok | error (503) | slow (answers after `delay` seconds)
+    mode: str = "ok"  # ok | error (503) | missing (404) | slow (answers after `delay` s)
     delay: float = 5.0
     requests: list[str] = field(default_factory=list)
     _server: asyncio.Server | None = None
@@ -71,6 +71,8 @@ class MonitoringStandIn:
         parts = path.strip("/").split("/")
         if self.mode == "error":
             return 503, b'{"title": "unavailable"}'
+        if self.mode == "missing":
+            return 404, b'{"title": "no indicators for the region"}'
         if len(parts) == 4 and parts[:2] == ["v1", "regions"] and parts[3] == "indicators":
             return 200, orjson.dumps(indicators_of(parts[2]))
         return 404, b'{"title": "not found"}'

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from koshiqon.common.database.tables import new_metadata
 
 metadata = new_metadata()
+NULLABLE_JSONB = JSONB(none_as_null=True)  # None is SQL NULL, not the JSON null
 
 proposals = Table(
     "proposals",
@@ -37,18 +38,18 @@ proposals = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("evidence_status", Text),
-    Column("evidence", JSONB),
+    Column("evidence", NULLABLE_JSONB),
     Column("evidence_retrieved_at", DateTime(timezone=True)),
     Column("submitted_at", DateTime(timezone=True)),
     Column("review_due_at", DateTime(timezone=True)),
     Column("approved_delta", Integer),
-    Column("effect", JSONB),
+    Column("effect", NULLABLE_JSONB),
     Column("approved_at", DateTime(timezone=True)),
     Column("published_at", DateTime(timezone=True)),
     Column("failure_reason", Text),
     Column("failure_detail", Text),
     Column("alert_id", Uuid, unique=True),
-    Column("alert", JSONB),
+    Column("alert", NULLABLE_JSONB),
 )
 
 proposal_history = Table(
@@ -64,7 +65,7 @@ proposal_history = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("comment", Text),
     Column("reason", Text),
-    Column("details", JSONB),
+    Column("details", NULLABLE_JSONB),
 )
 
 regional_rules = Table(
