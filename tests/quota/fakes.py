@@ -8,7 +8,7 @@ can be tested alone."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -16,6 +16,8 @@ from uuid import UUID
 
 from support import fakes
 
+from koshiqon.common.events.contracts import EventPayload
+from koshiqon.quota.domain.announcements import Outcomes
 from koshiqon.quota.domain.model import (
     Category,
     Counters,
@@ -29,7 +31,6 @@ from koshiqon.quota.domain.model import (
     ReleaseReason,
     Reservation,
     ReservationStatus,
-    Reserved,
     Territory,
     TerritoryKind,
     TerritoryStatus,
@@ -220,7 +221,12 @@ class FakeQuotaRepository(FakeRepository):
 
 
 class FakeLedgerRepository(FakeRepository):
-    """The reservation ledger in memory (`LedgerRepository`; the real one: SqlLedgerRepository)."""
+    """The reservation ledger in memory (`LedgerRepository`; the real one: SqlLedgerRepository).
+    What the real statements write to the outbox, it emits in the fake unit of work."""
+
+    def __init__(self, state: State, *, emit: Callable[..., None]) -> None:
+        super().__init__(state)
+        self.emit = emit
 
     async def claim_application(
         self,
@@ -243,28 +249,70 @@ class FakeLedgerRepository(FakeRepository):
         return True
 
     async def reserve(
-        self, application_id: UUID, quota_id: UUID, persons: int, *, now: datetime
-    ) -> Reserved | None:
+        self,
+        *,
+        application_id: UUID,
+        quota_id: UUID,
+        kind: Kind,
+        region: str,
+        year: int,
+        category: Category | None,
+        persons: int,
+        outcomes: Outcomes,
+        now: datetime,
+    ) -> Reservation | None:
+        if not await self.claim_application(
+            application_id=application_id, kind=kind, region=region, year=year,
+            category=category, persons=persons, status=ReservationStatus.PENDING, now=now,
+        ):  # fmt: skip
+            return None
         q = self.state.quotas[quota_id]
         if q.status is not QuotaStatus.ACTIVE or q.used + persons > q.limit:
-            return None
+            reservation = self._settle(
+                application_id, status=ReservationStatus.DENIED, outcome=Outcome.DENIED,
+                quota_id=quota_id, denial_reason=DenialReason.EXHAUSTED,
+                remaining_at_denial=q.remaining,
+            )  # fmt: skip
+            self.emit(outcomes.exhausted.model_copy(update={"remaining": q.remaining}),
+                      subject=application_id)  # fmt: skip
+            return reservation
         q = self._set(q, reserved=q.reserved + persons)
-        reached = tuple(self._mark_thresholds(q))
+        reached = self._mark_thresholds(q)
         reservation = self._settle(
             application_id, status=ReservationStatus.RESERVED, outcome=Outcome.RESERVED,
-            quota_id=quota_id,
+            quota_id=quota_id, remaining_at_reservation=q.remaining,
         )  # fmt: skip
-        return Reserved(reservation, Counters(q.limit, q.reserved, q.consumed), reached)
+        self.emit(outcomes.reserved.model_copy(update={"remaining": q.remaining}),
+                  subject=application_id)  # fmt: skip
+        figures = {"limit": q.limit, "reserved": q.reserved, "consumed": q.consumed}
+        for t in outcomes.thresholds:
+            if int(t.threshold.value) in reached:
+                self.emit(t.model_copy(update=figures), subject=t.quota_id)
+        return reservation
 
     async def deny(
-        self, application_id: UUID, *, reason: DenialReason, quota_id: UUID | None
-    ) -> Reservation:
-        remaining = None
-        if reason is DenialReason.EXHAUSTED and quota_id is not None:
-            remaining = self.state.quotas[quota_id].remaining
+        self,
+        *,
+        application_id: UUID,
+        kind: Kind,
+        region: str,
+        year: int,
+        category: Category | None,
+        persons: int,
+        reason: DenialReason,
+        quota_id: UUID | None,
+        denied: EventPayload,
+        now: datetime,
+    ) -> Reservation | None:
+        if not await self.claim_application(
+            application_id=application_id, kind=kind, region=region, year=year,
+            category=category, persons=persons, status=ReservationStatus.PENDING, now=now,
+        ):  # fmt: skip
+            return None
+        self.emit(denied, subject=application_id)
         return self._settle(
             application_id, status=ReservationStatus.DENIED, outcome=Outcome.DENIED,
-            quota_id=quota_id, denial_reason=reason, remaining_at_denial=remaining,
+            quota_id=quota_id, denial_reason=reason,
         )  # fmt: skip
 
     async def settle(
@@ -415,6 +463,6 @@ class FakeUnitOfWork(fakes.FakeUnitOfWork[State]):
 
     def bind(self) -> None:
         self.quotas = FakeQuotaRepository(self.state)
-        self.ledger = FakeLedgerRepository(self.state)
+        self.ledger = FakeLedgerRepository(self.state, emit=self.emit)
         self.territories = FakeTerritoryRepository(self.state)
         self.proposals = FakeProposalRepository(self.state)

@@ -113,8 +113,15 @@ async def test_reservation_over_http_is_idempotent(client: httpx.AsyncClient) ->
     assert first.json()["outcome"] == "reserved"
     replay = await client.post("/v1/reservations", json=body | {"persons": 4}, headers=headers)
     assert replay.headers.get("idempotent-replayed") == "true"
+    again = await client.post("/v1/reservations", json=body | {"persons": 4}, headers=ADMIN)
+    assert (again.json()["outcome"], again.json()["persons"]) == ("reserved", 4)
     other = await client.post("/v1/reservations", json=body | {"persons": 1}, headers=ADMIN)
-    assert (other.json()["outcome"], other.json()["persons"]) == ("reserved", 4)
+    assert other.status_code == 409
+    assert other.headers["content-type"] == "application/problem+json"
+    problem = other.json()
+    assert problem["type"].endswith("/reservation-conflict")
+    assert problem["errors"] == [{"field": "persons", "message": problem["detail"]}]
+    assert problem["fields"] == ["persons"]
     released = await client.post(f"/v1/reservations/{app}/release", headers=ADMIN)
     assert released.json()["status"] == "released"
     elsewhere = token("quota:reserve", region=NORTH_KAZ)

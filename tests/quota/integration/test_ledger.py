@@ -13,7 +13,11 @@ from support.services import ServiceSchema
 from koshiqon.quota import queries
 from koshiqon.quota.bus import Bus
 from koshiqon.quota.domain import commands as c
-from koshiqon.quota.domain.errors import ReservationNotFound, ReservationState
+from koshiqon.quota.domain.errors import (
+    ReservationConflict,
+    ReservationNotFound,
+    ReservationState,
+)
 from koshiqon.quota.domain.model import (
     DenialReason,
     Kind,
@@ -90,15 +94,18 @@ async def test_a_repeated_reserve_returns_the_first_outcome(bus: Bus, schema: Se
     quota = await kandas_quota(bus, 5)
     app = uuid.uuid4()
     first = await bus.handle(reserve(3, app=app))
-    again = await bus.handle(reserve(5, app=app))  # other numbers: still the first outcome
+    again = await bus.handle(reserve(3, app=app))
     assert again.outcome is Outcome.RESERVED
     assert again.persons == 3
+    with pytest.raises(ReservationConflict):  # other numbers: another request
+        await bus.handle(reserve(5, app=app))
     denied_app = uuid.uuid4()
     assert (await bus.handle(reserve(5, app=denied_app))).outcome is Outcome.DENIED
     await bus.handle(cancel(first.application_id))
-    assert (await bus.handle(reserve(1, app=denied_app))).outcome is Outcome.DENIED
+    assert (await bus.handle(reserve(5, app=denied_app))).outcome is Outcome.DENIED
     assert (await queries.get_quota(schema.engine, quota.id)).reserved == 0
-    assert await events(schema, "quota-reserved") == 1
+    assert await events(schema, "quota-reserved") == 2  # the first, and the repeat's
+    assert await events(schema, "quota-denied") == 2
 
 
 async def test_each_transition_happens_once(bus: Bus, schema: ServiceSchema) -> None:

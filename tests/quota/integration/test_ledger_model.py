@@ -30,7 +30,12 @@ from koshiqon.quota import queries
 from koshiqon.quota.bootstrap import MIGRATIONS, sql_bus
 from koshiqon.quota.bus import Bus
 from koshiqon.quota.domain import commands as c
-from koshiqon.quota.domain.errors import BelowUsed, ReservationNotFound, ReservationState
+from koshiqon.quota.domain.errors import (
+    BelowUsed,
+    ReservationConflict,
+    ReservationNotFound,
+    ReservationState,
+)
 from koshiqon.quota.domain.model import Category, Kind, Outcome, Period, QuotaSpec, ReleaseReason
 
 pytestmark = pytest.mark.integration
@@ -80,8 +85,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self._reserve(app, persons)
 
     def _reserve(self, app: uuid.UUID, persons: int) -> None:
-        result = self.run(c.ReserveQuota(app, Kind.FOREIGN_LABOUR, self.region, self.year,
-                                         persons, category=self.category, actor=ACTOR))  # fmt: skip
+        command = c.ReserveQuota(app, Kind.FOREIGN_LABOUR, self.region, self.year, persons,
+                                 category=self.category, actor=ACTOR)  # fmt: skip
+        if app in self.status and persons != self.persons[app]:  # another request: refused
+            assert self.refused(command) is ReservationConflict
+            return
+        result = self.run(command)
         if app in self.status:  # the first outcome again
             first = Outcome.DENIED if self.status[app] == "denied" else Outcome.RESERVED
             assert result.outcome is first

@@ -13,6 +13,12 @@ autocommit so that SQLAlchemy sends no BEGIN or COMMIT of its own inside it. A t
 cost is then a plain asyncpg one (about 100 us of CPU less than SQLAlchemy's own
 connect-begin-commit-close, measured on the registration write path); a unit of work that
 uses Core pays for its Core connection when it first asks for it.
+
+An owned transaction sends its BEGIN with its first statement's need for it (`core()`,
+`driver()`), not on entry. A unit of work whose whole effect is one statement, outbox rows
+included, runs it with `Transaction.last`: when nothing ran before it and no keyed request
+must hold the commit, it runs autocommitted, so its locks are released by the server in the
+statement's own round trip (the quota reservation, `bench/quota_contention.py`).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from koshiqon.common.database.driver import driver_connection
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
-from koshiqon.common.http.idempotency import commit_effect, settle_held
+from koshiqon.common.http.idempotency import commit_effect, keyed_request, settle_held
 
 
 class UnitOfWork(Protocol):
@@ -64,6 +70,18 @@ class Transaction(Protocol):
 
     async def driver(self) -> DriverConnection: ...
 
+    async def read(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        """A read (no locks, no writes): before the transaction has begun it runs on its own,
+        with no BEGIN, since under READ COMMITTED a statement reads its own snapshot either
+        way; after, inside the transaction."""
+        ...
+
+    async def last(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        """Run the unit of work's last statement and return its rows; nothing may run in the
+        unit of work after it but `commit`. Autocommitted when it is also the first (see the
+        module doc)."""
+        ...
+
 
 class _Borrowed:
     """Someone else's transaction (the consumer runner's), committed by its owner."""
@@ -80,43 +98,74 @@ class _Borrowed:
             self._driver = await driver_connection(self._connection)
         return self._driver
 
+    async def read(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        return await (await self.driver()).fetch(sql, *args)
+
+    async def last(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        return await (await self.driver()).fetch(sql, *args)
+
 
 class _Owned:
-    """A transaction of its own on a connection of `engine`'s pool, begun on the driver. Its
-    `commit` and `close` make it the held transaction of a keyed request too."""
+    """A transaction of its own on a connection of `engine`'s pool, begun on the driver when
+    a statement first needs it. Its `commit` and `close` make it the held transaction of a
+    keyed request too."""
 
-    def __init__(self, engine: AsyncEngine, pooled: Any, transaction: DriverTransaction) -> None:
+    def __init__(self, engine: AsyncEngine, pooled: Any) -> None:
         self._engine = engine
         self._pooled = pooled  # the pool's connection record (a `PoolProxiedConnection`)
         self._driver: DriverConnection = pooled.driver_connection
-        self._transaction: DriverTransaction | None = transaction  # None once ended
+        self._transaction: DriverTransaction | None = None  # the one begun, till it ends
+        self._state = "new"  # new -> begun -> ended, or new -> ended (autocommitted `last`)
         self._core: AsyncConnection | None = None
         self._released = False
 
     @classmethod
     async def begin(cls, engine: AsyncEngine) -> _Owned:
         pooled: Any = await greenlet_spawn(engine.sync_engine.pool.connect)
-        try:
-            transaction = pooled.driver_connection.transaction()
-            await transaction.start()
-        except BaseException:
-            await greenlet_spawn(pooled.invalidate)
-            raise
-        return cls(engine, pooled, transaction)
+        return cls(engine, pooled)
+
+    async def _begun(self) -> None:
+        if self._state == "begun":
+            return
+        if self._state == "ended":
+            raise RuntimeError("the transaction is closed")
+        transaction = self._driver.transaction()
+        await transaction.start()
+        self._transaction, self._state = transaction, "begun"
 
     async def core(self) -> AsyncConnection:
+        await self._begun()
         if self._core is None:
             sync = await greenlet_spawn(_autocommit_connection, self._engine, self._pooled)
             self._core = AsyncConnection(self._engine, sync)
         return self._core
 
     async def driver(self) -> DriverConnection:
+        await self._begun()
         return self._driver
 
+    async def read(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        if self._state == "new":
+            return await self._driver.fetch(sql, *args)
+        return await (await self.driver()).fetch(sql, *args)
+
+    async def last(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        if self._state == "new" and not keyed_request():
+            self._state = "ended"  # one statement, its own implicit transaction
+            return await self._driver.fetch(sql, *args)
+        return await (await self.driver()).fetch(sql, *args)
+
+    @property
+    def ended(self) -> bool:
+        return self._state == "ended"
+
     async def commit(self) -> None:
+        if self._state == "new":  # nothing ran: nothing to commit
+            self._state = "ended"
+            return
         if self._transaction is None:
             raise RuntimeError("the transaction is closed")
-        transaction, self._transaction = self._transaction, None
+        transaction, self._transaction, self._state = self._transaction, None, "ended"
         await transaction.commit()  # on failure, PostgreSQL has rolled it back
 
     async def close(self) -> None:
@@ -126,7 +175,7 @@ class _Owned:
         if self._released:
             return
         self._released = True
-        transaction, self._transaction = self._transaction, None
+        transaction, self._transaction, self._state = self._transaction, None, "ended"
         healthy = True
         if transaction is not None:
             try:
@@ -205,17 +254,17 @@ class SqlUnitOfWork(ABC):
     def emit(self, *payloads: EventPayload, subject: object) -> None:
         """Events of the aggregate `subject` (its id: the events' partition key), written to
         the outbox at `commit`."""
-        correlation = current_correlation_id()
-        traceparent = self._traceparent or current_traceparent()
-        self._events.extend(
-            make_event(
-                payload,
-                subject=str(subject),
-                source=self.source,
-                correlation_id=correlation,
-                traceparent=traceparent,
-            )
-            for payload in payloads
+        self._events.extend(self.envelope(payload, subject=subject) for payload in payloads)
+
+    def envelope(self, payload: EventPayload, *, subject: object) -> Envelope:
+        """The envelope `emit` writes for `payload`, for a statement that writes its outbox
+        rows itself (`outbox.columns`) in the unit of work's `Transaction.last`."""
+        return make_event(
+            payload,
+            subject=str(subject),
+            source=self.source,
+            correlation_id=current_correlation_id(),
+            traceparent=self._traceparent or current_traceparent(),
         )
 
     @asynccontextmanager
@@ -235,8 +284,12 @@ class SqlUnitOfWork(ABC):
         commits it together with its response (`commit_effect`); a borrowed transaction is
         committed by its owner."""
         transaction = self.transaction
-        driver = await transaction.driver()
         events, self._events = self._events, []
+        if isinstance(transaction, _Owned) and transaction.ended:
+            if events:
+                raise RuntimeError("events emitted after the autocommitted last statement")
+            return
+        driver = await transaction.driver()
         await outbox.add(driver, *events)
         if isinstance(transaction, _Owned):
             self._held = await commit_effect(driver, transaction)

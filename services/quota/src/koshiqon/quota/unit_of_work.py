@@ -12,12 +12,14 @@ from typing import ClassVar, Protocol
 from uuid import UUID
 
 from koshiqon.common import unit_of_work as common
+from koshiqon.common.events.contracts import EventPayload
 from koshiqon.quota.adapters.repository import (
     SqlLedgerRepository,
     SqlProposalRepository,
     SqlQuotaRepository,
     SqlTerritoryRepository,
 )
+from koshiqon.quota.domain.announcements import Outcomes
 from koshiqon.quota.domain.model import (
     Category,
     Counters,
@@ -30,7 +32,6 @@ from koshiqon.quota.domain.model import (
     ReleaseReason,
     Reservation,
     ReservationStatus,
-    Reserved,
     Territory,
     TerritoryKind,
 )
@@ -105,12 +106,33 @@ class LedgerRepository(Protocol):
     ) -> bool: ...
 
     async def reserve(
-        self, application_id: UUID, quota_id: UUID, persons: int, *, now: datetime
-    ) -> Reserved | None: ...
+        self,
+        *,
+        application_id: UUID,
+        quota_id: UUID,
+        kind: Kind,
+        region: str,
+        year: int,
+        category: Category | None,
+        persons: int,
+        outcomes: Outcomes,
+        now: datetime,
+    ) -> Reservation | None: ...
 
     async def deny(
-        self, application_id: UUID, *, reason: DenialReason, quota_id: UUID | None
-    ) -> Reservation: ...
+        self,
+        *,
+        application_id: UUID,
+        kind: Kind,
+        region: str,
+        year: int,
+        category: Category | None,
+        persons: int,
+        reason: DenialReason,
+        quota_id: UUID | None,
+        denied: EventPayload,
+        now: datetime,
+    ) -> Reservation | None: ...
 
     async def settle(
         self,
@@ -194,6 +216,6 @@ class SqlUnitOfWork(common.SqlUnitOfWork):
 
     def bind(self, transaction: common.Transaction) -> None:
         self.quotas = SqlQuotaRepository(transaction)
-        self.ledger = SqlLedgerRepository(transaction)
+        self.ledger = SqlLedgerRepository(transaction, envelope=self.envelope)
         self.territories = SqlTerritoryRepository(transaction)
         self.proposals = SqlProposalRepository(transaction)

@@ -9,6 +9,9 @@ Delivery is at least once (a crash between the broker's acknowledgement and mark
 row published republishes it); consumers deduplicate by event id. A row the broker refuses
 for good (over its size limit, say) is parked after `RelayConfig.max_attempts` instead of
 holding up the rows behind it (`parked.py`).
+Leadership is a lease on the advisory lock's session, bounded by server-side timeouts: a
+frozen or vanished leader is replaced within about `RelayConfig.lease` (docs/architecture.md,
+4.1). The relay finds new rows by polling, not NOTIFY (see `NOTIFY` below).
 
 `add` is here; the relay is in `relay.py`, the lag in `lag.py`.
 """
@@ -28,6 +31,7 @@ from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.outbox.lag import Lag, lag, outbox_lag
 from koshiqon.common.outbox.parked import ParkedRow, add_parser, parked_rows
 from koshiqon.common.outbox.relay import (
+    LeadershipLost,
     OutboxRelay,
     ProducerFactory,
     ProducerStalled,
@@ -35,7 +39,9 @@ from koshiqon.common.outbox.relay import (
 )
 
 __all__ = [
+    "NOTIFY",
     "Lag",
+    "LeadershipLost",
     "OutboxRelay",
     "ParkedRow",
     "ProducerFactory",
@@ -43,20 +49,23 @@ __all__ = [
     "RelayConfig",
     "add",
     "add_parser",
+    "columns",
     "lag",
     "outbox_lag",
     "parked_rows",
 ]
 
-# one round trip: the rows and the wake-up of the relay (delivered when the transaction
-# commits; PostgreSQL folds a transaction's identical notifications into one)
-_INSERT_AND_NOTIFY = (
-    "WITH inserted AS ("
-    " INSERT INTO outbox (event_id, topic, key, event_type, value, headers)"
+# The relay's former wake-up. The relay no longer listens: it polls the outbox's partial
+# index (`RelayConfig.poll_interval`), because PostgreSQL serialises the commits of every
+# transaction that notified (one lock for the whole cluster; bench/outbox_notify.py). Kept
+# for statements that still name it; they can drop it.
+NOTIFY = "pg_notify('outbox_' || current_schema(), '')"
+
+# the rows alone: no NOTIFY (above)
+_INSERT = (
+    "INSERT INTO outbox (event_id, topic, key, event_type, value, headers)"
     " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[],"
     "  $6::jsonb[])"
-    " RETURNING 1) "
-    "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT count(*) FROM inserted) AS n"
 )
 
 
@@ -67,10 +76,13 @@ async def add(target: AsyncSession | AsyncConnection | DriverConnection, *events
     if not events:
         return
     conn = await driver_connection(target)
-    await conn.execute(_INSERT_AND_NOTIFY, *_outbox_columns(events))
+    await conn.execute(_INSERT, *columns(events))
 
 
-def _outbox_columns(events: Sequence[Envelope]) -> tuple[list[Any], ...]:
+def columns(events: Sequence[Envelope]) -> tuple[list[Any], ...]:
+    """The outbox columns of `events` as `add` writes them (event_id, topic, key, event_type,
+    value, headers: six lists), for a statement that writes its outbox rows itself, in the
+    same transaction as the change they announce."""
     return (
         [event.id for event in events],
         [REGISTRY.get(event.type).topic for event in events],

@@ -90,6 +90,7 @@ reservations = Table(
     Column("denial_reason", String),
     Column("remaining_at_denial", Integer),
     Column("release_reason", String),
+    Column("remaining_at_reservation", Integer),
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -56,6 +56,13 @@ class ReservationState(Conflict):
     code = "reservation-state"
 
 
+class ReservationConflict(Conflict):
+    """A reservation asked again under an application id whose entry holds another request
+    (kind, region, year, category or persons): a repeat must ask for the same."""
+
+    code = "reservation-conflict"
+
+
 class InvalidQuota(InvalidInput):
     code = "invalid-quota"
 

@@ -223,6 +223,7 @@ class Reservation:
     release_reason: ReleaseReason | None
     requested_at: datetime
     updated_at: datetime
+    remaining_at_reservation: int | None = None  # granted: what its quota-reserved said
 
 
 @dataclass(frozen=True)
@@ -251,13 +252,3 @@ class Counters:
     @property
     def remaining(self) -> int:
         return max(self.limit - self.reserved - self.consumed, 0)
-
-
-@dataclass(frozen=True)
-class Reserved:
-    """What one granted reservation left: its settled ledger entry, the quota's counters,
-    and the thresholds (90, 100) that this reservation was the first to reach."""
-
-    reservation: Reservation
-    counters: Counters
-    reached: tuple[int, ...]

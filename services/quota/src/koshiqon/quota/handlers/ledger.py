@@ -11,13 +11,18 @@ from koshiqon.common import kz
 from koshiqon.common.errors import TransientError
 from koshiqon.common.events import quota as wire
 from koshiqon.common.events import registration as reg
+from koshiqon.quota import metrics
 from koshiqon.quota.bus import Deps
 from koshiqon.quota.domain import commands as c
+from koshiqon.quota.domain.announcements import Outcomes
 from koshiqon.quota.domain.errors import (
+    ReservationConflict,
     ReservationNotFound,
     ReservationState,
 )
 from koshiqon.quota.domain.model import (
+    THRESHOLDS,
+    Counters,
     DenialReason,
     Kind,
     Outcome,
@@ -25,9 +30,8 @@ from koshiqon.quota.domain.model import (
     ReleaseReason,
     Reservation,
     ReservationStatus,
-    Reserved,
 )
-from koshiqon.quota.handlers.quotas import emit_thresholds
+from koshiqon.quota.handlers.quotas import threshold_reached
 from koshiqon.quota.handlers.shared import get_quota, get_reservation
 from koshiqon.quota.unit_of_work import UnitOfWork
 
@@ -42,33 +46,47 @@ FINAL_WITHOUT_RESERVATION = frozenset(
 
 
 async def reserve_quota(cmd: c.ReserveQuota, deps: Deps) -> Reservation:
-    """reserved | denied; a repeat (same application id) gets the first outcome, unchanged."""
+    """reserved | denied, each with its event; the decision, the counters, the ledger entry
+    and the events are one statement (`uow.ledger.reserve`), so the quota row's lock is held
+    for that statement alone.
+
+    A repeat (the same application id) gets the entry's first outcome again, and its event
+    is published again through the outbox, as first published (the same figures, the same
+    `reserved_at` or `denied_at`), so that a lost event heals when registration asks again.
+    It is the outcome that is re-published, whatever the entry became since (consumed,
+    released, expired): those transitions published their own events when they happened,
+    and registration asks again only for an application still waiting for its outcome. An
+    entry left by a withdrawal (a tombstone) publishes nothing, as the first time. A repeat
+    whose kind, region, year, category or persons differ from the entry's is refused with
+    `ReservationConflict` (409 through the API; dead-lettered at once by the consumer, a
+    domain refusal being permanent)."""
     region = kz.region_of(cmd.region).kato
     cmd.actor.require_region(region, field="region")
+    for _ in range(2):  # a concurrent first request may win between the read and the write
+        reservation = await _reserve_once(cmd, deps, region=region)
+        if reservation is not None:
+            return reservation
+    raise TransientError("the application's entry was claimed meanwhile: handle again")
+
+
+async def _reserve_once(cmd: c.ReserveQuota, deps: Deps, *, region: str) -> Reservation | None:
+    """The outcome, or None when another request for the application wrote its entry
+    between this one's read and its write (nothing was written: ask again)."""
     now = deps.now()
     async with deps.uow() as uow:
-        claimed = await uow.ledger.claim_application(
-            application_id=cmd.application_id,
-            kind=cmd.kind,
-            region=region,
-            year=cmd.year,
-            category=cmd.category,
-            persons=cmd.persons,
-            status=ReservationStatus.PENDING,
-            now=now,
-        )
-        if not claimed:
-            return await get_reservation(uow, cmd.application_id)
-        reservation = await _reserve(uow, cmd, region=region, now=now)
+        existing = await uow.ledger.get_reservation(cmd.application_id)
+        if existing is not None:
+            reservation: Reservation | None = await _repeat(uow, cmd, existing, region=region)
+        else:
+            reservation = await _reserve(uow, cmd, region=region, now=now)
         await uow.commit()
     return reservation
 
 
 async def _reserve(
     uow: UnitOfWork, cmd: c.ReserveQuota, *, region: str, now: datetime
-) -> Reservation:
-    """Reads first, the quota row's lock last: `uow.ledger.reserve` takes it, and after it only
-    the outbox rows are written before the commit releases it."""
+) -> Reservation | None:
+    """Reads first, outside the transaction; then the one statement that writes."""
     quota, designated = await uow.quotas.quota_to_reserve(
         kind=cmd.kind,
         region=region,
@@ -83,28 +101,72 @@ async def _reserve(
         return await _deny(
             uow, cmd, region=region, reason=DenialReason.NOT_DESIGNATED, quota=quota, now=now
         )
-    reserved = await uow.ledger.reserve(cmd.application_id, quota.id, cmd.persons, now=now)
-    if reserved is None:
-        return await _deny(
-            uow, cmd, region=region, reason=DenialReason.EXHAUSTED, quota=quota, now=now
-        )
-    uow.emit(_reserved(cmd, quota, reserved, region=region, now=now), subject=cmd.application_id)
-    emit_thresholds(uow, quota, reserved.reached, reserved.counters, now=now)
-    return reserved.reservation
+    return await uow.ledger.reserve(
+        application_id=cmd.application_id,
+        quota_id=quota.id,
+        kind=cmd.kind,
+        region=region,
+        year=cmd.year,
+        category=cmd.category,
+        persons=cmd.persons,
+        outcomes=_outcomes(cmd, quota, region=region, now=now),
+        now=now,
+    )
+
+
+def _outcomes(cmd: c.ReserveQuota, quota: Quota, *, region: str, now: datetime) -> Outcomes:
+    """The events the reservation may publish; the figures the statement fills are 0 here."""
+    return Outcomes(
+        reserved=_reserved(cmd, quota.id, region=region, remaining=0, at=now),
+        exhausted=_denied(
+            cmd,
+            region=region,
+            reason=DenialReason.EXHAUSTED,
+            quota_id=quota.id,
+            remaining=0,
+            at=now,
+        ),
+        thresholds=tuple(
+            threshold_reached(quota, threshold, Counters(0, 0, 0), now=now)
+            for threshold in THRESHOLDS
+        ),
+    )
 
 
 def _reserved(
-    cmd: c.ReserveQuota, quota: Quota, reserved: Reserved, *, region: str, now: datetime
+    cmd: c.ReserveQuota, quota_id: UUID, *, region: str, remaining: int, at: datetime
 ) -> wire.QuotaReserved:
     return wire.QuotaReserved(
         application_id=cmd.application_id,
-        quota_id=quota.id,
+        quota_id=quota_id,
         kind=wire.QuotaKind(cmd.kind),
         region=region,
         year=cmd.year,
         persons=cmd.persons,
-        remaining=reserved.counters.remaining,
-        reserved_at=now,
+        remaining=remaining,
+        reserved_at=at,
+    )
+
+
+def _denied(
+    cmd: c.ReserveQuota,
+    *,
+    region: str,
+    reason: DenialReason,
+    quota_id: UUID | None,
+    remaining: int | None,
+    at: datetime,
+) -> wire.QuotaDenied:
+    return wire.QuotaDenied(
+        application_id=cmd.application_id,
+        quota_id=quota_id,
+        kind=wire.QuotaKind(cmd.kind),
+        region=region,
+        year=cmd.year,
+        persons=cmd.persons,
+        reason=wire.DenialReason(reason),
+        remaining=remaining,
+        denied_at=at,
     )
 
 
@@ -116,27 +178,77 @@ async def _deny(
     reason: DenialReason,
     now: datetime,
     quota: Quota | None = None,
-) -> Reservation:
+) -> Reservation | None:
+    """No quota, or not designated: the denied entry and its event, in one statement."""
     quota_id = quota.id if quota else None
-    reservation = await uow.ledger.deny(cmd.application_id, reason=reason, quota_id=quota_id)
-    uow.emit(
-        wire.QuotaDenied(
-            application_id=cmd.application_id,
-            quota_id=quota_id,
-            kind=wire.QuotaKind(cmd.kind),
-            region=region,
-            year=cmd.year,
-            persons=cmd.persons,
-            reason=wire.DenialReason(reason),
-            remaining=reservation.remaining_at_denial,
-            denied_at=now,
-        ),
-        subject=cmd.application_id,
-    )
-    return reservation
+    return await uow.ledger.deny(
+        application_id=cmd.application_id,
+        kind=cmd.kind,
+        region=region,
+        year=cmd.year,
+        category=cmd.category,
+        persons=cmd.persons,
+        reason=reason,
+        quota_id=quota_id,
+        denied=_denied(cmd, region=region, reason=reason, quota_id=quota_id, remaining=None,
+                       at=now),
+        now=now,
+    )  # fmt: skip
+
+
+async def _repeat(
+    uow: UnitOfWork, cmd: c.ReserveQuota, existing: Reservation, *, region: str
+) -> Reservation:
+    """The entry's first outcome, its event published again (see `reserve_quota`)."""
+    _require_same_request(cmd, existing, region=region)
+    at = existing.requested_at  # the outcome was decided, and first published, then
+    if existing.outcome is Outcome.RESERVED:
+        assert existing.quota_id is not None
+        remaining = existing.remaining_at_reservation
+        if remaining is None:  # reserved before the figure was kept: the quota's now
+            remaining = (await get_quota(uow, existing.quota_id)).remaining
+        event: wire.QuotaReserved | wire.QuotaDenied = _reserved(
+            cmd, existing.quota_id, region=region, remaining=remaining, at=at
+        )
+    elif existing.outcome is Outcome.DENIED:
+        assert existing.denial_reason is not None
+        event = _denied(
+            cmd, region=region, reason=existing.denial_reason, quota_id=existing.quota_id,
+            remaining=existing.remaining_at_denial, at=at,
+        )  # fmt: skip
+    else:
+        return existing  # a tombstone: the withdrawal answered for it
+    uow.emit(event, subject=cmd.application_id)
+    return existing
+
+
+def _require_same_request(cmd: c.ReserveQuota, existing: Reservation, *, region: str) -> None:
+    """A repeat asks for what the entry holds; anything else is another request under the
+    same application id."""
+    asked = {"kind": cmd.kind, "region": region, "year": cmd.year, "persons": cmd.persons}
+    held = {
+        "kind": existing.kind,
+        "region": existing.region,
+        "year": existing.year,
+        "persons": existing.persons,
+    }
+    if existing.outcome is not Outcome.WITHDRAWN:  # a tombstone does not know the category
+        asked["category"], held["category"] = cmd.category, existing.category
+    differing = [name for name in asked if asked[name] != held[name]]
+    if differing:
+        raise ReservationConflict(
+            f"application {cmd.application_id} was asked for with other "
+            f"{', '.join(differing)}: a repeat must ask for the same",
+            field=differing[0],
+            extra={"fields": differing},
+        )
 
 
 async def consume_reservation(cmd: c.ConsumeReservation, deps: Deps) -> Reservation:
+    """Consumed once; a repeat gets the entry as it is. A completion that finds the
+    reservation no longer held (expired, released, denied, withdrawn) consumes nothing: the
+    applicant resettled without support (§3), and the refusal is published
+    (`quota-consumption-refused`) and counted, so the two sides can be reconciled."""
     now = deps.now()
     async with deps.uow() as uow:
         moved = await uow.ledger.transition(
@@ -147,7 +259,10 @@ async def consume_reservation(cmd: c.ConsumeReservation, deps: Deps) -> Reservat
             if existing.status is ReservationStatus.CONSUMED:
                 return existing  # a repeat: no second effect
             if existing.status in FINAL_WITHOUT_RESERVATION:
-                return existing  # resettled without support (§3): nothing to consume
+                uow.emit(_consumption_refused(existing, now=now), subject=existing.application_id)
+                await uow.commit()
+                metrics.CONSUMPTION_REFUSED.labels(status=existing.status.value).inc()
+                return existing
             raise ReservationState(f"the reservation is {existing.status}, not reserved")
         assert moved.quota_id is not None
         await uow.quotas.move_to_consumed(moved.quota_id, moved.persons, now=now)
@@ -165,6 +280,28 @@ async def consume_reservation(cmd: c.ConsumeReservation, deps: Deps) -> Reservat
         )
         await uow.commit()
     return moved
+
+
+def _consumption_refused(entry: Reservation, *, now: datetime) -> wire.QuotaConsumptionRefused:
+    return wire.QuotaConsumptionRefused(
+        application_id=entry.application_id,
+        quota_id=entry.quota_id,
+        kind=wire.QuotaKind(entry.kind),
+        region=entry.region,
+        year=entry.year,
+        persons=entry.persons,
+        status=wire.UnheldStatus(entry.status),
+        reason=_unheld_because(entry),
+        refused_at=now,
+    )
+
+
+def _unheld_because(entry: Reservation) -> wire.ConsumptionRefusal:
+    if entry.status is ReservationStatus.EXPIRED:
+        return wire.ConsumptionRefusal.PERIOD_ENDED
+    reason = entry.release_reason or entry.denial_reason
+    assert reason is not None  # a release, a withdrawal and a denial each say why
+    return wire.ConsumptionRefusal(reason)
 
 
 async def release_reservation(cmd: c.ReleaseReservation, deps: Deps) -> Reservation:

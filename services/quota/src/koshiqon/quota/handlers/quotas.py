@@ -180,19 +180,22 @@ def emit_thresholds(
     now: datetime,
 ) -> None:
     for threshold in reached:
-        uow.emit(
-            wire.QuotaThresholdReached(
-                quota_id=quota.id,
-                kind=wire.QuotaKind(quota.kind),
-                region=quota.region,
-                year_from=quota.period.year_from,
-                year_to=quota.period.year_to,
-                category=category_of(quota),
-                threshold=wire.Threshold(str(threshold)),
-                limit=counters.limit,
-                reserved=counters.reserved,
-                consumed=counters.consumed,
-                reached_at=now,
-            ),
-            subject=quota.id,
-        )
+        uow.emit(threshold_reached(quota, threshold, counters, now=now), subject=quota.id)
+
+
+def threshold_reached(
+    quota: Quota, threshold: int, counters: Counters, *, now: datetime
+) -> wire.QuotaThresholdReached:
+    return wire.QuotaThresholdReached(
+        quota_id=quota.id,
+        kind=wire.QuotaKind(quota.kind),
+        region=quota.region,
+        year_from=quota.period.year_from,
+        year_to=quota.period.year_to,
+        category=category_of(quota),
+        threshold=wire.Threshold(str(threshold)),
+        limit=counters.limit,
+        reserved=counters.reserved,
+        consumed=counters.consumed,
+        reached_at=now,
+    )

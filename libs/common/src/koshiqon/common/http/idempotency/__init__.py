@@ -8,7 +8,12 @@ layer), `held` (the transaction held until the response is complete), `openapi` 
 documentation).
 """
 
-from koshiqon.common.http.idempotency.held import commit_effect, record_effect, settle_held
+from koshiqon.common.http.idempotency.held import (
+    commit_effect,
+    keyed_request,
+    record_effect,
+    settle_held,
+)
 from koshiqon.common.http.idempotency.middleware import IdempotencyMiddleware
 from koshiqon.common.http.idempotency.openapi import idempotency_openapi
 from koshiqon.common.http.idempotency.store import purge_expired_keys
@@ -17,6 +22,7 @@ __all__ = [
     "IdempotencyMiddleware",
     "commit_effect",
     "idempotency_openapi",
+    "keyed_request",
     "purge_expired_keys",
     "record_effect",
     "settle_held",

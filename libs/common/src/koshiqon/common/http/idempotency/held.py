@@ -67,6 +67,12 @@ async def commit_effect(
     return True
 
 
+def keyed_request() -> bool:
+    """Whether a keyed request runs in this context: its unit of work must then commit
+    through `commit_effect`, never on its own (no autocommitted statement)."""
+    return _running.get() is not None
+
+
 async def settle_held() -> None:
     """Commit the running keyed request's held transaction now, if there is one: a unit of
     work calls this before it begins another transaction, which must not wait for the

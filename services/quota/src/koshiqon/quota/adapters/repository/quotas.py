@@ -12,6 +12,7 @@ from uuid import UUID
 from koshiqon.quota.adapters.repository.sql import (
     QUOTA_COLUMNS,
     SqlRepository,
+    attributes,
     quota_of,
 )
 from koshiqon.quota.domain.model import (
@@ -68,27 +69,16 @@ class SqlQuotaRepository(SqlRepository):
     ) -> tuple[Quota | None, bool]:
         """`find_quota` (open in `today`'s year) and whether `target` is designated for `kind`
         on the later of `today` and the quota's start (see `designated`), in one statement.
-        A kind that needs no designation is always designated."""
-        row = await self._one(
-            f"SELECT {QUOTA_COLUMNS}, (NOT CAST(:needs AS boolean) OR EXISTS (SELECT 1 FROM "
-            "territories t WHERE t.kind = :kind AND t.region = :region AND (t.kato = :target "
-            "OR t.kato = :region OR :target = :region) AND t.effective_from <= o.on "
-            "AND (t.excluded_from IS NULL OR t.excluded_from > o.on))) AS designated "
-            "FROM quotas q CROSS JOIN LATERAL (SELECT greatest(CAST(:today AS date), "
-            "make_date(q.year_from, 1, 1)) AS on) o WHERE q.status = 'active' "
-            "AND q.kind = :kind AND q.region = :region AND q.category IS NOT DISTINCT FROM "
-            ":category AND :year BETWEEN q.year_from AND q.year_to AND q.year_to >= :open_in",
-            needs=kind.needs_designation,
-            kind=kind,
-            region=region,
-            target=target,
-            category=category,
-            year=year,
-            today=today,
-            open_in=today.year,
-        )
-        if row is None:
+        A kind that needs no designation is always designated. A read: before anything else
+        in the unit of work, it runs without a BEGIN (the reservation's, `ledger.reserve`)."""
+        rows = await self.transaction.read(
+            _QUOTA_TO_RESERVE,
+            kind.needs_designation, kind.value, region, target,
+            None if category is None else category.value, year, today, today.year,
+        )  # fmt: skip
+        if not rows:
             return None, False
+        row = attributes(rows[0])
         return quota_of(row), bool(row.designated)
 
     async def find_quota_for_period(
@@ -205,6 +195,18 @@ class SqlQuotaRepository(SqlRepository):
             now=now,
         )
         return len(rows)
+
+
+_QUOTA_TO_RESERVE = (
+    f"SELECT {QUOTA_COLUMNS}, (NOT $1::boolean OR EXISTS (SELECT 1 FROM territories t "
+    "WHERE t.kind = $2::text AND t.region = $3::text AND (t.kato = $4::text "
+    "OR t.kato = $3::text OR $4::text = $3::text) AND t.effective_from <= o.on "
+    "AND (t.excluded_from IS NULL OR t.excluded_from > o.on))) AS designated "
+    "FROM quotas q CROSS JOIN LATERAL (SELECT greatest($7::date, make_date(q.year_from, 1, 1)) "
+    "AS on) o WHERE q.status = 'active' AND q.kind = $2::text AND q.region = $3::text "
+    "AND q.category IS NOT DISTINCT FROM $5::text AND $6::int BETWEEN q.year_from AND q.year_to "
+    "AND q.year_to >= $8::int"
+)
 
 
 def _spec_params(spec: QuotaSpec) -> dict[str, Any]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -62,6 +64,12 @@ def _text(sql: str) -> TextClause:
     return text(sql)
 
 
+def attributes(record: asyncpg.Record) -> Any:
+    """An asyncpg record (a `Transaction.read` or `last` row) read by attribute, as a Core
+    row is, for the mappers below."""
+    return SimpleNamespace(**dict(record.items()))
+
+
 def quota_of(r: Row[Any]) -> Quota:
     return Quota(
         id=r.id,
@@ -109,6 +117,7 @@ def reservation_of(r: Row[Any]) -> Reservation:
         release_reason=ReleaseReason(r.release_reason) if r.release_reason else None,
         requested_at=r.requested_at,
         updated_at=r.updated_at,
+        remaining_at_reservation=r.remaining_at_reservation,
     )
 
 
