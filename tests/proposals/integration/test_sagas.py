@@ -98,8 +98,8 @@ async def test_an_approval_applied_by_quota_ends_applied_once(
     names = [e.name for e in sent]
     assert names == ["proposal-submitted", "proposal-approved"]
     approval = sent[1].data
-    assert approval["effect"]["delta"] == 30 and approval["filed_delta"] == 50
-    assert approval["region"] == PAVLODAR and approval["type"] == "regional_quota_change"
+    assert (approval["effect"]["delta"], approval["filed_delta"]) == (30, 50)
+    assert (approval["region"], approval["type"]) == (PAVLODAR, "regional_quota_change")
     answer = envelope(adjusted(pid), uuid.uuid4())
     again = envelope(adjusted(pid), uuid.uuid4())  # a repeat under a new event id
     late_refusal = envelope(refused(pid), pid)  # an answer out of order, after another
