@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 # unset, KOSHIQON_ENV means prod (the development key and password refused): say dev
 export KOSHIQON_ENV ?= dev
 
-.PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench up
+.PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench up k8s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -61,3 +61,11 @@ bench: install ## benchmarks against raw baselines (needs infra-up)
 
 up: install ## run every service (api and worker) against the local infrastructure
 	UV="$(UV)" bash scripts/up.sh
+
+K8S_OUT ?= .local/k8s
+k8s: install ## render the Kubernetes overlays (deploy/k8s) into $(K8S_OUT)/<overlay>.yaml
+	@mkdir -p $(K8S_OUT)
+	@for overlay in dev prod; do \
+	  $(RUN) kubectl kustomize deploy/k8s/overlays/$$overlay > $(K8S_OUT)/$$overlay.yaml || exit 1; \
+	  echo "$(K8S_OUT)/$$overlay.yaml"; \
+	done
