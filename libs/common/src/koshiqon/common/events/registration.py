@@ -128,6 +128,11 @@ class ResidenceRegistered(EventPayload):
     valid_until: date | None = None
     purpose: StayPurpose | None = None
     labour_migration: bool = Field(description="a temporary stay for work")
+    kandas: bool | None = Field(
+        default=None,
+        description="whether the person has kandas status (monitoring counts by it); absent "
+        "from producers that do not say",
+    )
 
 
 @event("registration", "residence-ended")
@@ -140,6 +145,11 @@ class ResidenceEnded(EventPayload):
     region: str = KATO
     ended_on: date = Field(description="the last day of the registration")
     reason: EndReason
+    kandas: bool | None = Field(
+        default=None,
+        description="whether the person has kandas status (monitoring counts by it); absent "
+        "from producers that do not say",
+    )
 
 
 @event("registration", "person-moved")
@@ -153,6 +163,11 @@ class PersonMoved(EventPayload):
     from_settlement: str = KATO
     to_settlement: str = KATO
     moved_on: date
+    kandas: bool | None = Field(
+        default=None,
+        description="whether the person has kandas status (monitoring counts by it); absent "
+        "from producers that do not say",
+    )
 
 
 @event("registration", "person-immigrated")
@@ -166,6 +181,11 @@ class PersonImmigrated(EventPayload):
     region: str = KATO
     settlement: str = KATO
     arrived_on: date
+    kandas: bool | None = Field(
+        default=None,
+        description="whether the person has kandas status (monitoring counts by it); absent "
+        "from producers that do not say",
+    )
 
 
 @event("registration", "person-emigrated")
@@ -177,6 +197,11 @@ class PersonEmigrated(EventPayload):
     destination_country: str = COUNTRY
     region: str = Field(pattern=r"^[0-9]{9}$", description="the region left (KATO)")
     departed_on: date
+    kandas: bool | None = Field(
+        default=None,
+        description="whether the person has kandas status (monitoring counts by it); absent "
+        "from producers that do not say",
+    )
 
 
 # --- the resettlement saga's outcomes --------------------------------------------------------

@@ -1,0 +1,141 @@
+"""The projections of the event streams: each change an upsert that adds to its counters in
+SQL (never read, added in Python and written back), so concurrent consumers and any order
+of arrival give the same sums. A quota's limit is the last one by its event's time.
+
+The tables are `p_*`, or the `rb_*` copies a rebuild fills (`prefix`)."""
+
+from __future__ import annotations
+
+from koshiqon.common.unit_of_work import Transaction
+from koshiqon.monitoring.adapters.repository.sql import (
+    PROJECTION_GATE,
+    SqlRepository,
+    checked_prefix,
+    run,
+)
+from koshiqon.monitoring.adapters.tables import LIVE
+from koshiqon.monitoring.domain.model import Changes
+
+KANDAS = (
+    "coalesce(CAST(:kandas AS text), (SELECT CASE WHEN p.kandas THEN 'kandas' ELSE 'other' END "
+    "FROM {p}persons p WHERE p.person_id = :person_id), 'unknown')"
+)
+
+
+def _kandas(value: bool | None) -> str | None:
+    return None if value is None else ("kandas" if value else "other")
+
+
+class SqlProjectionRepository(SqlRepository):
+    def __init__(self, transaction: Transaction, *, prefix: str = LIVE) -> None:
+        super().__init__(transaction)
+        p = checked_prefix(prefix)
+        self.prefix = p
+        kandas = KANDAS.format(p=p)
+        self._person = (
+            f"INSERT INTO {p}persons (person_id, legal_status, kandas) "
+            "VALUES (:person_id, :legal_status, :kandas) ON CONFLICT (person_id) DO UPDATE "
+            "SET legal_status = excluded.legal_status, kandas = excluded.kandas"
+        )
+        self._flow = (
+            f"INSERT INTO {p}flows AS f (region, month, scope, direction, district, "
+            "legal_status, kandas, counterpart, persons, last_event_at) VALUES (:region, "
+            f":month, :scope, :direction, :district, :legal_status, {kandas}, :counterpart, 1, "
+            ":at) ON CONFLICT (region, month, scope, direction, district, legal_status, kandas, "
+            "counterpart) DO UPDATE SET persons = f.persons + 1, "
+            "last_event_at = greatest(f.last_event_at, excluded.last_event_at)"
+        )
+        self._registration = (
+            f"INSERT INTO {p}registrations AS r (region, month, district, kind, purpose, "
+            "legal_status, kandas, started, ended, last_event_at) VALUES (:region, :month, "
+            f":district, :kind, :purpose, :legal_status, {kandas}, :started, :ended, :at) "
+            "ON CONFLICT (region, month, district, kind, purpose, legal_status, kandas) DO UPDATE "
+            "SET started = r.started + excluded.started, ended = r.ended + excluded.ended, "
+            "last_event_at = greatest(r.last_event_at, excluded.last_event_at)"
+        )
+        self._resettlement = {
+            column: (
+                f"INSERT INTO {p}resettlement AS r (region, month, category, {column}, "
+                "applications, last_event_at) VALUES (:region, :month, :category, :persons, "
+                ":applications, :at) ON CONFLICT (region, month, category) DO UPDATE SET "
+                f"{column} = r.{column} + excluded.{column}, "
+                "applications = r.applications + excluded.applications, "
+                "last_event_at = greatest(r.last_event_at, excluded.last_event_at)"
+            )
+            for column in ("requested", "approved", "rejected", "completed", "withdrawn")
+        }
+        self._quota_use = (
+            f"INSERT INTO {p}quotas AS q (quota_id, region, kind, category, year_from, year_to, "
+            "reserved, consumed, last_event_at) VALUES (:quota_id, :region, :kind, '', :year, "
+            ":year, :reserved, :consumed, :at) ON CONFLICT (quota_id) DO UPDATE SET "
+            "reserved = q.reserved + excluded.reserved, consumed = q.consumed + excluded.consumed, "
+            "last_event_at = greatest(q.last_event_at, excluded.last_event_at)"
+        )
+        self._quota_limit = (
+            f"INSERT INTO {p}quotas AS q (quota_id, region, kind, category, year_from, year_to, "
+            '"limit", limit_at, last_event_at) VALUES (:quota_id, :region, :kind, :category, '
+            ":year_from, :year_to, :limit, :at, :at) ON CONFLICT (quota_id) DO UPDATE SET "
+            "category = excluded.category, year_from = excluded.year_from, "
+            'year_to = excluded.year_to, "limit" = CASE WHEN q.limit_at IS NULL OR '
+            'excluded.limit_at >= q.limit_at THEN excluded."limit" ELSE q."limit" END, '
+            "limit_at = greatest(q.limit_at, excluded.limit_at), "
+            "last_event_at = greatest(q.last_event_at, excluded.last_event_at)"
+        )
+        self._proposal = (
+            f"INSERT INTO {p}proposals AS r (region, month, type, stage, proposals, "
+            "last_event_at) VALUES (:region, :month, :type, :stage, 1, :at) ON CONFLICT "
+            "(region, month, type, stage) DO UPDATE SET proposals = r.proposals + 1, "
+            "last_event_at = greatest(r.last_event_at, excluded.last_event_at)"
+        )
+
+    async def enter_gate(self) -> None:
+        """Held shared until the transaction ends: a rebuild's swap (exclusive) waits for the
+        projecting transactions in flight and holds new ones back until it has committed."""
+        await run(
+            await self.connection(), "SELECT pg_advisory_xact_lock_shared(:key)",
+            key=PROJECTION_GATE,
+        )  # fmt: skip
+
+    async def apply(self, changes: Changes) -> None:
+        c = await self.connection()
+        for person in changes.persons:
+            await run(
+                c, self._person, person_id=person.person_id,
+                legal_status=person.legal_status, kandas=person.kandas,
+            )  # fmt: skip
+        for f in changes.flows:
+            await run(
+                c, self._flow, region=f.region, month=f.month, scope=f.scope,
+                direction=f.direction, district=f.district, legal_status=f.legal_status,
+                kandas=_kandas(f.kandas), person_id=f.person_id, counterpart=f.counterpart,
+                at=f.at,
+            )  # fmt: skip
+        for r in changes.registrations:
+            await run(
+                c, self._registration, region=r.region, month=r.month, district=r.district,
+                kind=r.kind, purpose=r.purpose, legal_status=r.legal_status,
+                kandas=_kandas(r.kandas), person_id=r.person_id, started=r.started,
+                ended=r.ended, at=r.at,
+            )  # fmt: skip
+        for s in changes.resettlement:
+            await run(
+                c, self._resettlement[s.column], region=s.region, month=s.month,
+                category=s.category, persons=s.persons,
+                applications=1 if s.column == "requested" else 0, at=s.at,
+            )  # fmt: skip
+        for u in changes.quota_use:
+            await run(
+                c, self._quota_use, quota_id=u.quota_id, region=u.region, kind=u.kind,
+                year=u.year, reserved=u.reserved, consumed=u.consumed, at=u.at,
+            )  # fmt: skip
+        for q in changes.quota_limits:
+            await run(
+                c, self._quota_limit, quota_id=q.quota_id, region=q.region, kind=q.kind,
+                category=q.category, year_from=q.year_from, year_to=q.year_to, limit=q.limit,
+                at=q.at,
+            )  # fmt: skip
+        for stage in changes.proposals:
+            await run(
+                c, self._proposal, region=stage.region, month=stage.month, type=stage.type,
+                stage=stage.stage, at=stage.at,
+            )  # fmt: skip

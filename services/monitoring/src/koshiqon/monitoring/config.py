@@ -1,0 +1,26 @@
+"""Settings of the monitoring service (prefix `MONITORING_`, see README "Environment
+variables")."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from koshiqon.common.settings import ServiceSettings, service_config
+
+DEFAULT_TOPICS = ("registration.v1", "quota.v1", "proposals.v1")
+
+
+class MonitoringSettings(ServiceSettings):
+    model_config = service_config("MONITORING_")
+
+    service_name: str = "monitoring"
+    http_port: int = Field(default=8004, ge=1, le=65535)
+    topics: tuple[str, ...] = Field(
+        default=DEFAULT_TOPICS,
+        min_length=1,
+        description="the topics projected (and replayed by rebuild)",
+    )
+    alert_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="how often the worker re-evaluates the §8 rule"
+    )
+    rebuild_batch_size: int = Field(default=2000, ge=1, le=100_000)
