@@ -125,6 +125,8 @@ def outbox_relay(settings: ServiceSettings) -> OutboxRelay:
             bootstrap=settings.kafka_bootstrap_servers,
             service=settings.service_name,
             poll_interval=settings.outbox_poll_seconds,
+            lease=settings.outbox_lease_seconds,
+            statement_timeout=settings.outbox_statement_timeout_seconds,
             retention=timedelta(hours=settings.outbox_retention_hours),
         )
     )

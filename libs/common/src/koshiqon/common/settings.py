@@ -115,7 +115,24 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = "INFO"
     outbox_retention_hours: float = Field(default=72.0, gt=0)
-    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_poll_seconds: float = Field(
+        default=0.25,
+        ge=0.02,
+        le=10.0,
+        description="the longest the relay waits between looks at an idle outbox",
+    )
+    outbox_lease_seconds: float = Field(
+        default=15.0,
+        ge=2.0,
+        le=300.0,
+        description="a relay leader frozen or cut off this long loses the lead to a standby",
+    )
+    outbox_statement_timeout_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=600.0,
+        description="the longest the relay waits for the database on any one statement",
+    )
     auth: AuthSettings = Field(default_factory=AuthSettings, validate_default=True)
 
     @field_validator("auth")

@@ -1,12 +1,13 @@
-"""The relay: one per service leads (a PostgreSQL advisory lock), drains the outbox into
-Kafka in pipelined batches, parks rows refused for good, and deletes published rows past
-retention on a task of its own."""
+"""The relay: one per service leads (a PostgreSQL advisory lock held as a lease), drains the
+outbox into Kafka in pipelined batches, parks rows refused for good, and deletes published
+rows past retention on a task of its own."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,8 +35,16 @@ class RelayConfig:
     service: str
     batch_size: int = 1000
     max_batches_in_flight: int = 4
-    poll_interval: float = 1.0
+    # the relay looks at the outbox again `poll_floor` seconds after a look that found rows,
+    # and doubles the pause with every look that found none, up to `poll_interval`
+    poll_interval: float = 0.25
+    poll_floor: float = 0.02
     standby_retry: float = 1.0
+    # leadership is a lease on the lock's session (`_Lease`): a leader frozen or cut off for
+    # this long has lost the lock to a standby, and stops publishing before that can happen
+    lease: float = 15.0
+    # every statement of the relay's connections, the connection itself included
+    statement_timeout: float = 30.0
     retention: timedelta = timedelta(hours=72)
     # the retention delete: a round every `housekeeping_interval` seconds, each round deleting
     # batches of at most `housekeeping_batch_size` rows until fewer are left past retention
@@ -51,6 +60,12 @@ class RelayConfig:
     # fetched, counted in koshiqon_outbox_parked_total, listed by `koshiqon outbox parked`
     max_attempts: int = 5
 
+    def __post_init__(self) -> None:
+        if not 0 < self.poll_floor <= self.poll_interval:
+            raise ValueError("poll_floor must be positive and at most poll_interval")
+        if self.lease < 1.0 or self.standby_retry >= self.lease:
+            raise ValueError("lease must be at least 1 s and longer than standby_retry")
+
 
 ProducerFactory = Callable[[], AIOKafkaProducer]
 
@@ -59,10 +74,23 @@ class ProducerStalled(Exception):
     """The producer stopped acknowledging: it is replaced and the rows are sent again."""
 
 
+class LeadershipLost(Exception):
+    """The leader can no longer be sure it holds the lock: it stops and stands by."""
+
+
 # what the broker or the producer says of one record that no retry can change (it is over
 # the size limit, its topic name is invalid); anything else is the producer's or the broker's
 # trouble, and the whole drain is tried again with a new producer
 _REFUSED_FOR_GOOD = (MessageSizeTooLargeError, InvalidTopicError)
+
+_LOCK_KEY = "hashtext('koshiqon.outbox.' || current_schema())"
+_TRY_LOCK = f"SELECT pg_try_advisory_lock({_LOCK_KEY})"
+# the lock of this session, as pg_locks shows a one-bigint advisory key (split in two oids)
+_HOLDS_LOCK = (
+    f"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    f" AND pid = pg_backend_pid() AND objsubid = 1"
+    f" AND ((classid::int8 << 32) | objid::int8) = {_LOCK_KEY}::int8)"
+)
 
 
 @dataclass
@@ -73,7 +101,8 @@ class _Batch:
 
 class OutboxRelay:
     """Publishes one service's outbox. Start as many as you like: a PostgreSQL advisory lock
-    keeps exactly one active, and a standby takes over when the active one's session ends."""
+    keeps exactly one active, and a standby takes over when the active one's session ends
+    (its lease lapses: `_Lease`)."""
 
     def __init__(
         self, config: RelayConfig, *, producer_factory: ProducerFactory | None = None
@@ -83,35 +112,49 @@ class OutboxRelay:
             lambda: new_producer(config.bootstrap, client_id=f"{config.service}-outbox-relay")
         )
         self.active = asyncio.Event()
-        self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Compete for the lead until `stop` is set; lead while holding the lock."""
         while not stop.is_set():
             try:
                 await self._compete(stop)
+            except LeadershipLost as exc:
+                log.warning("outbox.relay-lost-lead", extra={"reason": str(exc)})
+                await _sleep_or_stop(stop, self.config.standby_retry)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("outbox.relay-db-error", extra={"error": repr(exc)})
                 await _sleep_or_stop(stop, self.config.standby_retry)
 
-    async def _connect(self) -> asyncpg.Connection:
+    async def _connect(self, **session: str) -> asyncpg.Connection:
+        """A connection of the relay. Its server side gives up on a peer that stops answering
+        (TCP keepalives, and `tcp_user_timeout` on unacknowledged data) within the lease, so
+        a host that died with its sockets open leaves no session behind; `session` adds
+        settings of the connection's own."""
+        lease = self.config.lease
         return await asyncpg.connect(
             asyncpg_dsn(self.config.dsn),
+            timeout=self.config.statement_timeout,
+            command_timeout=self.config.statement_timeout,
             server_settings={
                 "search_path": self.config.schema,
                 "application_name": f"{self.config.service}-outbox-relay",
+                "tcp_keepalives_idle": str(max(1, int(lease / 3))),
+                "tcp_keepalives_interval": str(max(1, int(lease / 9))),
+                "tcp_keepalives_count": "3",
+                "tcp_user_timeout": str(int(lease * 1000)),
+                **session,
             },
         )
 
     async def _compete(self, stop: asyncio.Event) -> None:
-        conn = await self._connect()
+        # the lock's session: the server ends it after `lease` seconds without a statement,
+        # freeing the lock of a leader that froze (a SIGSTOP, a VM paused) with its sockets open
+        conn = await self._connect(idle_session_timeout=str(int(self.config.lease * 1000)))
         try:
             while not stop.is_set():
-                locked = await conn.fetchval(
-                    "SELECT pg_try_advisory_lock(hashtext('koshiqon.outbox.' || current_schema()))"
-                )
-                if locked:
-                    await self._lead(conn, stop)
+                asked_at = time.monotonic()
+                if await conn.fetchval(_TRY_LOCK):
+                    await self._lead(_Lease(conn, seconds=self.config.lease, since=asked_at), stop)
                     return
                 await _sleep_or_stop(stop, self.config.standby_retry)
         finally:
@@ -120,47 +163,66 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), timeout=5)
 
-    async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
-        channel = f"outbox_{self.config.schema}"
-        await conn.add_listener(channel, self._on_notify)
-        marker = _Marker(await self._connect(), service=self.config.service)
+    async def _lead(self, lease: _Lease, stop: asyncio.Event) -> None:
+        """Publish while the lease holds. The lease is kept beside the publishing; when it
+        fails, the publishing is cancelled where it is and `LeadershipLost` raised."""
+        # a frozen relay's open snapshot would hold back vacuum: the server ends it, later
+        # than any wait for acknowledgements of a healthy one
+        idle_in_transaction = (self.config.ack_timeout + self.config.lease) * 1000
+        conn = await self._connect(
+            idle_in_transaction_session_timeout=str(int(idle_in_transaction))
+        )
+        try:
+            marker = _Marker(await self._connect(), lease=lease, service=self.config.service)
+        except BaseException:
+            await _close(conn)
+            raise
         self.active.set()
         metrics.OUTBOX_RELAY_ACTIVE.labels(self.config.service).set(1)
         log.info("outbox.relay-leading", extra={"schema": self.config.schema})
         # the retention delete runs beside the publish loop, on a connection of its own: a
         # slow or blocked delete never holds up publishing
         housekeeper = asyncio.create_task(self._housekeep_until_stopped(stop))
+        publishing = asyncio.create_task(self._publish_until_stopped(conn, marker, lease, stop))
+        keeping = asyncio.create_task(lease.keep())
+        tasks = [publishing, keeping, housekeeper]
         try:
-            await self._publish_until_stopped(conn, marker, stop)
+            await asyncio.wait([publishing, keeping], return_when=asyncio.FIRST_COMPLETED)
         finally:
-            housekeeper.cancel()
-            await asyncio.wait([housekeeper])
+            for task in tasks:  # `publishing` is still running only if the lease failed
+                task.cancel()
+            await asyncio.wait(tasks)
             await marker.close()
-            with contextlib.suppress(Exception):
-                await conn.remove_listener(channel, self._on_notify)
-
-    def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+            await _close(conn)
+        if not keeping.cancelled() and (failure := keeping.exception()) is not None:
+            if not publishing.cancelled():
+                publishing.exception()  # retrieved: the lease's failure is the one to raise
+            raise failure
+        publishing.result()
 
     async def _publish_until_stopped(
-        self, conn: asyncpg.Connection, marker: _Marker, stop: asyncio.Event
+        self, conn: asyncpg.Connection, marker: _Marker, lease: _Lease, stop: asyncio.Event
     ) -> None:
         while not stop.is_set():
             producer = await self._start_producer(stop)
             if producer is None:
                 return
             try:
+                pause = self.config.poll_floor
                 while not stop.is_set():
-                    self._wake.clear()
-                    await self._drain(conn, producer, marker, stop)
-                    await _wait_any(stop, self._wake, self.config.poll_interval)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    found = await self._drain(conn, producer, marker, lease, stop)
+                    pause = self.config.poll_floor if found else self._longer(pause)
+                    await _sleep_or_stop(stop, pause)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, LeadershipLost):
                 raise
             except Exception as exc:  # a producer that failed is not trusted again
                 log.warning("outbox.producer-failed", extra={"error": repr(exc)})
                 await _sleep_or_stop(stop, 0.5)
             finally:
                 await stop_producer(producer, grace=self.config.producer_close_timeout)
+
+    def _longer(self, pause: float) -> float:
+        return min(pause * 2, self.config.poll_interval)
 
     async def _start_producer(self, stop: asyncio.Event) -> AIOKafkaProducer | None:
         delay = 0.2
@@ -184,10 +246,12 @@ class OutboxRelay:
         conn: asyncpg.Connection,
         producer: AIOKafkaProducer,
         marker: _Marker,
+        lease: _Lease,
         stop: asyncio.Event,
-    ) -> None:
+    ) -> int:
         """Publish every unpublished row visible now, keeping several batches in flight; a
-        row is marked published only after the broker acknowledged it.
+        row is marked published only after the broker acknowledged it. Returns how many rows
+        it found.
 
         All of one drain's fetches read one REPEATABLE READ snapshot. With a new snapshot per
         fetch, a row whose transaction committed late (a lower id than rows already fetched)
@@ -197,7 +261,7 @@ class OutboxRelay:
         in_flight: list[_Batch] = []
         try:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                await self._pipeline(conn, producer, marker, in_flight, stop)
+                found = await self._pipeline(conn, producer, marker, lease, in_flight, stop)
         except Exception:
             # what was acknowledged or refused is recorded before the next drain's snapshot
             with contextlib.suppress(Exception):
@@ -208,20 +272,24 @@ class OutboxRelay:
         finally:
             for batch in in_flight:  # a failure abandons them: they are sent again
                 batch.acks.cancel()
+        return found
 
     async def _pipeline(
         self,
         conn: asyncpg.Connection,
         producer: AIOKafkaProducer,
         marker: _Marker,
+        lease: _Lease,
         in_flight: list[_Batch],
         stop: asyncio.Event,
-    ) -> None:
+    ) -> int:
         """Fetch batch n+1 while batch n is handed to the producer; await acknowledgements
-        only when `max_batches_in_flight` batches are out."""
+        only when `max_batches_in_flight` batches are out. Returns how many rows it fetched."""
+        lease.check()
         fetching: asyncio.Task[list[asyncpg.Record]] | None = asyncio.create_task(
             self._fetch(conn, after=0)
         )
+        found = 0
         try:
             while fetching is not None or in_flight:
                 if fetching is not None and stop.is_set():
@@ -232,6 +300,7 @@ class OutboxRelay:
                     continue
                 if fetching is not None and len(in_flight) < self.config.max_batches_in_flight:
                     rows = await fetching
+                    found += len(rows)
                     full = len(rows) == self.config.batch_size
                     fetching = (
                         asyncio.create_task(self._fetch(conn, after=rows[-1]["id"]))
@@ -239,7 +308,7 @@ class OutboxRelay:
                         else None
                     )
                     if rows:
-                        in_flight.append(await self._send(producer, rows))
+                        in_flight.append(await _send(producer, rows, lease))
                     continue
                 oldest = in_flight.pop(0)
                 try:
@@ -261,6 +330,7 @@ class OutboxRelay:
             if fetching is not None:  # let it end, so the snapshot's rollback finds conn idle
                 fetching.cancel()
                 await asyncio.wait([fetching])
+        return found
 
     async def _fetch(self, conn: asyncpg.Connection, *, after: int) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await conn.fetch(
@@ -270,26 +340,6 @@ class OutboxRelay:
             self.config.batch_size,
         )
         return rows
-
-    @staticmethod
-    async def _send(producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> _Batch:
-        futures: list[asyncio.Future[RecordMetadata]] = []
-        for row in rows:
-            headers = [(k, v.encode()) for k, v in orjson.loads(row["headers"]).items()]
-            try:
-                futures.append(
-                    await producer.send(
-                        row["topic"], row["value"], key=row["key"].encode(), headers=headers
-                    )
-                )
-            except _REFUSED_FOR_GOOD as exc:  # over the producer's max_request_size, say
-                refused: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-                refused.set_exception(exc)
-                futures.append(refused)
-        return _Batch(
-            ids=[row["id"] for row in rows],
-            acks=asyncio.gather(*futures, return_exceptions=True),
-        )
 
     async def _housekeep_until_stopped(self, stop: asyncio.Event) -> None:
         conn: asyncpg.Connection | None = None
@@ -330,6 +380,28 @@ class OutboxRelay:
         metrics.OUTBOX_OLDEST_AGE.labels(self.config.service).set(current.oldest_age_seconds)
 
 
+async def _send(producer: AIOKafkaProducer, rows: list[asyncpg.Record], lease: _Lease) -> _Batch:
+    """Hand `rows` to the producer, each only while the lease holds."""
+    futures: list[asyncio.Future[RecordMetadata]] = []
+    for row in rows:
+        headers = [(k, v.encode()) for k, v in orjson.loads(row["headers"]).items()]
+        lease.check()
+        try:
+            futures.append(
+                await producer.send(
+                    row["topic"], row["value"], key=row["key"].encode(), headers=headers
+                )
+            )
+        except _REFUSED_FOR_GOOD as exc:  # over the producer's max_request_size, say
+            refused: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+            refused.set_exception(exc)
+            futures.append(refused)
+    return _Batch(
+        ids=[row["id"] for row in rows],
+        acks=asyncio.gather(*futures, return_exceptions=True),
+    )
+
+
 def _sort_out(
     ids: list[int], results: list[RecordMetadata | BaseException]
 ) -> tuple[list[int], list[tuple[int, str]], BaseException | None]:
@@ -352,12 +424,51 @@ def _sort_out(
     return published, refused, failure
 
 
+class _Lease:
+    """The leader's hold on the lock. A session-level advisory lock lasts as long as its
+    session, and the server ends the lock's session after `seconds` without a statement
+    (`idle_session_timeout`): a leader frozen or cut off loses the lock within `seconds`.
+    A running leader confirms the lock every `seconds / 5` (`keep`), and trusts it only
+    until `seconds - seconds / 5` after it sent its last confirmation: the server cannot have
+    ended the session before then. Whatever the leader is about to do to the outbox or the
+    broker, it `check`s first, so one that wakes up late (SIGCONT, a paused VM) stops before
+    it fetches, sends or marks anything more."""
+
+    def __init__(self, conn: asyncpg.Connection, *, seconds: float, since: float) -> None:
+        self._conn = conn
+        self._seconds = seconds
+        self._heartbeat = seconds / 5
+        self._trusted_until = since + seconds - self._heartbeat
+
+    def check(self) -> None:
+        if time.monotonic() >= self._trusted_until:
+            raise LeadershipLost("the lock's session was not confirmed in time")
+
+    async def keep(self) -> None:
+        """Confirm the lock until cancelled; raise `LeadershipLost` when it cannot be."""
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            self.check()
+            asked_at = time.monotonic()
+            try:
+                held = await self._conn.fetchval(
+                    _HOLDS_LOCK, timeout=max(self._trusted_until - asked_at, 0.001)
+                )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                raise LeadershipLost(f"the lock's session failed: {type(exc).__name__}") from exc
+            if not held:
+                raise LeadershipLost("the lock is not held")
+            self._trusted_until = asked_at + self._seconds - self._heartbeat
+
+
 class _Marker:
     """Marks acknowledged rows published on a connection of its own, one statement after the
-    other, while the relay goes on fetching and sending the next batches."""
+    other, while the relay goes on fetching and sending the next batches; each only while the
+    lease holds."""
 
-    def __init__(self, conn: asyncpg.Connection, *, service: str) -> None:
+    def __init__(self, conn: asyncpg.Connection, *, lease: _Lease, service: str) -> None:
         self._conn = conn
+        self._lease = lease
         self._service = service
         self._last: asyncio.Task[None] | None = None
 
@@ -367,6 +478,7 @@ class _Marker:
     async def _mark_after(self, previous: asyncio.Task[None] | None, ids: list[int]) -> None:
         if previous is not None:
             await previous  # a failed predecessor fails this one too: flush() reports it
+        self._lease.check()
         await self._conn.execute(
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
         )
@@ -383,6 +495,7 @@ class _Marker:
     ) -> None:
         if previous is not None:
             await previous
+        self._lease.check()
         rows = await self._conn.fetch(
             "UPDATE outbox AS o SET attempts = o.attempts + 1, last_error = f.error, "
             "parked_at = CASE WHEN o.attempts + 1 >= $3 THEN now() END "
@@ -410,8 +523,12 @@ class _Marker:
             self._last.cancel()
             with contextlib.suppress(BaseException):
                 await self._last
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._conn.close(), timeout=5)
+        await _close(self._conn)
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(conn.close(), timeout=5)
 
 
 async def _first_or_stop(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
@@ -434,12 +551,3 @@ async def _first_or_stop(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
