@@ -208,3 +208,39 @@ async def test_a_stay_valid_until_new_years_eve_ends_at_midnight_in_kazakhstan(
     clock.now = NEW_YEAR_IN_KAZAKHSTAN
     assert await scheduler.run_once() == 1
     assert store.residences[stay.id].ended_on == date(2026, 12, 31)
+
+
+# --- item 14: a completion quota could not match ----------------------------------------------
+
+
+async def test_a_refused_consumption_is_counted_and_the_application_stays_completed(
+    bus: Bus, uow: FakeUnitOfWork, store: Store, clock: Clock
+) -> None:
+    app = await apply(bus)
+    facts = dict(  # noqa: C408
+        application_id=app.id, kind=wire.QuotaKind.MIGRANT, region="590000000", year=2026,
+        persons=1,
+    )  # fmt: skip
+    reserved = wire.QuotaReserved(
+        **facts, quota_id=uuid.uuid4(), remaining=1, reserved_at=clock.now
+    )
+    await EVENT_HANDLERS[wire.QuotaReserved](reserved, bus.deps)
+    await bus.handle(new_residence(store.applications[app.id].applicant_id))
+    expired = wire.QuotaExpired(
+        **facts, quota_id=reserved.quota_id, period_end=date(2026, 12, 31), expired_at=clock.now
+    )
+    await EVENT_HANDLERS[wire.QuotaExpired](expired, bus.deps)  # it overtook the completion
+    refusal = wire.QuotaConsumptionRefused(
+        **facts, quota_id=reserved.quota_id, status=wire.UnheldStatus.EXPIRED,
+        reason=wire.ConsumptionRefusal.PERIOD_ENDED, refused_at=clock.now,
+    )  # fmt: skip
+    name = "koshiqon_registration_quota_consumption_refused_total"
+    before, published = counted(name, status="expired"), len(uow.published)
+
+    await EVENT_HANDLERS[wire.QuotaConsumptionRefused](refusal, bus.deps)
+
+    assert counted(name, status="expired") == before + 1
+    assert len(uow.published) == published
+    stored = store.applications[app.id]
+    assert stored.status is ApplicationStatus.COMPLETED
+    assert stored.quota_expired_at == clock.now  # registration's side of the record

@@ -16,7 +16,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from koshiqon.common.events.contracts import EventPayload
-from koshiqon.common.events.quota import QuotaDenied, QuotaExpired, QuotaReleased, QuotaReserved
+from koshiqon.common.events.quota import (
+    QuotaConsumptionRefused,
+    QuotaDenied,
+    QuotaExpired,
+    QuotaReleased,
+    QuotaReserved,
+)
 from koshiqon.common.kz import IIN, is_region_code, kz_today
 from koshiqon.common.messagebus import Actor, Handler, OutsideRegion
 from koshiqon.registration import metrics
@@ -410,6 +416,23 @@ async def on_quota_expired(event: QuotaExpired, deps: Deps) -> None:
     )
 
 
+async def on_quota_consumption_refused(event: QuotaConsumptionRefused, deps: Deps) -> None:
+    """A completion the quota service could not match with a held reservation (it had
+    expired or been released before the completion reached it): the application stays
+    completed (the move is free, §3) and its quota_expired_at or quota_released_at stamp,
+    recorded when that outcome came, is registration's side of the record; the refusal is
+    counted and logged for reconciliation."""
+    metrics.QUOTA_CONSUMPTION_REFUSED.labels(status=event.status.value).inc()
+    log.warning(
+        "registration.quota-consumption-refused",
+        extra={
+            "application_id": str(event.application_id),
+            "status": event.status.value,
+            "reason": event.reason.value,
+        },
+    )
+
+
 # --- routing -------------------------------------------------------------------------------
 
 COMMAND_HANDLERS: dict[type[c.Command[Any]], Handler[Deps]] = {
@@ -434,4 +457,5 @@ EVENT_HANDLERS: dict[type[EventPayload], Handler[Deps]] = {
     QuotaDenied: on_quota_denied,
     QuotaReleased: on_quota_released,
     QuotaExpired: on_quota_expired,
+    QuotaConsumptionRefused: on_quota_consumption_refused,
 }

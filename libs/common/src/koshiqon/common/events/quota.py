@@ -97,6 +97,45 @@ class QuotaExpired(EventPayload):
     expired_at: datetime
 
 
+class UnheldStatus(StrEnum):
+    """A ledger entry that holds no reservation: what a late completion finds."""
+
+    RELEASED = "released"
+    EXPIRED = "expired"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsumptionRefusal(StrEnum):
+    """Why the reservation was no longer held: its release or denial reason, or the end of
+    its quota's period."""
+
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+    NO_QUOTA = "no_quota"
+    NOT_DESIGNATED = "not_designated"
+    EXHAUSTED = "exhausted"
+    PERIOD_ENDED = "period_ended"
+
+
+@event("quota", "quota-consumption-refused")
+class QuotaConsumptionRefused(EventPayload):
+    """A completed resettlement whose reservation was no longer held (it had expired or
+    been released, or was never granted): nothing is consumed and the quota's counters stay
+    as they are. Each such completion is published once, for reconciliation (architecture
+    section 4.4)."""
+
+    application_id: UUID
+    quota_id: UUID | None = None
+    kind: QuotaKind
+    region: str = KATO
+    year: int
+    persons: int = Field(ge=1)
+    status: UnheldStatus = Field(description="the reservation's status when the completion came")
+    reason: ConsumptionRefusal
+    refused_at: datetime
+
+
 # --- the quotas themselves and the territories (subject: the quota or territory id) -------
 
 
