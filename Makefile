@@ -56,6 +56,7 @@ schemas: install ## export the JSON Schema of every event type into contracts/ev
 
 bench: install ## benchmarks against raw baselines (needs infra-up)
 	$(RUN) python bench/outbox_relay.py
+	$(RUN) python bench/outbox_notify.py
 	$(RUN) python bench/registration_api.py
 	$(RUN) python bench/quota_contention.py
 

@@ -4,9 +4,10 @@
 
 Needs the local infrastructure (`make infra-up`). Both sides use the same producer settings
 (koshiqon.common.kafka.producer_settings), the same keys, values and headers, and topics with
-the same partition count. Relay: from the commit of the outbox rows (which wakes the relay
-by NOTIFY) until every row is marked published, i.e. acknowledged by the broker. Raw: from
-the first send until the last acknowledgement. Producer start-up is excluded on both sides.
+the same partition count. Relay: from the commit of the outbox rows (which the relay finds
+by polling, within `poll_interval`) until every row is marked published, i.e. acknowledged
+by the broker. Raw: from the first send until the last acknowledgement. Producer start-up
+is excluded on both sides.
 """
 
 from __future__ import annotations
@@ -77,9 +78,7 @@ async def raw_baseline(bootstrap: str, topic: str, events: list[Envelope]) -> fl
 async def relay_run(dsn: str, bootstrap: str, events: list[Envelope]) -> float:
     engine = create_engine(dsn, schema=SCHEMA, application="bench")
     sessions = session_factory(engine)
-    relay = OutboxRelay(
-        RelayConfig(dsn=dsn, schema=SCHEMA, bootstrap=bootstrap, service="bench", poll_interval=5)
-    )
+    relay = OutboxRelay(RelayConfig(dsn=dsn, schema=SCHEMA, bootstrap=bootstrap, service="bench"))
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     conn = await asyncpg.connect(roles.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})

@@ -49,18 +49,6 @@ async def test_rolled_back_event_is_never_published_and_committed_one_is_once(
     assert await unpublished(ws) == 0
 
 
-async def test_relay_wakes_on_notify_without_waiting_for_the_poll(
-    ws: Workspace, bootstrap: str
-) -> None:
-    payload, topic = fresh_contract()
-    await create_topic(bootstrap, topic)
-    async with relay(ws, bootstrap, poll_interval=60.0) as runner:
-        await asyncio.wait_for(runner.active.wait(), timeout=15)
-        await ws.publish_via_outbox(counted(payload, key="k", seq=1))
-        records = await read_topic(bootstrap, topic.name, at_least=1, timeout=10)
-    assert len(records) == 1
-
-
 async def test_two_relays_started_together_publish_each_event_once(
     ws: Workspace, bootstrap: str
 ) -> None:
