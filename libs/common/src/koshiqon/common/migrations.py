@@ -111,6 +111,29 @@ async def _run_online(target_metadata: MetaData, *, schema: str, url: str) -> No
         await engine.dispose()
 
 
+# PostgreSQL 15: the oldest server every service's migrations and statements are known to
+# run on (the suite runs on the local 18; 15 checked by hand, see the README)
+MINIMUM_SERVER_VERSION = 150000
+
+
+class UnsupportedServer(RuntimeError):
+    """A PostgreSQL server older than the project supports: nothing is migrated."""
+
+
+def require_server_version(found: int, minimum: int = MINIMUM_SERVER_VERSION) -> None:
+    """Refuse a server whose `server_version_num` is below `minimum`."""
+    if found < minimum:
+        raise UnsupportedServer(
+            f"PostgreSQL {_version(found)} is older than {_version(minimum)}, the oldest "
+            "server Koshi-qon supports: upgrade the server (nothing was migrated)"
+        )
+
+
+def _version(number: int) -> str:
+    major, minor = divmod(number, 10000)
+    return f"{major}.{minor}"
+
+
 def _migrate(connection: Connection, target_metadata: MetaData, schema: str) -> None:
     context.configure(
         connection=connection,
@@ -119,6 +142,9 @@ def _migrate(connection: Connection, target_metadata: MetaData, schema: str) -> 
         include_schemas=False,
     )
     with context.begin_transaction():  # one transaction for the whole run
+        found = connection.execute(text("SELECT current_setting('server_version_num')::int"))
+        minimum = context.config.attributes.get("minimum_server_version", MINIMUM_SERVER_VERSION)
+        require_server_version(int(found.scalar_one()), minimum)
         context.run_migrations()
 
 
@@ -154,18 +180,37 @@ def _checked_schema(schema: object) -> str:
     return schema
 
 
-async def upgrade(script_location: Path, dsn: str, *, schema: str, revision: str = "head") -> None:
-    """Upgrade `schema` to `revision`, from async code (Alembic runs in a worker thread)."""
+async def upgrade(
+    script_location: Path,
+    dsn: str,
+    *,
+    schema: str,
+    revision: str = "head",
+    minimum_server_version: int = MINIMUM_SERVER_VERSION,
+) -> None:
+    """Upgrade `schema` to `revision`, from async code (Alembic runs in a worker thread);
+    a server older than `minimum_server_version` is refused (`UnsupportedServer`)."""
     await asyncio.to_thread(
-        upgrade_blocking, script_location, dsn, schema=schema, revision=revision
+        upgrade_blocking,
+        script_location,
+        dsn,
+        schema=schema,
+        revision=revision,
+        minimum_server_version=minimum_server_version,
     )
 
 
 def upgrade_blocking(
-    script_location: Path, dsn: str, *, schema: str, revision: str = "head"
+    script_location: Path,
+    dsn: str,
+    *,
+    schema: str,
+    revision: str = "head",
+    minimum_server_version: int = MINIMUM_SERVER_VERSION,
 ) -> None:
     """Upgrade `schema` to `revision` from synchronous code (the `migrate` role, a CLI)."""
     config = _config(script_location, dsn=dsn, schema=_checked_schema(schema))
+    config.attributes["minimum_server_version"] = minimum_server_version
     log.info("migrations.upgrade-started", extra={"schema": schema, "revision": revision})
     with _ALEMBIC_LOCK:
         command.upgrade(config, revision)
