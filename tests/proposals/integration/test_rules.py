@@ -88,6 +88,8 @@ async def test_rules_are_the_regions_own(client: httpx.AsyncClient) -> None:
     assert elsewhere.status_code == 404
     hidden = await client.get(f"{BASE}/{mine['id']}", headers=akimat(NORTH_KAZ))
     assert hidden.status_code == 403
-    future = await client.post(f"{BASE}/{mine['id']}/approve", headers=akimat(REGION),
-                               json={"decision_number": "1", "decision_date": "2030-01-01"})  # fmt: skip
+    decision = {"decision_number": "1", "decision_date": "2030-01-01"}
+    future = await client.post(
+        f"{BASE}/{mine['id']}/approve", json=decision, headers=akimat(REGION)
+    )
     assert (future.status_code, future.json()["errors"][0]["field"]) == (422, "decision_date")
