@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from koshiqon.common.consumer import DLQ_HEADER_PREFIX
-from koshiqon.common.kafka import new_producer
+from koshiqon.common.kafka import new_producer, security_settings
 from koshiqon.common.settings import DEFAULT_KAFKA_BOOTSTRAP
 from koshiqon.common.topics import dlq_topic, topic_exists
 
@@ -34,6 +34,7 @@ async def replay(bootstrap: str, group: str, *, limit: int | None = None) -> Rep
     if not await topic_exists(bootstrap, topic):
         raise NoDeadLetters(f"group {group!r} has no dead-letter topic {topic!r}")
     consumer = AIOKafkaConsumer(
+        **security_settings(),
         bootstrap_servers=bootstrap,
         group_id=f"{group}.dlq-replay",
         enable_auto_commit=False,

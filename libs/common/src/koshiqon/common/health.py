@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common import migrations, topics
+from koshiqon.common.kafka import security_settings
 
 log = logging.getLogger("koshiqon.health")
 
@@ -90,6 +91,7 @@ class KafkaCheck:
 
     async def _fetch_metadata(self) -> None:
         client = AIOKafkaClient(
+            **security_settings(),
             bootstrap_servers=self._bootstrap,
             client_id="koshiqon-readiness",
             request_timeout_ms=int(CHECK_TIMEOUT_SECONDS * 1000),

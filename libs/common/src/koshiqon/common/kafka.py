@@ -9,12 +9,33 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.helpers import create_ssl_context
+
+from koshiqon.common.settings import KafkaSecurity
 
 log = logging.getLogger("koshiqon.kafka")
 
 
+def security_settings(security: KafkaSecurity | None = None) -> dict[str, Any]:
+    """The options every Kafka client (producer, consumer, admin, readiness probe) takes to
+    reach the brokers: protocol, TLS trust, SASL credentials (`KafkaSecurity`, by default
+    read from the `KAFKA_*` variables now)."""
+    security = security or KafkaSecurity()
+    options: dict[str, Any] = {"security_protocol": security.security_protocol}
+    if security.uses_tls:
+        cafile = str(security.ssl_cafile) if security.ssl_cafile else None
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    if security.uses_sasl:
+        assert security.sasl_password is not None  # the settings refuse SASL without it
+        options["sasl_mechanism"] = security.sasl_mechanism
+        options["sasl_plain_username"] = security.sasl_username
+        options["sasl_plain_password"] = security.sasl_password.get_secret_value()
+    return options
+
+
 def producer_settings(bootstrap: str, *, client_id: str) -> dict[str, Any]:
     return {
+        **security_settings(),
         "bootstrap_servers": bootstrap,
         "client_id": client_id,
         # idempotence implies acks=all and one in-flight batch per partition: no duplicates

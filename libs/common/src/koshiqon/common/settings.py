@@ -76,6 +76,45 @@ class AuthSettings(BaseModel):
         return not (self.jwks_url or self.jwks_path or self.public_key_path)
 
 
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+
+
+class KafkaSecurity(BaseSettings):
+    """How every Kafka client of the process reaches the brokers, from the unprefixed
+    `KAFKA_*` variables (one process serves one service, as with `KAFKA_BOOTSTRAP_SERVERS`).
+    Unset: plaintext, as the local broker speaks. A Strimzi listener with TLS and SCRAM wants
+    `KAFKA_SECURITY_PROTOCOL=SASL_SSL`, `KAFKA_SASL_MECHANISM=SCRAM-SHA-512`, the KafkaUser's
+    name and password (`KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`) and the cluster CA
+    (`KAFKA_SSL_CAFILE`; unset, the system's trust store)."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore", frozen=True)
+
+    security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Self:
+        if self.uses_sasl and not (self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_USERNAME"
+                " and KAFKA_SASL_PASSWORD"
+            )
+        if self.ssl_cafile is not None and not self.ssl_cafile.is_file():
+            raise ValueError(f"KAFKA_SSL_CAFILE {self.ssl_cafile} is not a file")
+        return self
+
+
 class ServiceSettings(BaseSettings):
     model_config = service_config("KOSHIQON_")
 

@@ -12,6 +12,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
+from koshiqon.common.kafka import security_settings
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -40,7 +42,7 @@ async def ensure_topics(
     replicas (None: the broker's `default.replication.factor`). A topic the broker refuses
     to create raises that refusal (`InvalidReplicationFactorError`, a policy violation...);
     one created concurrently by another process is fine."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**security_settings(), bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -81,7 +83,7 @@ async def _default_replication_factor(admin: AIOKafkaAdminClient) -> int:
 
 
 async def topic_exists(bootstrap: str, name: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**security_settings(), bootstrap_servers=bootstrap)
     await admin.start()
     try:
         return name in set(await admin.list_topics())

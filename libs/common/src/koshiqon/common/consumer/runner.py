@@ -28,7 +28,7 @@ from koshiqon.common.consumer.failures import (
 )
 from koshiqon.common.events.contracts import REGISTRY, decode
 from koshiqon.common.events.envelope import Envelope
-from koshiqon.common.kafka import new_producer
+from koshiqon.common.kafka import new_producer, security_settings
 from koshiqon.common.topics import dlq_topic, ensure_topics
 
 log = logging.getLogger("koshiqon.consumer")
@@ -111,6 +111,7 @@ class ConsumerRunner:
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
+            **security_settings(),
             bootstrap_servers=self.config.bootstrap,
             group_id=self.group,
             client_id=f"{self.group}-consumer",
