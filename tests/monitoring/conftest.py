@@ -41,8 +41,6 @@ def bus(schema: ServiceSchema, clock: Clock) -> Bus:
 
 
 @pytest.fixture
-async def client(
-    settings: MonitoringSettings, clock: Clock
-) -> AsyncIterator[httpx.AsyncClient]:
+async def client(settings: MonitoringSettings, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
     async with served(build_app(settings, now=clock), "http://monitoring") as http:
         yield http

@@ -36,7 +36,8 @@ async def test_json_import_then_the_same_again_changes_nothing(
                             "kept": 0}  # fmt: skip
     again = await client.post("/v1/statistics/population", json=body, headers=token())
     assert again.status_code == 200
-    assert again.json()["unchanged"] == 1 and again.json()["added"] == 0
+    assert again.json()["unchanged"] == 1
+    assert again.json()["added"] == 0
     assert await schema.scalar("SELECT count(*) FROM statistics") == 1
     assert await schema.scalar("SELECT count(*) FROM statistics_history") == 0
     listed = await client.get("/v1/statistics/population", headers=token("monitoring:read"))
@@ -45,7 +46,8 @@ async def test_json_import_then_the_same_again_changes_nothing(
     assert (item["kato"], item["period_from"], item["figures"]["total"]) == (
         NORTH_KAZ, "2023-01-01", 534024,
     )  # fmt: skip
-    assert item["source"] == SOURCE and item["history"] == []
+    assert item["source"] == SOURCE
+    assert item["history"] == []
 
 
 async def test_a_bad_row_imports_nothing_and_every_bad_row_is_named(
@@ -97,9 +99,11 @@ async def test_a_different_figure_needs_replace_and_keeps_the_earlier_in_history
     replaced = await client.post(
         "/v1/statistics/population?replace=true", json=second, headers=token()
     )
-    assert replaced.status_code == 200 and replaced.json()["replaced"] == 1
+    assert replaced.status_code == 200
+    assert replaced.json()["replaced"] == 1
     [item] = (await client.get("/v1/statistics/population", headers=token())).json()["items"]
-    assert item["figures"] == {"total": 751000} and item["source"] == "BNS revision"
+    assert item["figures"] == {"total": 751000}
+    assert item["source"] == "BNS revision"
     assert [(h["figures"]["total"], h["source"]) for h in item["history"]] == [(750000, SOURCE)]
 
 
@@ -148,20 +152,21 @@ async def test_input_errors_name_the_field(client: httpx.AsyncClient) -> None:
     no_source = await client.post(
         "/v1/statistics/population", content="kato,date,total\n", headers={**token(), **CSV}
     )
-    assert no_source.status_code == 422 and no_source.json()["errors"][0]["field"] == "source"
-    bad_json = await client.post(
-        "/v1/statistics/population", json={"rows": []}, headers=token()
-    )
+    assert no_source.status_code == 422
+    assert no_source.json()["errors"][0]["field"] == "source"
+    bad_json = await client.post("/v1/statistics/population", json={"rows": []}, headers=token())
     assert bad_json.status_code == 422
     assert {e["field"] for e in bad_json.json()["errors"]} >= {"source", "rows"}
     columns = await client.post(
         "/v1/statistics/vital?source=x", content="kato,year,births\n", headers={**token(), **CSV}
     )
-    assert columns.status_code == 422 and columns.json()["rows"][0]["line"] == 1
+    assert columns.status_code == 422
+    assert columns.json()["rows"][0]["line"] == 1
     media = await client.post(
         "/v1/statistics/vital", content="x", headers={**token(), "content-type": "text/plain"}
     )
-    assert media.status_code == 422 and media.json()["errors"][0]["field"] == "content-type"
+    assert media.status_code == 422
+    assert media.json()["errors"][0]["field"] == "content-type"
 
 
 async def test_a_regional_token_loads_its_own_region_only(client: httpx.AsyncClient) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -85,7 +86,7 @@ async def rebuild(
             )  # fmt: skip
             await consumer.start()
             try:
-                partitions = await _partitions(consumer, topics)
+                partitions = await _partitions(bootstrap, topics)
                 consumer.assign(partitions)
                 await consumer.seek_to_beginning(*partitions)
                 ends = await consumer.end_offsets(partitions)
@@ -122,14 +123,19 @@ async def _fresh_tables(engine: AsyncEngine) -> None:
         await connection.commit()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
-    await consumer.topics()  # fetches the metadata
+async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
     out: list[TopicPartition] = []
-    for topic in topics:
-        numbers = consumer.partitions_for_topic(topic)
-        if not numbers:
-            raise LookupError(f"topic {topic} does not exist")
-        out += [TopicPartition(topic, n) for n in sorted(numbers)]
+    for topic in described:
+        if topic.get("error_code") or not topic.get("partitions"):
+            raise LookupError(f"topic {topic.get('topic')} does not exist")
+        numbers = sorted(p["partition"] for p in topic["partitions"])
+        out += [TopicPartition(topic["topic"], n) for n in numbers]
     return out
 
 
