@@ -99,13 +99,13 @@ class FakeQuotaRepository(FakeRepository):
     async def lock_series(self, kind: Kind, region: str, category: Category | None) -> None:
         return None
 
-    async def overlapping_quota(self, spec: QuotaSpec) -> UUID | None:
+    async def overlapping_quota(self, spec: QuotaSpec, *, closed_too: bool = False) -> UUID | None:
         p = spec.period
         return next(
             (
                 q.id
                 for q in self.state.quotas.values()
-                if q.status is QuotaStatus.ACTIVE
+                if (q.status is QuotaStatus.ACTIVE or closed_too)
                 and (q.kind, q.region, q.category) == (spec.kind, spec.region, spec.category)
                 and q.period.year_from <= p.year_to
                 and q.period.year_to >= p.year_from
@@ -113,10 +113,12 @@ class FakeQuotaRepository(FakeRepository):
             None,
         )
 
-    async def add_quota(self, spec: QuotaSpec, *, now: datetime) -> Quota:
+    async def add_quota(
+        self, spec: QuotaSpec, *, now: datetime, status: QuotaStatus = QuotaStatus.ACTIVE
+    ) -> Quota:
         quota = Quota(
             uuid.uuid4(), spec.kind, spec.region, spec.period, spec.category, spec.limit,
-            0, 0, QuotaStatus.ACTIVE, 1, now,
+            0, 0, status, 1, now,
         )  # fmt: skip
         self.state.quotas[quota.id] = quota
         self.state.announced[quota.id] = set()

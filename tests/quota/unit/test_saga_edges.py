@@ -1,16 +1,17 @@
 """The edges of the resettlement saga on quota's side, through `bootstrap` with the in-memory
 unit of work (quota/fakes.py): a completion that comes after its reservation expired or was
-released (issue 12 item 14), and years in Kazakhstan's time (item 15)."""
+released (issue 12 item 14), and years in Kazakhstan's time: the expiry job, and an order for
+a year that has already ended (item 15)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
 from quota.fakes import FakeUnitOfWork
-from quota.helpers import ACTOR, Clock
+from quota.helpers import ACTOR, PAVLODAR, Clock
 from quota.unit.test_handlers import counters, quota, reserve
 
 from koshiqon.common.events import quota as wire
@@ -18,7 +19,15 @@ from koshiqon.common.events import registration
 from koshiqon.quota.bootstrap import bootstrap
 from koshiqon.quota.bus import Bus
 from koshiqon.quota.domain import commands as c
-from koshiqon.quota.domain.model import ReleaseReason, ReservationStatus
+from koshiqon.quota.domain.errors import InvalidOrder
+from koshiqon.quota.domain.model import (
+    DenialReason,
+    Kind,
+    QuotaStatus,
+    ReleaseReason,
+    ReservationStatus,
+)
+from koshiqon.quota.entrypoints.scheduler import ExpiryScheduler
 from koshiqon.quota.handlers import EVENT_HANDLERS
 
 REFUSED = "koshiqon_quota_consumption_refused_total"
@@ -118,3 +127,55 @@ async def test_a_repeated_completion_of_a_consumed_reservation_stays_silent(
 # --- item 15: "the current year" is Kazakhstan's ------------------------------------------
 
 NEW_YEAR_IN_KAZAKHSTAN = datetime(2026, 12, 31, 19, 30, tzinfo=UTC)  # 00:30 on 1 January 2027
+
+ORDER = "year,kind,kato,region,persons\n2026,migrant,550000000,Pavlodar,40\n"
+
+
+def import_order(name: str = "order 2026") -> c.ImportQuotaOrder:
+    return c.ImportQuotaOrder(csv_text=ORDER, order=name, actor=ACTOR)
+
+
+async def test_an_order_for_a_year_ended_in_kazakhstan_is_recorded_as_history(
+    bus: Bus, uow: FakeUnitOfWork, clock: Clock
+) -> None:
+    clock.now = NEW_YEAR_IN_KAZAKHSTAN  # still 2026 in UTC
+    imported = await bus.handle(import_order())
+
+    (q,) = imported.quotas
+    assert q.status is QuotaStatus.CLOSED
+    assert imported.territories == []  # a past order designates nothing today
+    assert not uow.state.territories
+    established = uow.published[-1].payload
+    assert isinstance(established, wire.QuotaEstablished)
+    assert established.closed is True
+    late = await bus.handle(
+        c.ReserveQuota(uuid.uuid4(), Kind.MIGRANT, PAVLODAR, 2026, 1, actor=ACTOR)
+    )
+    assert (late.status, late.denial_reason) == (ReservationStatus.DENIED, DenialReason.NO_QUOTA)
+    with pytest.raises(InvalidOrder):  # the history is recorded once
+        await bus.handle(import_order("order 2026, again"))
+
+
+async def test_an_order_for_the_current_year_in_kazakhstan_is_active(
+    bus: Bus, uow: FakeUnitOfWork, clock: Clock
+) -> None:
+    clock.now = NEW_YEAR_IN_KAZAKHSTAN - timedelta(hours=1)  # 23:30 on 31 December there
+    imported = await bus.handle(import_order())
+    (q,) = imported.quotas
+    assert q.status is QuotaStatus.ACTIVE
+    assert len(imported.territories) == 1
+    established = [e.payload for e in uow.published if isinstance(e.payload, wire.QuotaEstablished)]
+    assert [e.closed for e in established] == [False]
+
+
+async def test_reservations_expire_at_midnight_in_kazakhstan(
+    bus: Bus, uow: FakeUnitOfWork, clock: Clock
+) -> None:
+    await quota(bus)
+    await reserve(bus, 2)
+    scheduler = ExpiryScheduler(bus)
+    clock.now = NEW_YEAR_IN_KAZAKHSTAN - timedelta(hours=1)
+    assert await scheduler.run_once() == 0
+    clock.now = NEW_YEAR_IN_KAZAKHSTAN
+    assert await scheduler.run_once() == 1
+    assert uow.published_types()[-1] == "quota-expired"

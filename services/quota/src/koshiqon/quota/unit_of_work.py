@@ -29,6 +29,7 @@ from koshiqon.quota.domain.model import (
     Period,
     Quota,
     QuotaSpec,
+    QuotaStatus,
     ReleaseReason,
     Reservation,
     ReservationStatus,
@@ -42,9 +43,13 @@ class QuotaRepository(Protocol):
 
     async def lock_series(self, kind: Kind, region: str, category: Category | None) -> None: ...
 
-    async def overlapping_quota(self, spec: QuotaSpec) -> UUID | None: ...
+    async def overlapping_quota(
+        self, spec: QuotaSpec, *, closed_too: bool = False
+    ) -> UUID | None: ...
 
-    async def add_quota(self, spec: QuotaSpec, *, now: datetime) -> Quota: ...
+    async def add_quota(
+        self, spec: QuotaSpec, *, now: datetime, status: QuotaStatus = QuotaStatus.ACTIVE
+    ) -> Quota: ...
 
     async def get_quota(self, quota_id: UUID) -> Quota | None: ...
 

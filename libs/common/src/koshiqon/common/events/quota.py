@@ -173,6 +173,11 @@ class QuotaEstablished(EventPayload):
     limit: int = Field(ge=1, description="persons, family members included")
     reference: str | None = Field(default=None, description="order number or proposal id")
     established_at: datetime
+    closed: bool = Field(
+        default=False,
+        description="recorded as history: its period had already ended (in Kazakhstan's"
+        " time) when it was established, so it is closed and takes no reservation",
+    )
 
 
 @event("quota", "quota-adjusted")

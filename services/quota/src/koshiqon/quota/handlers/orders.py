@@ -1,4 +1,6 @@
-"""Importing a quota order file: all of it in one transaction, or nothing."""
+"""Importing a quota order file: all of it in one transaction, or nothing. A row for a year
+that has already ended (in Kazakhstan's time) is recorded as history: a closed quota, with
+no territory designated for it (`establish`)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from koshiqon.quota.domain.model import (
     TerritoryKind,
 )
 from koshiqon.quota.domain.orders import BadRow, ImportedOrder, parse_order
-from koshiqon.quota.handlers.quotas import establish
+from koshiqon.quota.handlers.quotas import establish, is_history
 from koshiqon.quota.handlers.territories import designate
 from koshiqon.quota.unit_of_work import UnitOfWork
 
@@ -27,9 +29,12 @@ async def import_quota_order(cmd: c.ImportQuotaOrder, deps: Deps) -> ImportedOrd
     now = deps.now()
     async with deps.uow() as uow:
         bad = parsed.bad + [
-            BadRow(line.line, "an active quota of this kind and region already covers the year")
+            BadRow(line.line, "a quota of this kind and region already covers the year")
             for line in parsed.lines
-            if await uow.quotas.overlapping_quota(line.spec) is not None
+            if await uow.quotas.overlapping_quota(
+                line.spec, closed_too=is_history(line.spec, now=now)
+            )
+            is not None
         ]
         if bad:
             raise _bad_order(bad)
@@ -49,7 +54,7 @@ async def import_quota_order(cmd: c.ImportQuotaOrder, deps: Deps) -> ImportedOrd
 async def _designate_for_order(
     uow: UnitOfWork, cmd: c.ImportQuotaOrder, spec: QuotaSpec, *, now: datetime
 ) -> list[Territory]:
-    if not spec.kind.needs_designation:
+    if not spec.kind.needs_designation or is_history(spec, now=now):
         return []
     kind = TerritoryKind(spec.kind)
     if await uow.territories.designated(kind=kind, region=spec.region, target=spec.region, on=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from koshiqon.common import kz
 from koshiqon.common.errors import DomainError
 from koshiqon.common.events import quota as wire
 from koshiqon.quota.bus import Deps
@@ -21,6 +22,7 @@ from koshiqon.quota.domain.model import (
     Counters,
     Quota,
     QuotaSpec,
+    QuotaStatus,
     TerritoryKind,
 )
 from koshiqon.quota.handlers.shared import category_of, get_quota
@@ -45,10 +47,16 @@ async def establish(
     now: datetime,
 ) -> Quota:
     """The quota, its history entry (by `actor`) and its event; refused when an active quota
-    of its series overlaps it or its region has no designated territory it needs."""
+    of its series overlaps it or its region has no designated territory it needs.
+
+    A quota whose period has already ended (in Kazakhstan's time) is history: it is recorded
+    closed, takes no reservation and needs no designation today; it is refused when any
+    quota of its series, closed ones included, covers its years."""
+    history = is_history(spec, now=now)
     await uow.quotas.lock_series(spec.kind, spec.region, spec.category)
-    await _require_establishable(uow, spec)
-    quota = await uow.quotas.add_quota(spec, now=now)
+    await _require_establishable(uow, spec, history=history)
+    status = QuotaStatus.CLOSED if history else QuotaStatus.ACTIVE
+    quota = await uow.quotas.add_quota(spec, now=now, status=status)
     await uow.quotas.add_history(
         quota.id,
         previous=None,
@@ -63,12 +71,20 @@ async def establish(
     return quota
 
 
-async def _require_establishable(uow: UnitOfWork, spec: QuotaSpec) -> None:
-    if await uow.quotas.overlapping_quota(spec) is not None:
+def is_history(spec: QuotaSpec, *, now: datetime) -> bool:
+    """Whether the spec's period ended before the current year in Kazakhstan at `now`."""
+    return spec.period.year_to < kz.kz_year(now)
+
+
+async def _require_establishable(uow: UnitOfWork, spec: QuotaSpec, *, history: bool) -> None:
+    if await uow.quotas.overlapping_quota(spec, closed_too=history) is not None:
+        which = "a" if history else "an active"
         raise DuplicateQuota(
-            f"an active {spec.kind} quota of region {spec.region} already covers "
+            f"{which} {spec.kind} quota of region {spec.region} already covers "
             f"{spec.period.year_from}-{spec.period.year_to}"
         )
+    if history:
+        return
     if spec.kind.needs_designation and not await uow.territories.designated(
         kind=TerritoryKind(spec.kind), region=spec.region, target=spec.region, on=None
     ):
@@ -89,6 +105,7 @@ def _established(quota: Quota, *, reference: str | None, now: datetime) -> wire.
         limit=quota.limit,
         reference=reference,
         established_at=now,
+        closed=quota.status is QuotaStatus.CLOSED,
     )
 
 

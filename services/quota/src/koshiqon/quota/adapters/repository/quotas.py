@@ -22,6 +22,7 @@ from koshiqon.quota.domain.model import (
     Period,
     Quota,
     QuotaSpec,
+    QuotaStatus,
 )
 
 
@@ -31,23 +32,29 @@ class SqlQuotaRepository(SqlRepository):
         key = f"quota:{kind}:{region}:{category or ''}"
         await self._one("SELECT pg_advisory_xact_lock(hashtext(:key))", key=key)
 
-    async def overlapping_quota(self, spec: QuotaSpec) -> UUID | None:
+    async def overlapping_quota(self, spec: QuotaSpec, *, closed_too: bool = False) -> UUID | None:
+        """A quota of the spec's series whose years overlap it: an active one, or with
+        `closed_too` a closed one as well (history)."""
         row = await self._one(
-            "SELECT id FROM quotas WHERE status = 'active' AND kind = :kind AND region = :region "
-            "AND category IS NOT DISTINCT FROM :category "
+            "SELECT id FROM quotas WHERE (status = 'active' OR CAST(:closed_too AS boolean)) "
+            "AND kind = :kind AND region = :region AND category IS NOT DISTINCT FROM :category "
             "AND year_from <= :year_to AND year_to >= :year_from LIMIT 1",
+            closed_too=closed_too,
             **_spec_params(spec),
         )
         return None if row is None else row.id
 
-    async def add_quota(self, spec: QuotaSpec, *, now: datetime) -> Quota:
+    async def add_quota(
+        self, spec: QuotaSpec, *, now: datetime, status: QuotaStatus = QuotaStatus.ACTIVE
+    ) -> Quota:
         row = await self._one(
             'INSERT INTO quotas (id, kind, region, year_from, year_to, category, "limit", '
-            "created_at, updated_at) VALUES (:id, :kind, :region, :year_from, :year_to, "
-            f":category, :limit, :now, :now) RETURNING {QUOTA_COLUMNS}",
+            "status, created_at, updated_at) VALUES (:id, :kind, :region, :year_from, "
+            f":year_to, :category, :limit, :status, :now, :now) RETURNING {QUOTA_COLUMNS}",
             id=uuid.uuid4(),
             now=now,
             limit=spec.limit,
+            status=status,
             **_spec_params(spec),
         )
         assert row is not None
