@@ -47,11 +47,13 @@ async def test_2024_natural_increase_rate_and_urbanization(
     assert nation["average_population"]["value"] == 20_158_620.5  # the regions' averages
     assert nation["urbanization"]["value"] == pytest.approx(62.7, abs=0.05)
     vital_source = nation["births"]["sources"][0]
-    assert vital_source["kind"] == "statistics" and "BNS" in vital_source["source"]
+    assert vital_source["kind"] == "statistics"
+    assert "BNS" in vital_source["source"]
     assert nation["population"]["value"] is None  # no figure on 1 January 2024 in data/
     assert nation["population"]["reason"] == "population missing for 20 region(s)"
     items = body["items"]
-    assert isinstance(items, list) and len(items) == 20
+    assert isinstance(items, list)
+    assert len(items) == 20
     north = next(i for i in items if i["kato"] == NORTH_KAZ)
     assert north["births"]["value"] is None  # regional births are not in data/
     assert north["natural_increase_rate"]["reason"].startswith("no births and deaths")
@@ -83,7 +85,8 @@ async def test_2022_crude_birth_rate_and_2021_in_the_old_borders(
     assert round(nation["birth_rate"]["value"], 2) == 20.57  # 403,893 / 19,634,983
     old = await table(client, "2021")
     items = old["items"]
-    assert isinstance(items, list) and len(items) == 17
+    assert isinstance(items, list)
+    assert len(items) == 17
     assert ABAI not in {i["kato"] for i in items}
     assert old["national"]["population"]["value"] == 18_879_552  # type: ignore[index]
     abai = await client.get(f"/v1/regions/{ABAI}/indicators?period=2021", headers=READ)
@@ -94,7 +97,8 @@ async def test_region_and_nation_endpoints_and_bad_periods(
     loaded: None, client: httpx.AsyncClient
 ) -> None:
     one = await client.get(f"/v1/regions/{NORTH_KAZ}/indicators?period=2023", headers=READ)
-    assert one.status_code == 200 and one.json()["period"] == "2023"
+    assert one.status_code == 200
+    assert one.json()["period"] == "2023"
     nation = await client.get(f"/v1/regions/{NATIONAL}/indicators?period=2024", headers=READ)
     assert nation.json()["natural_increase"]["value"] == 233_007
     for bad in ("2023-13", "2023Q1", "99"):
