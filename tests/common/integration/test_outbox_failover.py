@@ -26,6 +26,7 @@ from support.selftest import (
     fresh_contract,
     record_effect,
 )
+from support.selftest import running_relay as relay
 
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, Subscription
 from koshiqon.common.events.envelope import Envelope
@@ -39,7 +40,8 @@ FAILOVER_DEADLINE = 30.0  # the issue's bound: a standby publishes within 30 s o
 async def relay_process(
     ws: Workspace, bootstrap: str, name: str, journal: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    paths = [str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "support.relay_process", ws.dsn, ws.schema, bootstrap,
         "--name", name, "--journal", str(journal), env=env,
@@ -159,6 +161,40 @@ async def test_a_frozen_leader_is_replaced_and_stands_by_once_resumed(
     assert {e.id for e in envelopes(records)} == {e.id for e in written}
     effects = await consume_idempotently(ws, bootstrap, topic.name, payload, len(written))
     assert sorted(effects) == sorted(str(e.id) for e in written)
+
+
+async def test_a_running_leader_keeps_its_lock_over_many_leases(
+    ws: Workspace, bootstrap: str
+) -> None:
+    """The lock's session is ended after `lease` seconds without a statement: a leader's
+    confirmations keep it, idle or busy, on the same session for as long as it runs."""
+    payload, topic = fresh_contract()
+    await create_topic(bootstrap, topic)
+    async with relay(
+        ws, bootstrap, service=f"lease-{ws.schema}", lease=2.0, standby_retry=0.2
+    ) as runner:
+        await asyncio.wait_for(runner.active.wait(), timeout=15)
+        holder = await lock_session(ws, f"lease-{ws.schema}")
+        for seq in range(8):  # 8 s: four leases, idle spells and writes in turn
+            await asyncio.sleep(1.0)
+            await ws.publish_via_outbox(counted(payload, key="k", seq=seq))
+            assert runner.active.is_set()
+            assert await lock_session(ws, f"lease-{ws.schema}") == holder
+        await wait_for(lambda: _all_published(ws), timeout=10)
+    records = await read_topic(bootstrap, topic.name, at_least=8, settle=1.0)
+    assert sorted(int(e.data["seq"]) for e in envelopes(records)) == list(range(8))
+
+
+async def lock_session(ws: Workspace, name: str) -> int | None:
+    """The backend pid of the named relay's session that holds an advisory lock."""
+    async with ws.engine.connect() as conn:
+        rows = await conn.exec_driver_sql(
+            "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1",
+            (f"{name}-outbox-relay",),
+        )
+        pids = [int(row[0]) for row in rows]
+        return pids[0] if len(pids) == 1 else None
 
 
 async def consume_idempotently(

@@ -454,7 +454,7 @@ class _Lease:
                 held = await self._conn.fetchval(
                     _HOLDS_LOCK, timeout=max(self._trusted_until - asked_at, 0.001)
                 )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # whatever it was, the lock is not confirmed
                 raise LeadershipLost(f"the lock's session failed: {type(exc).__name__}") from exc
             if not held:
                 raise LeadershipLost("the lock is not held")
