@@ -1,31 +1,44 @@
 """Contention on one quota: concurrent reservers through the real HTTP stack of the quota
-service, and a raw SQL conditional-update baseline on an identical table, in the same run.
+service, against two raw asyncpg baselines on the same database in the same run, and the
+saga path (resettlement-requested events through the quota consumer).
 
     uv run python bench/quota_contention.py [--reservers 200] [--requests 4000]
-                                            [--idempotency-key] [--pool 10]
+                                            [--idempotency-key] [--pool 10] [--events 2000]
 
 Needs the local infrastructure (`make infra-up`). The service runs as its own process
 (`python -m koshiqon.quota.entrypoints.cli api`, uvicorn on uvloop) on a throwaway schema
-built by its real migrations; the quota and its territory are set up through its admin API.
+built by its real migrations; the quotas and their territories are set up through its admin
+API.
 
 HTTP: `--reservers` keep-alive HTTP/1.1 connections (a light asyncio-streams client, so the
 client does not starve the server of CPU) POST /v1/reservations, each request with its own
 application id and 1-5 persons, all on ONE quota. Per request the service does: bearer token
-check, body validation, the region/territory checks, and one transaction holding the
-idempotency row of the application id (the reservation ledger row), the conditional UPDATE of
-the quota (reserved + consumed + n <= limit, backed by the CHECK constraint) with the 90 %/100 %
-threshold marks, the settled ledger row and the outbox events (quota-reserved | quota-denied,
-threshold-reached once each); then the JSON response. With --idempotency-key also the
-Idempotency-Key middleware's claim and completion (two more short transactions).
+check, body validation, the region check, two reads without a transaction (the
+application's ledger entry: a repeat?; the quota and its designation), and ONE statement,
+autocommitted, that locks the quota row, writes the ledger entry, the counters with the
+90 %/100 % marks and the outbox rows of the outcome (quota-reserved | quota-denied, and
+threshold-reached once each) with the relay's NOTIFY; then the JSON response. With
+--idempotency-key also the Idempotency-Key middleware's claim and completion, and the
+reservation's transaction is then held until its response is stored (so is its lock).
 
-Raw: only the conditional UPDATE (`UPDATE raw_quota SET reserved = reserved + n WHERE
-reserved + consumed + n <= limit`, autocommit) on an identical table with the same CHECK,
-from as many asyncio tasks over an asyncpg pool of the service's pool size.
+Raw, two baselines over an asyncpg pool of the service's pool size, from as many asyncio
+tasks, on the same quota data:
+- like-for-like: the same statements as the service (the two reads, then the reserving
+  statement with its outbox rows built from the same envelopes), each autocommitted, on a
+  second quota of the same limit (`raw-l4l`);
+- bare: only the conditional UPDATE (`UPDATE raw_quota SET reserved = reserved + n WHERE
+  reserved + consumed + n <= limit`, autocommit) on an identical table with the same CHECK.
 
-The limit is set so that about three quarters of the persons fit. Prints reservations/s and
-p99 for both, their ratio, granted/denied counts, and the oversubscription check of both
-tables (reserved + consumed - limit; must be <= 0 -> 0 violations), with the ledger and the
-outbox cross-checked against the quota row. Not a test: nothing asserts the figures.
+Saga: `--events` resettlement-requested events (1-5 persons, one quota of its own) are
+produced into registration.v1 first; then the quota consumer (its own group, starting at
+the topic's end before the events) runs in this process and reservations/s is the events
+handled over the time between the first and the last ledger entry it wrote.
+
+The limits are set so that about three quarters of the persons fit. Prints reservations/s
+and p50/p99 for each, the ratios (API / like-for-like is the figure to watch), granted/
+denied counts, and the oversubscription check of every quota (reserved + consumed - limit;
+must be <= 0 -> 0 violations), with the ledger and the outbox cross-checked against the
+quota rows. Not a test: nothing asserts the figures.
 """
 
 from __future__ import annotations
@@ -42,22 +55,43 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 from pydantic import SecretStr
 
+from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
 from koshiqon.common.database import roles
+from koshiqon.common.database.engine import create_engine, session_factory
+from koshiqon.common.events import quota as wire
+from koshiqon.common.events import registration as reg
+from koshiqon.common.events.contracts import make_event
+from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import admin_dsn, role_dsn
+from koshiqon.common.topics import CONTEXT_TOPICS
 from koshiqon.devtools.devkey import issue_dev_token
+from koshiqon.quota.adapters.repository.ledger import _RESERVE, _outbox_columns, _unset
+from koshiqon.quota.adapters.repository.quotas import _QUOTA_TO_RESERVE
 from koshiqon.quota.bootstrap import MIGRATIONS
+from koshiqon.quota.domain.announcements import (
+    EXHAUSTED_FILLED,
+    RESERVED_FILLED,
+    THRESHOLD_FILLED,
+)
+from koshiqon.quota.entrypoints.consumer import subscription
 
 SCHEMA = "bench_quota"
 PASSWORD = "bench-quota"
 PORT = 8802
-REGION = "590000000"  # the measured quota
-WARM_REGION = "550000000"  # a second quota, to warm the service up without touching the first
+REGION = "590000000"  # the quota measured through the API
+L4L_REGION = "710000000"  # the like-for-like baseline's quota (same limit)
+SAGA_REGION = "750000000"  # the saga path's quota
+WARM_REGION = "550000000"  # a quota to warm the service up without touching the others
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
 
 
 # --- a minimal keep-alive HTTP/1.1 client ---------------------------------------------------
@@ -258,6 +292,152 @@ async def raw_round(
         await pool.close()
 
 
+async def l4l_round(dsn: str, sizes: list[int], reservers: int, *, pool_size: int) -> Result:
+    """The service's statements on raw asyncpg: the two reads, then the reserving statement
+    with the same outbox candidates (`SqlLedgerRepository.reserve`), each autocommitted."""
+    pool = await asyncpg.create_pool(
+        roles.asyncpg_dsn(dsn),
+        min_size=pool_size,
+        max_size=pool_size,
+        server_settings={"search_path": SCHEMA},
+    )
+
+    async def one(persons: int) -> bool:
+        app, now = uuid.uuid4(), datetime.now(UTC)
+        await pool.fetch("SELECT * FROM reservations WHERE application_id = $1", app)
+        (quota,) = await pool.fetch(
+            _QUOTA_TO_RESERVE, True, "migrant", L4L_REGION, L4L_REGION, None, 2026,
+            now.date(), now.year,
+        )  # fmt: skip
+        rows = await pool.fetch(
+            _RESERVE, app, quota["id"], "migrant", L4L_REGION, 2026, None, persons, now,
+            *_outbox_columns(candidates(app, quota, persons, now)),
+        )  # fmt: skip
+        return bool(rows[0]["status"] == "reserved")
+
+    try:
+        return await drive([one] * reservers, sizes)
+    finally:
+        await pool.close()
+
+
+def candidates(
+    app: uuid.UUID, quota: asyncpg.Record, persons: int, now: datetime
+) -> list[tuple[str, Envelope]]:
+    """The envelopes the service prepares for one reservation (handlers/ledger.py)."""
+    common = {"application_id": app, "quota_id": quota["id"], "kind": "migrant",
+              "region": L4L_REGION, "year": 2026, "persons": persons}  # fmt: skip
+    reserved = wire.QuotaReserved(**common, remaining=0, reserved_at=now)
+    denied = wire.QuotaDenied(**common, reason="exhausted", remaining=0, denied_at=now)
+    thresholds = [
+        wire.QuotaThresholdReached(
+            quota_id=quota["id"],
+            kind="migrant",
+            region=L4L_REGION,
+            year_from=2026,
+            year_to=2026,
+            threshold=t,
+            limit=0,
+            reserved=0,
+            consumed=0,
+            reached_at=now,
+        )
+        for t in ("90", "100")
+    ]
+    correlation = uuid.uuid4().hex
+
+    def envelope(payload: object, subject: object, unset: tuple[str, ...]) -> Envelope:
+        made = make_event(payload, subject=str(subject), source="/koshiqon/quota",  # type: ignore[arg-type]
+                          correlation_id=correlation)  # fmt: skip
+        return _unset(made, unset)
+
+    return [
+        ("reserved", envelope(reserved, app, RESERVED_FILLED)),
+        ("denied", envelope(denied, app, EXHAUSTED_FILLED)),
+        *[(t.threshold.value, envelope(t, t.quota_id, THRESHOLD_FILLED)) for t in thresholds],
+    ]
+
+
+# --- the saga path ----------------------------------------------------------------------------
+
+
+async def saga_round(dsn: str, count: int, *, pool_size: int) -> float:
+    """`count` resettlement-requested events produced first, then handled by the quota
+    consumer: reservations/s between the first and the last ledger entry it wrote."""
+    group = f"bench-quota-{uuid.uuid4().hex[:8]}"
+    await start_at_the_end(group)
+    rng = random.Random(11)
+    events = [requested(uuid.uuid4(), rng.randint(1, 5)) for _ in range(count)]
+    await produce("registration.v1", events)
+    engine = create_engine(dsn, schema=SCHEMA, application="bench-saga", pool_size=pool_size)
+    handled, done = 0, asyncio.Event()
+
+    async def after_commit(_: Envelope) -> None:
+        nonlocal handled
+        handled += 1
+        if handled == count:
+            done.set()
+
+    runner = ConsumerRunner(
+        subscription(now=lambda: datetime.now(UTC), group=group),
+        session_factory(engine),
+        ConsumerConfig(bootstrap=KAFKA, after_commit=after_commit),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        await asyncio.wait_for(done.wait(), timeout=600)
+    finally:
+        stop.set()
+        await task
+        await engine.dispose()
+    conn = await asyncpg.connect(roles.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
+    try:
+        span = await conn.fetchval(
+            "SELECT extract(epoch FROM max(requested_at) - min(requested_at)) "
+            "FROM reservations WHERE region = $1",
+            SAGA_REGION,
+        )
+    finally:
+        await conn.close()
+    return count / float(span)
+
+
+def requested(app: uuid.UUID, persons: int) -> Envelope:
+    payload = reg.ResettlementRequested(
+        application_id=app, applicant_id=uuid.uuid4(), category="migrant",
+        target_region=SAGA_REGION, target_year=2026, persons=persons,
+        requested_at=datetime.now(UTC),
+    )  # fmt: skip
+    return make_event(payload, subject=str(app), source="/bench", correlation_id="bench-saga")
+
+
+async def start_at_the_end(group: str) -> None:
+    """Commit the new group's offsets at registration.v1's end: it sees only these events."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        counts = {spec.name: spec.partitions for spec in CONTEXT_TOPICS}
+        partitions = [
+            TopicPartition("registration.v1", n) for n in range(counts["registration.v1"])
+        ]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(dict(ends.items()))
+    finally:
+        await consumer.stop()
+
+
+async def produce(topic: str, events: list[Envelope]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, e.to_bytes(), key=e.subject.encode()) for e in events]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
 # --- the checks -------------------------------------------------------------------------------
 
 
@@ -270,6 +450,7 @@ async def checks(dsn: str) -> dict[str, int]:
             "(SELECT count(*) FROM quotas q WHERE q.reserved <> (SELECT coalesce(sum(persons), "
             "0) FROM reservations r WHERE r.quota_id = q.id AND r.status = 'reserved')) AS ledger, "
             "(SELECT reserved FROM quotas WHERE region = $1) AS reserved, "
+            "(SELECT reserved FROM quotas WHERE region = $2) AS l4l_reserved, "
             "(SELECT reserved FROM raw_quota) AS raw_reserved, "
             "(SELECT count(*) FROM reservations) AS ledger_rows, "
             "(SELECT count(*) FROM outbox WHERE event_type IN "
@@ -278,6 +459,7 @@ async def checks(dsn: str) -> dict[str, int]:
             "(SELECT count(*) FROM outbox WHERE event_type = "
             "'kz.migration.quota.quota-threshold-reached.v1') AS threshold_events",
             REGION,
+            L4L_REGION,
         )
         assert row is not None
         return dict(row)
@@ -297,42 +479,73 @@ async def main(args: argparse.Namespace) -> None:
     rng = random.Random(7)
     sizes = [rng.randint(1, 5) for _ in range(args.requests)]
     limit = sum(sizes) * 3 // 4
+    saga_limit = args.events * 3 * 3 // 4
     dsn = await prepare()
     try:
         with api_process(dsn, args.pool):
             await wait_ready()
-            await establish(REGION, limit)
-            await establish(WARM_REGION, 10**6)
+            for region, quota_limit in (
+                (REGION, limit),
+                (L4L_REGION, limit),
+                (SAGA_REGION, saga_limit),
+                (WARM_REGION, 10**6),
+            ):
+                await establish(region, quota_limit)  # fmt: skip
             warm = [rng.randint(1, 5) for _ in range(4 * args.reservers)]
             keyed = args.idempotency_key
             await http_round(warm, args.reservers, region=WARM_REGION, keyed=keyed)
             http = await http_round(sizes, args.reservers, region=REGION, keyed=keyed)
+        l4l = await l4l_round(dsn, sizes, args.reservers, pool_size=args.pool)
         raw = await raw_round(dsn, sizes, args.reservers, pool_size=args.pool, limit=limit)
+        saga = await saga_round(dsn, args.events, pool_size=args.pool) if args.events else 0.0
         found = await checks(dsn)
     finally:
         await roles.drop_schema(admin_dsn(), SCHEMA)
         await roles.drop_role(admin_dsn(), SCHEMA)
+    report(args, limit, http=http, l4l=l4l, raw=raw, saga=saga, found=found)
+
+
+def report(
+    args: argparse.Namespace,
+    limit: int,
+    *,
+    http: Result,
+    l4l: Result,
+    raw: Result,
+    saga: float,
+    found: dict[str, int],
+) -> None:
     with_key = " + Idempotency-Key" if args.idempotency_key else ""
     print(
         f"{args.requests} requests of 1-5 persons, {args.reservers} concurrent reservers, "
         f"one quota of {limit} persons, service pool {args.pool}{with_key}"
     )
     print(line("http", http))
+    print(line("raw-l4l", l4l))
     print(line("raw", raw))
+    print(f"http/raw-l4l throughput ratio: {http.rate / l4l.rate:.3f}")
     print(f"http/raw throughput ratio: {http.rate / raw.rate:.3f}")
+    print(f"raw-l4l/raw throughput ratio: {l4l.rate / raw.rate:.3f}")
+    if args.events:
+        print(
+            f"saga: {saga:7.0f} reservations/s through the quota consumer ({args.events} "
+            f"resettlement-requested events); saga/raw-l4l {saga / l4l.rate:.3f}"
+        )
     print(
         f"reserved: quota row {found['reserved']} = granted {http.granted_persons}; "
+        f"like-for-like row {found['l4l_reserved']} = granted {l4l.granted_persons}; "
         f"raw row {found['raw_reserved']} = granted {raw.granted_persons}"
     )
+    expected = 2 * args.requests + 4 * args.reservers + args.events
     print(
         f"ledger rows {found['ledger_rows']}, outcome events {found['outcome_events']} "
-        f"(expected {args.requests + 4 * args.reservers} with the warm-up), threshold events "
-        f"{found['threshold_events']} (expected 2: 90 % and 100 % of the measured quota)"
+        f"(expected {expected}: api, warm-up, like-for-like, saga), threshold events "
+        f"{found['threshold_events']} (expected 6: 90 % and 100 % of three quotas)"
     )
     violations = found["quota"] + found["raw"]
     print(
         f"oversubscription (reserved + consumed > limit): {violations} violations "
-        f"(quota {found['quota']}, raw {found['raw']}); ledger mismatches {found['ledger']}"
+        f"(quotas {found['quota']}, raw {found['raw']}); ledger mismatches {found['ledger']}"
     )
 
 
@@ -342,4 +555,5 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--pool", type=int, default=10, help="the service's pool (and raw's)")
     parser.add_argument("--idempotency-key", action="store_true")
+    parser.add_argument("--events", type=int, default=2000, help="saga path; 0 skips it")
     asyncio.run(main(parser.parse_args()))
