@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from koshiqon.devtools.devkey import issue_dev_token
@@ -29,6 +30,7 @@ class Clock:
         self.now += timedelta(**kwargs)
 
 
+@cache  # a signature per distinct token, not per request: tests ask for the same ones
 def bearer(*scopes: str, region: str | None = None, subject: str = "test") -> dict[str, str]:
     token = issue_dev_token(scopes=scopes, region=region, subject=subject, agency="test-agency")
     return {"Authorization": f"Bearer {token}"}

@@ -34,7 +34,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = 15
+EXAMPLES = 10
 SCOPES = ("proposals:file", "proposals:decide", "proposals:read")
 
 
