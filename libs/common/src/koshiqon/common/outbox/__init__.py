@@ -13,7 +13,8 @@ Leadership is a lease on the advisory lock's session, bounded by server-side tim
 frozen or vanished leader is replaced within about `RelayConfig.lease` (docs/architecture.md,
 4.1). The relay finds new rows by polling, not NOTIFY (see `NOTIFY` below).
 
-`add` is here; the relay is in `relay.py`, the lag in `lag.py`.
+`add` is here; the relay is in `relay.py`, its leader's lease in `lease.py`, the lag in
+`lag.py`.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from koshiqon.common.database.driver import driver_connection
 from koshiqon.common.events.contracts import REGISTRY
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.outbox.lag import Lag, lag, outbox_lag
+from koshiqon.common.outbox.lease import LeadershipLost
 from koshiqon.common.outbox.parked import ParkedRow, add_parser, parked_rows
 from koshiqon.common.outbox.relay import (
-    LeadershipLost,
     OutboxRelay,
     ProducerFactory,
     ProducerStalled,

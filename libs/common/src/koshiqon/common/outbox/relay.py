@@ -23,6 +23,7 @@ from koshiqon.common import metrics
 from koshiqon.common.database.roles import asyncpg_dsn
 from koshiqon.common.kafka import new_producer, stop_producer
 from koshiqon.common.outbox.lag import lag
+from koshiqon.common.outbox.lease import TRY_LOCK, LeadershipLost, Lease, lock_session
 
 log = logging.getLogger("koshiqon.outbox")
 
@@ -40,7 +41,7 @@ class RelayConfig:
     poll_interval: float = 0.25
     poll_floor: float = 0.02
     standby_retry: float = 1.0
-    # leadership is a lease on the lock's session (`_Lease`): a leader frozen or cut off for
+    # leadership is a lease on the lock's session (`Lease`): a leader frozen or cut off for
     # this long has lost the lock to a standby, and stops publishing before that can happen
     lease: float = 15.0
     # every statement of the relay's connections, the connection itself included
@@ -74,23 +75,10 @@ class ProducerStalled(Exception):
     """The producer stopped acknowledging: it is replaced and the rows are sent again."""
 
 
-class LeadershipLost(Exception):
-    """The leader can no longer be sure it holds the lock: it stops and stands by."""
-
-
 # what the broker or the producer says of one record that no retry can change (it is over
 # the size limit, its topic name is invalid); anything else is the producer's or the broker's
 # trouble, and the whole drain is tried again with a new producer
 _REFUSED_FOR_GOOD = (MessageSizeTooLargeError, InvalidTopicError)
-
-_LOCK_KEY = "hashtext('koshiqon.outbox.' || current_schema())"
-_TRY_LOCK = f"SELECT pg_try_advisory_lock({_LOCK_KEY})"
-# the lock of this session, as pg_locks shows a one-bigint advisory key (split in two oids)
-_HOLDS_LOCK = (
-    f"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-    f" AND pid = pg_backend_pid() AND objsubid = 1"
-    f" AND ((classid::int8 << 32) | objid::int8) = {_LOCK_KEY}::int8)"
-)
 
 
 @dataclass
@@ -102,7 +90,7 @@ class _Batch:
 class OutboxRelay:
     """Publishes one service's outbox. Start as many as you like: a PostgreSQL advisory lock
     keeps exactly one active, and a standby takes over when the active one's session ends
-    (its lease lapses: `_Lease`)."""
+    (its lease lapses: `Lease`)."""
 
     def __init__(
         self, config: RelayConfig, *, producer_factory: ProducerFactory | None = None
@@ -147,14 +135,12 @@ class OutboxRelay:
         )
 
     async def _compete(self, stop: asyncio.Event) -> None:
-        # the lock's session: the server ends it after `lease` seconds without a statement,
-        # freeing the lock of a leader that froze (a SIGSTOP, a VM paused) with its sockets open
-        conn = await self._connect(idle_session_timeout=str(int(self.config.lease * 1000)))
+        conn = await self._connect(**lock_session(self.config.lease))
         try:
             while not stop.is_set():
                 asked_at = time.monotonic()
-                if await conn.fetchval(_TRY_LOCK):
-                    await self._lead(_Lease(conn, seconds=self.config.lease, since=asked_at), stop)
+                if await conn.fetchval(TRY_LOCK):
+                    await self._lead(Lease(conn, seconds=self.config.lease, since=asked_at), stop)
                     return
                 await _sleep_or_stop(stop, self.config.standby_retry)
         finally:
@@ -163,7 +149,7 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), timeout=5)
 
-    async def _lead(self, lease: _Lease, stop: asyncio.Event) -> None:
+    async def _lead(self, lease: Lease, stop: asyncio.Event) -> None:
         """Publish while the lease holds. The lease is kept beside the publishing; when it
         fails, the publishing is cancelled where it is and `LeadershipLost` raised."""
         # a frozen relay's open snapshot would hold back vacuum: the server ends it, later
@@ -201,7 +187,7 @@ class OutboxRelay:
         publishing.result()
 
     async def _publish_until_stopped(
-        self, conn: asyncpg.Connection, marker: _Marker, lease: _Lease, stop: asyncio.Event
+        self, conn: asyncpg.Connection, marker: _Marker, lease: Lease, stop: asyncio.Event
     ) -> None:
         while not stop.is_set():
             producer = await self._start_producer(stop)
@@ -246,7 +232,7 @@ class OutboxRelay:
         conn: asyncpg.Connection,
         producer: AIOKafkaProducer,
         marker: _Marker,
-        lease: _Lease,
+        lease: Lease,
         stop: asyncio.Event,
     ) -> int:
         """Publish every unpublished row visible now, keeping several batches in flight; a
@@ -279,7 +265,7 @@ class OutboxRelay:
         conn: asyncpg.Connection,
         producer: AIOKafkaProducer,
         marker: _Marker,
-        lease: _Lease,
+        lease: Lease,
         in_flight: list[_Batch],
         stop: asyncio.Event,
     ) -> int:
@@ -380,7 +366,7 @@ class OutboxRelay:
         metrics.OUTBOX_OLDEST_AGE.labels(self.config.service).set(current.oldest_age_seconds)
 
 
-async def _send(producer: AIOKafkaProducer, rows: list[asyncpg.Record], lease: _Lease) -> _Batch:
+async def _send(producer: AIOKafkaProducer, rows: list[asyncpg.Record], lease: Lease) -> _Batch:
     """Hand `rows` to the producer, each only while the lease holds."""
     futures: list[asyncio.Future[RecordMetadata]] = []
     for row in rows:
@@ -424,49 +410,12 @@ def _sort_out(
     return published, refused, failure
 
 
-class _Lease:
-    """The leader's hold on the lock. A session-level advisory lock lasts as long as its
-    session, and the server ends the lock's session after `seconds` without a statement
-    (`idle_session_timeout`): a leader frozen or cut off loses the lock within `seconds`.
-    A running leader confirms the lock every `seconds / 5` (`keep`), and trusts it only
-    until `seconds - seconds / 5` after it sent its last confirmation: the server cannot have
-    ended the session before then. Whatever the leader is about to do to the outbox or the
-    broker, it `check`s first, so one that wakes up late (SIGCONT, a paused VM) stops before
-    it fetches, sends or marks anything more."""
-
-    def __init__(self, conn: asyncpg.Connection, *, seconds: float, since: float) -> None:
-        self._conn = conn
-        self._seconds = seconds
-        self._heartbeat = seconds / 5
-        self._trusted_until = since + seconds - self._heartbeat
-
-    def check(self) -> None:
-        if time.monotonic() >= self._trusted_until:
-            raise LeadershipLost("the lock's session was not confirmed in time")
-
-    async def keep(self) -> None:
-        """Confirm the lock until cancelled; raise `LeadershipLost` when it cannot be."""
-        while True:
-            await asyncio.sleep(self._heartbeat)
-            self.check()
-            asked_at = time.monotonic()
-            try:
-                held = await self._conn.fetchval(
-                    _HOLDS_LOCK, timeout=max(self._trusted_until - asked_at, 0.001)
-                )
-            except Exception as exc:  # whatever it was, the lock is not confirmed
-                raise LeadershipLost(f"the lock's session failed: {type(exc).__name__}") from exc
-            if not held:
-                raise LeadershipLost("the lock is not held")
-            self._trusted_until = asked_at + self._seconds - self._heartbeat
-
-
 class _Marker:
     """Marks acknowledged rows published on a connection of its own, one statement after the
     other, while the relay goes on fetching and sending the next batches; each only while the
     lease holds."""
 
-    def __init__(self, conn: asyncpg.Connection, *, lease: _Lease, service: str) -> None:
+    def __init__(self, conn: asyncpg.Connection, *, lease: Lease, service: str) -> None:
         self._conn = conn
         self._lease = lease
         self._service = service
