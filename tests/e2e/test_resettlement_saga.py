@@ -4,7 +4,9 @@ through Kafka, as they would in production.
 
 A migrant applies to resettle into North Kazakhstan under the 2026 quota order; the quota
 service reserves, the application is approved; the applicant registers permanently there,
-the application completes and the quota service consumes the reservation.
+the application completes and the quota service consumes the reservation. And an outcome
+lost on the way heals: registration asks again for an application left pending_quota, and
+quota answers the repeated request with its first outcome.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from support.kafka import wait_for
 from support.reference import quota_order_2026
 from support.services import ServiceSchema, migrated_schema
@@ -34,7 +37,9 @@ PETROPAVL = "591010000"  # a settlement code within the region
 
 
 @asynccontextmanager
-async def service(name: str, schema: ServiceSchema, port: int) -> AsyncIterator[httpx.AsyncClient]:
+async def service(
+    name: str, schema: ServiceSchema, port: int, **settings: str
+) -> AsyncIterator[httpx.AsyncClient]:
     prefix = name.upper()
     env = {
         **os.environ,
@@ -42,6 +47,7 @@ async def service(name: str, schema: ServiceSchema, port: int) -> AsyncIterator[
         f"{prefix}_DATABASE_SCHEMA": schema.schema,
         f"{prefix}_HTTP_PORT": str(port),
         f"{prefix}_LOG_LEVEL": "WARNING",
+        **{f"{prefix}_{key.upper()}": value for key, value in settings.items()},
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", f"koshiqon.{name}.entrypoints.cli", "all", env=env
@@ -124,6 +130,94 @@ async def test_a_migrant_resettles_under_the_regional_quota(
             return bool(body["consumed"] == 1 and body["reserved"] == 0)
 
         await wait_for(consumed, timeout=30)
+
+
+async def test_an_outcome_lost_on_the_way_heals_when_registration_asks_again(
+    schemas: tuple[ServiceSchema, ServiceSchema],
+) -> None:
+    """The application's outcome is lost (its row set back to pending_quota, as if
+    quota-reserved had never reached it): registration's worker asks again after
+    REGISTRATION_PENDING_QUOTA_AFTER_SECONDS, quota answers with the first outcome, and the
+    application is approved on the same reservation, reserved once."""
+    registration_schema, quota_schema = schemas
+    ministry = bearer("quota:admin", "quota:read")
+    clerk = bearer("registration:read", "registration:write")
+    asking = {"pending_quota_after_seconds": "2", "pending_quota_interval_seconds": "0.5"}
+    async with (
+        service("quota", quota_schema, 18414) as quota,
+        service("registration", registration_schema, 18413, **asking) as registration,
+    ):
+        order = await quota.post(
+            "/v1/quota-orders",
+            params={"order": "e2e-2026"},
+            content=QUOTA_ORDER.read_bytes(),
+            headers={**ministry, "content-type": "text/csv"},
+        )
+        assert order.status_code == 201, order.text
+        person = await registration.post("/v1/persons", json=_person(), headers=clerk)
+        assert person.status_code == 201, person.text
+        application = await registration.post(
+            "/v1/resettlement-applications",
+            json={"applicant_id": person.json()["id"], "category": "migrant",
+                  "target_region": NORTH_KAZAKHSTAN, "target_year": 2026},
+            headers=clerk,
+        )  # fmt: skip
+        assert application.status_code == 201, application.text
+        application_id = application.json()["id"]
+        url = f"/v1/resettlement-applications/{application_id}"
+        approved = await _status(registration, url, clerk, "approved")
+        # requests asked before the approval may still be on their way: let them land first
+        await wait_for(lambda: _quiet(registration_schema, quota_schema), timeout=60)
+        asked, answered = await _exchanged(registration_schema)
+
+        await _lose_the_outcome(registration_schema, application_id)
+
+        healed = await _status(registration, url, clerk, "approved")
+        assert healed["quota_id"] == approved["quota_id"]
+        body = (await quota.get(f"/v1/quotas/{approved['quota_id']}", headers=ministry)).json()
+        assert body["reserved"] == 1  # the repeated requests reserved nothing more
+        asked_after, answered_after = await _exchanged(registration_schema)
+        assert asked_after > asked  # asked again after the loss
+        assert answered_after > answered  # and answered again
+
+
+RESERVED = "kz.migration.quota.quota-reserved.v1"
+REQUESTED = "kz.migration.registration.resettlement-requested.v1"
+
+
+async def _exchanged(registration: ServiceSchema) -> tuple[int, int]:
+    """How many times registration asked for its one application, and how many
+    quota-reserved outcomes it has handled."""
+    asked = await registration.scalar("SELECT sum(quota_requests) FROM resettlement_applications")
+    answered = await registration.scalar(
+        "SELECT count(*) FROM processed_events WHERE event_type = :t", t=RESERVED
+    )
+    return int(str(asked)), int(str(answered))
+
+
+async def _quiet(registration: ServiceSchema, quota: ServiceSchema) -> bool:
+    """Every request registration asked was handled by quota, and every outcome quota
+    published was handled by registration."""
+    asked, answered = await _exchanged(registration)
+    handled = await quota.scalar(
+        "SELECT count(*) FROM processed_events WHERE event_type = :t", t=REQUESTED
+    )
+    published = await quota.scalar("SELECT count(*) FROM outbox WHERE event_type = :t", t=RESERVED)
+    return asked == handled and answered == published
+
+
+async def _lose_the_outcome(schema: ServiceSchema, application_id: str) -> None:
+    """Set the application back to what it was before quota-reserved reached it."""
+    async with schema.engine.begin() as conn:
+        changed = await conn.execute(
+            text(
+                "UPDATE resettlement_applications SET status = 'pending_quota', quota_id = NULL,"
+                " quota_reserved_at = NULL, decided_at = NULL WHERE id = CAST(:id AS uuid)"
+                " AND status = 'approved'"
+            ),
+            {"id": application_id},
+        )
+    assert changed.rowcount == 1
 
 
 async def _status(
