@@ -54,7 +54,7 @@ def cleared(alert_id: uuid.UUID) -> m.OutflowAlertCleared:
 
 
 async def for_alert(client: httpx.AsyncClient, alert_id: uuid.UUID) -> list[dict[str, Any]]:
-    params = {"type": "measures", "region": NORTH_KAZ, "limit": 200}
+    params: dict[str, str | int] = {"type": "measures", "region": NORTH_KAZ, "limit": 200}
     page = (await client.get("/v1/proposals", params=params, headers=ministry())).json()
     return [p for p in page["items"] if p["alert"] and p["alert"]["alert_id"] == str(alert_id)]
 

@@ -69,7 +69,8 @@ class Modelled:
 def body_of(kind: str, region: str) -> dict[str, Any]:
     if kind == "territory_assignment":
         return territory(region=region, kato=f"{region[:2]}1010000")
-    return BODIES[kind](region=region)
+    body: dict[str, Any] = BODIES[kind](region=region)  # type: ignore[operator]
+    return body
 
 
 class WorkflowMachine(RuleBasedStateMachine):
