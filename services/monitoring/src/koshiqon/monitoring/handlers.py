@@ -133,8 +133,14 @@ async def evaluate_scopes(
         spans.add(periods.year(day.year))
         if rolling.contains(day):
             spans.add(rolling)
+    if not by_region:
+        return 0
+    every_span = [span for region_spans in by_region.values() for span in region_spans]
+    start = min(s.start for s in every_span)
+    end = max(s.end for s in every_span)
+    told = await uow.alerts.with_vital(sorted(by_region), start, end)
     changed = 0
-    for region in sorted(by_region):
+    for region in sorted(told):
         changed += await _evaluate_region(uow, region, sorted(by_region[region]), now=now)
     return changed
 

@@ -6,7 +6,7 @@ rebuild's), the events written to the outbox at `commit` (koshiqon.common.unit_o
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar, Protocol
 from uuid import UUID
 
@@ -56,6 +56,8 @@ class AlertRepository(Protocol):
     async def clear(self, alert_id: UUID, *, figures: OutflowFigures, now: datetime) -> None: ...
 
     async def outflow_figures(self, region: str, period: Period) -> OutflowFigures | None: ...
+
+    async def with_vital(self, regions: list[str], start: date, end: date) -> set[str]: ...
 
     async def years_with_figures(self) -> list[int]: ...
 

@@ -11,7 +11,14 @@ from uuid import UUID
 from koshiqon.common.events.monitoring import OutflowFigures
 from koshiqon.common.unit_of_work import Transaction
 from koshiqon.monitoring.adapters.repository import readings
-from koshiqon.monitoring.adapters.repository.sql import SqlRepository, dumps, every, one, run
+from koshiqon.monitoring.adapters.repository.sql import (
+    SqlRepository,
+    dumps,
+    every,
+    fetch,
+    one,
+    run,
+)
 from koshiqon.monitoring.adapters.tables import LIVE
 from koshiqon.monitoring.domain import outflow
 from koshiqon.monitoring.domain.periods import Period
@@ -90,6 +97,19 @@ class SqlAlertRepository(SqlRepository):
             departures_internal=flows.get(region, "internal", "out"),
             population=None if at_start is None else int(at_start.figures["total"]),
         )
+
+    async def with_vital(self, regions: list[str], start: date, end: date) -> set[str]:
+        """Those of `regions` with births and deaths for some period within start..end: the
+        only ones the rule can be told for (one read, so that projecting an event whose
+        regions have none costs no more)."""
+        rows = await fetch(
+            await self.transaction.driver(),
+            "SELECT DISTINCT kato FROM statistics WHERE dataset = 'vital' "
+            "AND kato = ANY(CAST(:regions AS text[])) AND period_from >= :start "
+            "AND period_to <= :end",
+            regions=regions, start=start, end=end,
+        )  # fmt: skip
+        return {str(r["kato"]).strip() for r in rows}
 
     async def years_with_figures(self) -> list[int]:
         """The years some region has births and deaths or arrivals and departures for."""
