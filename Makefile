@@ -59,6 +59,8 @@ bench: install ## benchmarks against raw baselines (needs infra-up)
 	$(RUN) python bench/outbox_notify.py
 	$(RUN) python bench/registration_api.py
 	$(RUN) python bench/quota_contention.py
+	$(RUN) python bench/monitoring_projection.py
+	$(RUN) python bench/monitoring_freshness.py
 
 up: install ## run every service (api and worker) against the local infrastructure
 	UV="$(UV)" bash scripts/up.sh
