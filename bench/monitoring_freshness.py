@@ -113,6 +113,7 @@ class Times:
         self.residence: dict[uuid.UUID, uuid.UUID] = {}  # event id -> residence id
         self.handler: dict[uuid.UUID, float] = {}  # event id -> handler start
         self.projected: dict[uuid.UUID, float] = {}  # event id -> after commit
+        self.all_projected = asyncio.Event()
 
 
 async def tail(ends: dict[TopicPartition, int], times: Times, stop: asyncio.Event) -> None:
@@ -206,6 +207,8 @@ async def main(args: argparse.Namespace) -> None:
 
         async def projected(envelope: Envelope) -> None:
             times.projected.setdefault(envelope.id, time.time())
+            if len(times.projected) >= int(args.rate * args.seconds):
+                times.all_projected.set()
 
         engine = create_engine(monitoring, schema=MONITORING, application="bench", pool_size=5)
         runner = ConsumerRunner(
@@ -222,9 +225,8 @@ async def main(args: argparse.Namespace) -> None:
             ]
             await asyncio.wait_for(runner.assigned.wait(), timeout=60)
             failures = await drive(persons, args, times)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and len(times.projected) < len(times.committed):
-                await asyncio.sleep(0.5)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(times.all_projected.wait(), timeout=60)
             stop.set()
             await asyncio.gather(*tasks)
         await engine.dispose()
