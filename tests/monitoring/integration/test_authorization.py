@@ -16,6 +16,7 @@ ROUTES = [
     ("GET", "/v1/indicators?period=2023", "monitoring:read"),
     ("GET", "/v1/indicators.csv?period=2023", "monitoring:read"),
     ("GET", f"/v1/regions/{PAVLODAR}/indicators?period=2023", "monitoring:read"),
+    ("GET", f"/v1/regions/{PAVLODAR}/projections?period=2023", "monitoring:read"),
     ("GET", "/v1/alerts", "monitoring:read"),
 ]
 OTHER = {"monitoring:read": "monitoring:write", "monitoring:write": "monitoring:read"}

@@ -128,6 +128,22 @@ async def test_projections_from_streams_with_duplicates_and_disorder(
     assert body["net_migration"]["sources"][0]["kind"] == "events"
     assert body["births"]["value"] is None
     assert "births" in body["births"]["reason"]
+    matrix = await client.get(
+        f"/v1/regions/{NORTH_KAZ}/projections?period=2024", headers=token("monitoring:read")
+    )
+    assert matrix.status_code == 200, matrix.text
+    out = {(f["scope"], f["direction"], f["counterpart"], f["kandas"], f["persons"])
+           for f in matrix.json()["flows"]}  # fmt: skip
+    assert out == {("external", "in", "CHN", "kandas", 1), ("internal", "out", ASTANA, "unknown", 1),
+                   ("external", "out", "RUS", "other", 1)}  # fmt: skip
+    assert matrix.json()["latest_event_at"]["flows"].startswith("2024-01-20")
+    pavlodar_projections = (
+        await client.get(f"/v1/regions/{PAVLODAR}/projections?period=2024-01",
+                         headers=token("monitoring:read"))
+    ).json()  # fmt: skip
+    assert pavlodar_projections["registrations"][0]["purpose"] == "work"
+    assert pavlodar_projections["resettlement"][0]["completed"] == 4
+    assert pavlodar_projections["quotas"][0]["remaining"] == 996
     pavlodar = await client.get(
         f"/v1/regions/{PAVLODAR}/indicators?period=2024", headers=token("monitoring:read")
     )

@@ -48,7 +48,7 @@ def test_every_operation_fuzzed_without_a_server_error(admin_database_url: str) 
         app = build_app(settings_)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) == 6
+        assert len(operations) == 7
         headers = token(*ALL_SCOPES)
         with asgi.get_client(app) as client:
             for operation in operations:

@@ -364,3 +364,73 @@ async def alerts(
         )
         for r in rows
     ]  # fmt: skip
+
+
+# --- the projections of one region ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionProjections:
+    """One region's rows of every projection over a period, summed over its months."""
+
+    flows: list[dict[str, Any]]
+    registrations: list[dict[str, Any]]
+    resettlement: list[dict[str, Any]]
+    quotas: list[dict[str, Any]]
+    proposals: list[dict[str, Any]]
+    latest_event_at: dict[str, datetime | None]
+
+
+PROJECTION_READS = {
+    "flows": (
+        "SELECT scope, direction, district, legal_status, kandas, counterpart, "
+        "sum(persons)::bigint AS persons FROM p_flows WHERE region = :kato AND month >= :start "
+        "AND month <= :end GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
+    ),
+    "registrations": (
+        "SELECT district, kind, purpose, legal_status, kandas, sum(started)::bigint AS started, "
+        "sum(ended)::bigint AS ended FROM p_registrations WHERE region = :kato "
+        "AND month >= :start AND month <= :end GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+    ),
+    "resettlement": (
+        "SELECT category, sum(applications)::bigint AS applications, "
+        "sum(requested)::bigint AS requested, sum(approved)::bigint AS approved, "
+        "sum(rejected)::bigint AS rejected, sum(completed)::bigint AS completed, "
+        "sum(withdrawn)::bigint AS withdrawn FROM p_resettlement WHERE region = :kato "
+        "AND month >= :start AND month <= :end GROUP BY 1 ORDER BY 1"
+    ),
+    "quotas": (
+        'SELECT quota_id, kind, category, year_from, year_to, "limit", reserved, consumed '
+        "FROM p_quotas WHERE region = :kato AND year_from <= :year AND year_to >= :year "
+        "ORDER BY kind, category, quota_id"
+    ),
+    "proposals": (
+        "SELECT type, stage, sum(proposals)::bigint AS proposals FROM p_proposals "
+        "WHERE region = :kato AND month >= :start AND month <= :end GROUP BY 1, 2 ORDER BY 1, 2"
+    ),
+}
+
+
+async def region_projections(engine: AsyncEngine, kato: str, period: Period) -> RegionProjections:
+    if not kz.is_region_code(kato):
+        raise UnknownRegion(f"{kato} is not the KATO code of a region", field="kato")
+    found: dict[str, list[dict[str, Any]]] = {}
+    latest: dict[str, datetime | None] = {}
+    async with engine.connect() as connection:
+        for name, statement in PROJECTION_READS.items():
+            rows = await every(
+                connection, statement, kato=kato, start=period.start.replace(day=1),
+                end=period.end, year=period.start.year,
+            )  # fmt: skip
+            found[name] = [dict(r._mapping) for r in rows]
+            at = await every(connection, f"SELECT max(last_event_at) AS at FROM p_{name}")
+            latest[name] = at[0].at if at else None
+    for row in found["quotas"]:
+        limit = row["limit"]
+        row["remaining"] = None if limit is None else limit - row["reserved"] - row["consumed"]
+        row["category"] = row["category"] or None
+    for row in found["flows"] + found["registrations"]:
+        row["district"] = row["district"] or None
+        if "purpose" in row:
+            row["purpose"] = row["purpose"] or None
+    return RegionProjections(latest_event_at=latest, **found)

@@ -38,6 +38,7 @@ from koshiqon.monitoring.entrypoints.schemas import (
     IndicatorsOut,
     IndicatorTableOut,
     LoadedOut,
+    ProjectionsOut,
     RegionIndicatorsOut,
     StatisticsIn,
 )
@@ -200,6 +201,21 @@ async def region_indicators(
     p = _period(period)
     found = IndicatorsOut.of(await queries.region_indicators(engine, kato, p))
     return RegionIndicatorsOut(**dict(found), period=p.label, period_from=p.start, period_to=p.end)
+
+
+@router.get("/regions/{kato}/projections", responses=ONE, tags=["projections"])
+async def region_projections(
+    kato: Annotated[str, Path(pattern=KATO_PATTERN, description="a region's own KATO code")],
+    engine: Engine,
+    _: Reader,
+    period: PeriodQuery,
+) -> ProjectionsOut:
+    """The region's projections of the event streams over the period: arrivals and
+    departures by scope, legal and kandas status, district and counterpart (the country, or
+    the other region: the origin-destination matrix), registrations, resettlement, quotas
+    and proposals."""
+    p = _period(period)
+    return ProjectionsOut.of(kato, p.label, await queries.region_projections(engine, kato, p))
 
 
 # --- alerts ---------------------------------------------------------------------------------

@@ -218,3 +218,80 @@ class AlertOut(BaseModel):
                 **a.cleared_figures
             ),
         )  # fmt: skip
+
+
+class FlowOut(BaseModel):
+    scope: str = Field(description="external (abroad) or internal (between regions)")
+    direction: str = Field(description="in or out")
+    district: str | None = Field(description="the district's KATO code, when the event has one")
+    legal_status: str
+    kandas: str = Field(description="kandas, other or unknown")
+    counterpart: str = Field(
+        description="external: the country (ISO alpha-3); internal: the other region (KATO)"
+    )
+    persons: int
+
+
+class RegistrationsOut(BaseModel):
+    district: str | None
+    kind: str = Field(description="permanent or temporary")
+    purpose: str | None = Field(description="a temporary stay's purpose; work: labour migration")
+    legal_status: str
+    kandas: str
+    started: int
+    ended: int
+
+
+class ResettlementOut(BaseModel):
+    category: str
+    applications: int
+    requested: int = Field(description="persons")
+    approved: int
+    rejected: int
+    completed: int
+    withdrawn: int
+
+
+class QuotaOut(BaseModel):
+    quota_id: UUID
+    kind: str
+    category: str | None
+    year_from: int
+    year_to: int
+    limit: int | None = Field(description="null until the quota's establishing event arrives")
+    reserved: int
+    consumed: int
+    remaining: int | None
+
+
+class ProposalsOut(BaseModel):
+    type: str
+    stage: str
+    proposals: int
+
+
+class ProjectionsOut(BaseModel):
+    """One region's projections over the period (quotas: those covering its first year)."""
+
+    kato: str
+    period: str
+    flows: list[FlowOut]
+    registrations: list[RegistrationsOut]
+    resettlement: list[ResettlementOut]
+    quotas: list[QuotaOut]
+    proposals: list[ProposalsOut]
+    latest_event_at: dict[str, datetime | None] = Field(
+        description="each projection's latest event time"
+    )
+
+    @classmethod
+    def of(cls, kato: str, period: str, p: queries.RegionProjections) -> Self:
+        return cls(
+            kato=kato, period=period,
+            flows=[FlowOut(**r) for r in p.flows],
+            registrations=[RegistrationsOut(**r) for r in p.registrations],
+            resettlement=[ResettlementOut(**r) for r in p.resettlement],
+            quotas=[QuotaOut(**r) for r in p.quotas],
+            proposals=[ProposalsOut(**r) for r in p.proposals],
+            latest_event_at=p.latest_event_at,
+        )  # fmt: skip
