@@ -1,5 +1,5 @@
-"""`koshiqon-monitoring load-reference` and `rebuild` as commands (two processes), as an operator runs them,
-against the test's schema (and, for rebuild, the test's own topics)."""
+"""`koshiqon-monitoring load-reference` and `rebuild` as commands (two processes), as an
+operator runs them, against the test's schema (and, for rebuild, the test's own topics)."""
 
 from __future__ import annotations
 

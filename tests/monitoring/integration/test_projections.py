@@ -134,8 +134,10 @@ async def test_projections_from_streams_with_duplicates_and_disorder(
     assert matrix.status_code == 200, matrix.text
     out = {(f["scope"], f["direction"], f["counterpart"], f["kandas"], f["persons"])
            for f in matrix.json()["flows"]}  # fmt: skip
-    assert out == {("external", "in", "CHN", "kandas", 1), ("internal", "out", ASTANA, "unknown", 1),
-                   ("external", "out", "RUS", "other", 1)}  # fmt: skip
+    assert out == {
+        ("external", "in", "CHN", "kandas", 1), ("internal", "out", ASTANA, "unknown", 1),
+        ("external", "out", "RUS", "other", 1),
+    }  # fmt: skip
     assert matrix.json()["latest_event_at"]["flows"].startswith("2024-01-20")
     pavlodar_projections = (
         await client.get(f"/v1/regions/{PAVLODAR}/projections?period=2024-01",
