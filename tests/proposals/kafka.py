@@ -15,6 +15,8 @@ from support.services import ServiceSchema
 
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.events.envelope import Envelope
+from koshiqon.common.outbox import OutboxRelay
+from koshiqon.common.service import outbox_relay
 from koshiqon.common.topics import CONTEXT_TOPICS
 from koshiqon.common.worker import run_components
 from koshiqon.proposals.bootstrap import build_worker
@@ -87,19 +89,43 @@ def handled(schema: ServiceSchema, events: Iterable[Envelope]) -> Callable[[], A
 
 @asynccontextmanager
 async def running_worker(
-    settings: ProposalsSettings, bootstrap: str, *, now: Callable[[], datetime]
+    settings: ProposalsSettings,
+    bootstrap: str,
+    *,
+    now: Callable[[], datetime],
+    relay: bool = True,
 ) -> AsyncIterator[str]:
-    """The proposals worker (relay, consumer, follow-up) as a group of its own."""
+    """The proposals worker (relay, consumer, follow-up) as a group of its own; without its
+    outbox relay when `relay` is False (a test then runs `running_relay` when it wants its
+    events on the broker)."""
     group = f"proposals-test-{uuid.uuid4().hex[:8]}"
     await start_at_the_end(bootstrap, group, ["quota.v1", "monitoring.v1"])
     stop = asyncio.Event()
     async with build_worker(settings, now=now, group=group) as components:
-        task = asyncio.create_task(run_components(components, stop=stop))
+        chosen = [
+            c
+            for c in components
+            if relay or not isinstance(getattr(c, "__self__", None), OutboxRelay)
+        ]
+        assert relay or len(chosen) == len(components) - 1
+        task = asyncio.create_task(run_components(chosen, stop=stop))
         try:
             yield group
         finally:
             stop.set()
             await asyncio.wait_for(task, timeout=30)
+
+
+@asynccontextmanager
+async def running_relay(settings: ProposalsSettings) -> AsyncIterator[None]:
+    """The service's outbox relay, publishing until the block ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(outbox_relay(settings).run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
 
 
 def utc(year: int, month: int, day: int) -> datetime:

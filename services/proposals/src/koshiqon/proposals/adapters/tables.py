@@ -6,15 +6,16 @@ Python values)."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    CHAR,
     BigInteger,
     Column,
     Date,
     DateTime,
     ForeignKey,
     Integer,
-    String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -28,7 +29,7 @@ proposals = Table(
     "proposals",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("region", String(9), nullable=False),
+    Column("region", CHAR(9), nullable=False),
     Column("type", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("payload", JSONB, nullable=False),
@@ -48,8 +49,9 @@ proposals = Table(
     Column("published_at", DateTime(timezone=True)),
     Column("failure_reason", Text),
     Column("failure_detail", Text),
-    Column("alert_id", Uuid, unique=True),
+    Column("alert_id", Uuid),
     Column("alert", NULLABLE_JSONB),
+    UniqueConstraint("alert_id", name="uq_proposals_alert_id"),
 )
 
 proposal_history = Table(
@@ -72,7 +74,7 @@ regional_rules = Table(
     "regional_rules",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("region", String(9), nullable=False),
+    Column("region", CHAR(9), nullable=False),
     Column("version", Integer, nullable=False),
     Column("title", Text, nullable=False),
     Column("text", Text, nullable=False),
@@ -83,4 +85,5 @@ regional_rules = Table(
     Column("decision_date", Date),
     Column("approved_at", DateTime(timezone=True)),
     Column("superseded_at", DateTime(timezone=True)),
+    UniqueConstraint("region", "version", name="uq_regional_rules_version"),
 )

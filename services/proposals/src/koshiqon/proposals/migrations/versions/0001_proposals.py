@@ -61,8 +61,9 @@ TABLES = [
         published_at timestamptz,
         failure_reason text,
         failure_detail text,
-        alert_id uuid UNIQUE,
+        alert_id uuid,
         alert jsonb,
+        CONSTRAINT uq_proposals_alert_id UNIQUE (alert_id),
         CONSTRAINT ck_proposals_frozen CHECK (
             (evidence_status = 'frozen') = (evidence IS NOT NULL)),
         CONSTRAINT ck_proposals_measures_alert CHECK (alert_id IS NULL OR type = 'measures')
