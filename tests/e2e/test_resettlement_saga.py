@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -167,8 +168,9 @@ async def test_an_outcome_lost_on_the_way_heals_when_registration_asks_again(
         url = f"/v1/resettlement-applications/{application_id}"
         approved = await _status(registration, url, clerk, "approved")
         # requests asked before the approval may still be on their way: let them land first
-        await wait_for(lambda: _quiet(registration_schema, quota_schema), timeout=60)
-        asked, answered = await _exchanged(registration_schema)
+        exchange = Exchange(registration_schema, quota_schema, application_id)
+        await wait_for(exchange.quiet, timeout=60)
+        asked, answered = await exchange.counts()
 
         await _lose_the_outcome(registration_schema, application_id)
 
@@ -176,34 +178,49 @@ async def test_an_outcome_lost_on_the_way_heals_when_registration_asks_again(
         assert healed["quota_id"] == approved["quota_id"]
         body = (await quota.get(f"/v1/quotas/{approved['quota_id']}", headers=ministry)).json()
         assert body["reserved"] == 1  # the repeated requests reserved nothing more
-        asked_after, answered_after = await _exchanged(registration_schema)
+        await wait_for(exchange.quiet, timeout=60)
+        asked_after, answered_after = await exchange.counts()
         assert asked_after > asked  # asked again after the loss
         assert answered_after > answered  # and answered again
 
 
-RESERVED = "kz.migration.quota.quota-reserved.v1"
-REQUESTED = "kz.migration.registration.resettlement-requested.v1"
+@dataclass
+class Exchange:
+    """One application's requests and outcomes between the two services (the topics and
+    consumer groups are shared with other runs, so everything is counted by application)."""
 
+    registration: ServiceSchema
+    quota: ServiceSchema
+    application_id: str
 
-async def _exchanged(registration: ServiceSchema) -> tuple[int, int]:
-    """How many times registration asked for its one application, and how many
-    quota-reserved outcomes it has handled."""
-    asked = await registration.scalar("SELECT sum(quota_requests) FROM resettlement_applications")
-    answered = await registration.scalar(
-        "SELECT count(*) FROM processed_events WHERE event_type = :t", t=RESERVED
-    )
-    return int(str(asked)), int(str(answered))
+    async def counts(self) -> tuple[int, int]:
+        """How many times registration asked; how many outcomes quota published for it."""
+        asked = await self.registration.scalar(
+            "SELECT quota_requests FROM resettlement_applications WHERE id = CAST(:id AS uuid)",
+            id=self.application_id,
+        )
+        return int(str(asked)), len(await self._outcomes())
 
+    async def quiet(self) -> bool:
+        """Quota answered every request, and registration handled every answer."""
+        asked, _ = await self.counts()
+        outcomes = await self._outcomes()
+        handled = await self.registration.scalar(
+            "SELECT count(*) FROM processed_events WHERE event_id = ANY(CAST(:ids AS uuid[]))",
+            ids=outcomes,
+        )
+        return asked == len(outcomes) == handled
 
-async def _quiet(registration: ServiceSchema, quota: ServiceSchema) -> bool:
-    """Every request registration asked was handled by quota, and every outcome quota
-    published was handled by registration."""
-    asked, answered = await _exchanged(registration)
-    handled = await quota.scalar(
-        "SELECT count(*) FROM processed_events WHERE event_type = :t", t=REQUESTED
-    )
-    published = await quota.scalar("SELECT count(*) FROM outbox WHERE event_type = :t", t=RESERVED)
-    return asked == handled and answered == published
+    async def _outcomes(self) -> list[str]:
+        async with self.quota.engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT event_id FROM outbox WHERE key = :k AND event_type = :t"
+                    " AND published_at IS NOT NULL"
+                ),
+                {"k": self.application_id, "t": "kz.migration.quota.quota-reserved.v1"},
+            )
+            return [str(row[0]) for row in rows]
 
 
 async def _lose_the_outcome(schema: ServiceSchema, application_id: str) -> None:
