@@ -67,3 +67,10 @@ def test_jetisu_is_accepted_from_its_year_and_refused_before() -> None:
 def test_same_figures_whatever_the_number_type() -> None:
     assert same_figures({"total": 610189}, {"total": 610189.0})
     assert not same_figures({"total": 610189}, {"total": 610190})
+
+
+@pytest.mark.parametrize("value", ["²", "1e3", "12.5", "nan", "-0x1", True, [1]])
+def test_a_count_that_is_not_a_whole_number_is_a_bad_row(value: object) -> None:
+    row = {"kato": "590000000", "date": "2023-01-01", "total": value}
+    [bad] = parse(Dataset.POPULATION, [(2, row)]).bad  # type: ignore[list-item]
+    assert bad.line == 2

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from koshiqon.common.errors import InvalidInput
 
-_PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$")
+_PERIOD = re.compile(r"^([0-9]{4})(?:-Q([1-4])|-(0[1-9]|1[0-2]))?$")
 FIRST_YEAR, LAST_YEAR = 1990, 2100
 
 

@@ -405,7 +405,7 @@ def _int(row: Mapping[str, Value], name: str) -> int:
         if text.endswith(".0"):
             text = text[:-2]
         digits = text[1:] if text[:1] in "+-" else text
-        if not digits.isdigit() or len(digits) > 12:
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
             raise _Bad(f"{name} must be a whole number")
         value = int(text)
     if not isinstance(value, int):
