@@ -171,18 +171,18 @@ async def test_a_running_leader_keeps_its_lock_over_many_leases(
     payload, topic = fresh_contract()
     await create_topic(bootstrap, topic)
     async with relay(
-        ws, bootstrap, service=f"lease-{ws.schema}", lease=2.0, standby_retry=0.2
+        ws, bootstrap, service=f"lease-{ws.schema}", lease=3.0, standby_retry=0.2
     ) as runner:
         await asyncio.wait_for(runner.active.wait(), timeout=15)
         holder = await lock_session(ws, f"lease-{ws.schema}")
-        for seq in range(8):  # 8 s: four leases, idle spells and writes in turn
+        for seq in range(9):  # 9 s: three leases, idle spells and writes in turn
             await asyncio.sleep(1.0)
             await ws.publish_via_outbox(counted(payload, key="k", seq=seq))
             assert runner.active.is_set()
             assert await lock_session(ws, f"lease-{ws.schema}") == holder
         await wait_for(lambda: _all_published(ws), timeout=10)
-    records = await read_topic(bootstrap, topic.name, at_least=8, settle=1.0)
-    assert sorted(int(e.data["seq"]) for e in envelopes(records)) == list(range(8))
+    records = await read_topic(bootstrap, topic.name, at_least=9, settle=1.0)
+    assert sorted(int(e.data["seq"]) for e in envelopes(records)) == list(range(9))
 
 
 async def lock_session(ws: Workspace, name: str) -> int | None:

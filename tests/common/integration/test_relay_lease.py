@@ -18,7 +18,7 @@ from koshiqon.common.kafka import producer_settings
 
 pytestmark = pytest.mark.integration
 
-LEASE = 2.0
+LEASE = 3.0
 
 
 @dataclass
