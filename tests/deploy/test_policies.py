@@ -34,7 +34,7 @@ import koshiqon.registration.metrics  # noqa: F401
 from koshiqon.common import metrics  # noqa: F401  (registers the shared series)
 from koshiqon.common.consumer import ConsumerConfig
 from koshiqon.common.service import _server
-from koshiqon.common.settings import KafkaSecurity, ServiceSettings
+from koshiqon.common.settings import SECRETS_DIR_VARIABLE, KafkaSecurity, ServiceSettings
 from koshiqon.common.topics import CONTEXT_TOPICS, dlq_topic
 from koshiqon.devtools.infra.kafka import SERVER_PROPERTIES
 
@@ -189,9 +189,12 @@ def settings_class(service: str) -> type[ServiceSettings]:
     return cls
 
 
-SHARED_VARIABLES = {"KOSHIQON_ENV", "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"} | {
-    f"KAFKA_{name.upper()}" for name in KafkaSecurity.model_fields
-}
+SHARED_VARIABLES = {
+    "KOSHIQON_ENV",
+    "DATABASE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    SECRETS_DIR_VARIABLE,
+} | {f"KAFKA_{name.upper()}" for name in KafkaSecurity.model_fields}
 """The unprefixed variables every service reads (settings.py)."""
 
 
@@ -220,10 +223,11 @@ def unknown_variables(service: str, env: dict[str, str]) -> Findings:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("service", SERVICES)
 def test_the_configmap_configures_the_service_for_prod(
-    overlay: str, service: str, monkeypatch: pytest.MonkeyPatch
+    overlay: str, service: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Every variable is one the service reads, and with the secrets' values set the service's
-    settings load with KOSHIQON_ENV=prod (which refuses the development key and password)."""
+    """Every variable is one the service reads, and with the secrets' files where the pods
+    mount them the service's settings load with KOSHIQON_ENV=prod (which refuses the
+    development key and password)."""
     manifests = rendered(overlay)
     worker = next(d for d in of_kind(manifests, "Deployment") if name_of(d) == f"{service}-worker")
     env = environment_of(manifests, worker)
@@ -235,7 +239,11 @@ def test_the_configmap_configures_the_service_for_prod(
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv(f"{service.upper()}_DB_PASSWORD", "from-the-secret")
+    files = secret_files(worker)
+    assert set(files) == {f"{service.upper()}_DB_PASSWORD", "KAFKA_SASL_PASSWORD"}
+    for name in files:
+        (tmp_path / name).write_text("from-the-secret\n")
+    monkeypatch.setenv("KOSHIQON_SECRETS_DIR", str(tmp_path))
     settings = settings_class(service)()
 
     assert settings.environment == "prod"
@@ -250,6 +258,9 @@ def test_the_configmap_configures_the_service_for_prod(
     api_ports = {p["name"]: p["containerPort"] for p in pod_spec(api)["containers"][0]["ports"]}
     assert settings.http_port == api_ports["http"]
     assert environment_of(manifests, api) == env
+    assert env["KOSHIQON_SECRETS_DIR"] in {
+        m["mountPath"] for m in pod_spec(worker)["containers"][0]["volumeMounts"]
+    }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -268,8 +279,7 @@ def test_kafka_is_reached_with_tls_and_scram_as_the_services_user(
             "SCRAM-SHA-512",
         )
         assert env["KAFKA_SASL_USERNAME"] == service
-        passwords = [e for e in spec["containers"][0]["env"] if e["name"] == "KAFKA_SASL_PASSWORD"]
-        assert passwords[0]["valueFrom"]["secretKeyRef"] == {"name": service, "key": "password"}
+        assert secret_files(deployment)["KAFKA_SASL_PASSWORD"] == (service, "password")
         mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
         volumes = {v["name"]: v for v in spec["volumes"]}
         (ca,) = (
@@ -284,12 +294,17 @@ def test_kafka_is_reached_with_tls_and_scram_as_the_services_user(
 
     ca_file = tmp_path / "ca.crt"
     ca_file.write_text("")
+    (tmp_path / "KAFKA_SASL_PASSWORD").write_text("from-the-secret")
+    monkeypatch.delenv("KAFKA_SASL_PASSWORD", raising=False)
     for name, value in env.items():
         if name.startswith("KAFKA_"):
             monkeypatch.setenv(name, value)
-    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "from-the-secret")
     monkeypatch.setenv("KAFKA_SSL_CAFILE", str(ca_file))
-    assert KafkaSecurity().uses_sasl
+    monkeypatch.setenv("KOSHIQON_SECRETS_DIR", str(tmp_path))
+    security = KafkaSecurity()
+    assert security.uses_sasl
+    assert security.sasl_password is not None
+    assert security.sasl_password.get_secret_value() == "from-the-secret"
 
 
 def test_a_misspelt_variable_is_found() -> None:
@@ -574,15 +589,30 @@ def test_worker_replicas_are_at_most_the_partitions_of_their_topics(overlay: str
 
 
 def secret_references(manifests: Iterable[Manifest]) -> set[tuple[str, str | None]]:
-    """(Secret, key) pairs the workloads read: secretKeyRef (key) and secret volumes (None)."""
+    """(Secret, key) pairs the workloads read: by secretKeyRef, or as a secret volume's or a
+    projected volume's items (key None: the whole Secret)."""
     refs: set[tuple[str, str | None]] = set()
     for workload in [m for m in manifests if m["kind"] in ("Deployment", "Job")]:
         for key, value in walk(pod_spec(workload)):
             if key == "secretKeyRef":
                 refs.add((value["name"], value["key"]))
-            if key == "secret" and isinstance(value, dict) and "secretName" in value:
-                refs.add((value["secretName"], None))
+            elif key == "secret" and isinstance(value, dict):
+                name = value.get("secretName") or value["name"]
+                items = [item["key"] for item in value.get("items") or ()]
+                refs |= {(name, item) for item in items} or {(name, None)}
     return refs
+
+
+def secret_files(workload: Manifest) -> dict[str, tuple[str, str]]:
+    """The files of the projected volume mounted at KOSHIQON_SECRETS_DIR: file -> (Secret, key)."""
+    spec = pod_spec(workload)
+    mounts = {m["mountPath"]: m["name"] for m in spec["containers"][0]["volumeMounts"]}
+    (volume,) = (v for v in spec["volumes"] if v["name"] == mounts["/run/secrets/koshiqon"])
+    return {
+        item["path"]: (source["secret"]["name"], item["key"])
+        for source in volume["projected"]["sources"]
+        for item in source["secret"]["items"]
+    }
 
 
 def created_secrets(manifests: list[Manifest]) -> dict[str, set[str]]:
@@ -643,7 +673,7 @@ def test_the_secrets_created_before_the_apply_are_documented() -> None:
 def test_the_secret_check_finds_an_unknown_secret() -> None:
     manifests = copy.deepcopy(rendered("prod"))
     api = of_kind(manifests, "Deployment")[0]
-    pod_spec(api)["containers"][0]["env"].append(
+    pod_spec(api)["containers"][0].setdefault("env", []).append(
         {"name": "X", "valueFrom": {"secretKeyRef": {"name": "nobody-makes-me", "key": "k"}}}
     )
 

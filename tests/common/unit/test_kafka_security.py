@@ -1,6 +1,6 @@
 """Kafka client security from the KAFKA_* variables (settings.KafkaSecurity and
 kafka.security_settings): what a pod of deploy/k8s sets to reach Strimzi's TLS listener with
-SCRAM-SHA-512."""
+SCRAM-SHA-512; and passwords read from files (KOSHIQON_SECRETS_DIR), as the pods mount them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from koshiqon.common.kafka import producer_settings, security_settings
-from koshiqon.common.settings import KafkaSecurity
+from koshiqon.common.settings import AuthSettings, KafkaSecurity
+from koshiqon.quota.config import QuotaSettings
 
 VARIABLES = (
     "KAFKA_SECURITY_PROTOCOL",
@@ -116,3 +117,40 @@ def test_an_unknown_protocol_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "TLS")
     with pytest.raises(ValidationError):
         security_settings()
+
+
+def test_passwords_are_read_from_the_secret_files_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A pod mounts its Secrets as files named after the variables (KOSHIQON_SECRETS_DIR)
+    rather than putting them in its environment."""
+    (tmp_path / "QUOTA_DB_PASSWORD").write_text("role-password\n")
+    (tmp_path / "KAFKA_SASL_PASSWORD").write_text("scram-password")
+    monkeypatch.setenv("KOSHIQON_SECRETS_DIR", str(tmp_path))
+    monkeypatch.delenv("QUOTA_DB_PASSWORD", raising=False)
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "quota")
+
+    settings = QuotaSettings(environment="prod", auth=AuthSettings(jwks_url="https://idp/jwks"))
+
+    assert settings.db_password.get_secret_value() == "role-password"
+    assert security_settings()["sasl_plain_password"] == "scram-password"
+
+
+def test_a_variable_wins_over_its_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "QUOTA_DB_PASSWORD").write_text("from-the-file")
+    monkeypatch.setenv("KOSHIQON_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("QUOTA_DB_PASSWORD", "from-the-environment")
+
+    assert QuotaSettings().db_password.get_secret_value() == "from-the-environment"
+
+
+def test_without_the_folder_no_file_is_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "QUOTA_DB_PASSWORD").write_text("from-the-file")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KOSHIQON_SECRETS_DIR", raising=False)
+    monkeypatch.delenv("QUOTA_DB_PASSWORD", raising=False)
+
+    assert QuotaSettings().db_password.get_secret_value() == "koshiqon-dev"

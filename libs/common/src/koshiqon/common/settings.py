@@ -30,7 +30,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 Environment = Literal["dev", "test", "staging", "prod"]
 
@@ -43,6 +48,30 @@ DEFAULT_KAFKA_BOOTSTRAP = f"127.0.0.1:{LOCAL_KAFKA_PORT}"
 DEV_ROLE_PASSWORD = "koshiqon-dev"
 DEFAULT_MAX_TOKEN_LIFETIME = 3600
 """The longest a bearer token may live (`exp - iat`), in seconds, unless configured."""
+
+
+SECRETS_DIR_VARIABLE = "KOSHIQON_SECRETS_DIR"
+"""A folder of files named after the variables they stand for (`QUOTA_DB_PASSWORD`,
+`KAFKA_SASL_PASSWORD`), each holding its value: how a pod mounts its Secrets instead of putting
+them in its environment. A variable that is set wins over its file."""
+
+
+class SecretFiles:
+    """Settings read from environment variables, then from the files of KOSHIQON_SECRETS_DIR
+    when it is set (looked up when the settings are made, not at import)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        folder = os.environ.get(SECRETS_DIR_VARIABLE)
+        files = SecretsSettingsSource(settings_cls, secrets_dir=folder) if folder else None
+        return (init_settings, env_settings, dotenv_settings, files or file_secret_settings)
 
 
 def service_config(prefix: str) -> SettingsConfigDict:
@@ -79,7 +108,7 @@ class AuthSettings(BaseModel):
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 
 
-class KafkaSecurity(BaseSettings):
+class KafkaSecurity(SecretFiles, BaseSettings):
     """How every Kafka client of the process reaches the brokers, from the unprefixed
     `KAFKA_*` variables (one process serves one service, as with `KAFKA_BOOTSTRAP_SERVERS`).
     Unset: plaintext, as the local broker speaks. A Strimzi listener with TLS and SCRAM wants
@@ -115,7 +144,7 @@ class KafkaSecurity(BaseSettings):
         return self
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(SecretFiles, BaseSettings):
     model_config = service_config("KOSHIQON_")
 
     service_name: str = "koshiqon"
