@@ -32,12 +32,13 @@ from proposals.monitoring_standin import MonitoringStandIn
 from support.kafka import wait_for
 from support.services import ServiceSchema, migrated_schema
 
+from koshiqon.common import kz
 from koshiqon.proposals.bootstrap import MIGRATIONS as PROPOSALS_MIGRATIONS
 from koshiqon.quota.bootstrap import MIGRATIONS as QUOTA_MIGRATIONS
 
 pytestmark = pytest.mark.integration
 
-YEAR = datetime.now(UTC).year  # the processes run on the real clock: this year's quota
+YEAR = kz.kz_year(datetime.now(UTC))  # the processes run on the real clock: this year's quota
 TOPICS = {"quota": ["registration.v1", "proposals.v1"], "proposals": ["quota.v1", "monitoring.v1"]}
 LAUNCH = """
 import functools, sys

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
+from koshiqon.common import kz
 from koshiqon.common.events import proposals as wire
 from koshiqon.common.messagebus import Actor
 from koshiqon.proposals.domain.errors import InvalidProposal, RulesState
@@ -72,7 +73,7 @@ def approve_rules(
             f"version {rules.version} is {rules.status}, not a draft",
             extra={"status": rules.status.value},
         )
-    if decision_date > now.date():
+    if decision_date > kz.kz_today(now):
         raise InvalidProposal(
             "the maslikhat's decision date is in the future", field="decision_date"
         )

@@ -24,7 +24,7 @@ async def file_proposal(cmd: c.FileProposal, deps: Deps) -> Proposal:
         raise InvalidProposal(error.detail, field="region") from None
     model.require_filer(cmd.actor, region)
     now = deps.now()
-    payload = parse_payload(cmd.type, cmd.payload, region=region, today=now.date())
+    payload = parse_payload(cmd.type, cmd.payload, region=region, today=kz.kz_today(now))
     outcome = model.file_proposal(
         proposal_id=uuid.uuid4(),
         region=region,
@@ -50,7 +50,9 @@ async def edit_proposal(cmd: c.EditProposal, deps: Deps) -> Proposal:
         payload = (
             None
             if cmd.payload is None
-            else parse_payload(proposal.type, cmd.payload, region=proposal.region, today=now.date())
+            else parse_payload(
+                proposal.type, cmd.payload, region=proposal.region, today=kz.kz_today(now)
+            )
         )
         outcome = model.edit(
             proposal,
