@@ -1,5 +1,7 @@
-"""Revision 0003 on a database at 0002: the persons it holds stay as they were, a foreigner
-may then be stored without a Cyrillic spelling, and a citizen still may not."""
+"""Revisions on a database that holds rows: 0003 on one at 0002 (the persons it holds stay as
+they were, a foreigner may then be stored without a Cyrillic spelling, and a citizen still
+may not); 0006 on one at 0005 (existing applications were last asked of quota when they
+were requested)."""
 
 from __future__ import annotations
 
@@ -63,3 +65,43 @@ async def test_0003_keeps_the_persons_and_relaxes_the_cyrillic_for_foreigners_on
             await insert(old, citizen=True, cyrillic=False)
         assert "ck_persons_citizen_has_cyrillic" in str(refused.value)
         assert await old.scalar("SELECT count(*) FROM persons") == len(before) + 1
+
+
+async def test_0006_dates_the_last_quota_request_of_existing_applications_at_their_request(
+    admin_database_url: str,
+) -> None:
+    """Applications stored before 0006 were asked of quota once, when they were requested:
+    that is what the re-request job then starts from."""
+    async with migrated_schema(admin_database_url, MIGRATIONS, revision="0005") as old:
+        applicant = await insert(old, citizen=True, cyrillic=True)
+        application = uuid.uuid4()
+        async with old.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO resettlement_applications (id, applicant_id, category,"
+                    " target_region, target_year, persons, status, requested_at) VALUES (:id,"
+                    " :applicant, 'migrant', '590000000', 2026, 1, 'pending_quota',"
+                    " '2026-02-01T10:00:00Z')"
+                ),
+                {"id": application, "applicant": applicant},
+            )
+
+        await upgrade(MIGRATIONS, old.dsn, schema=old.schema, revision="0006")
+        await old.engine.dispose()
+
+        async with old.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT quota_requested_at = requested_at, quota_requests"
+                        " FROM resettlement_applications WHERE id = :id"
+                    ),
+                    {"id": application},
+                )
+            ).one()
+        assert tuple(row) == (True, 1)
+        indexed = await old.scalar(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = :name",
+            name="ix_resettlement_applications_pending",
+        )
+        assert "WHERE ((status)::text = 'pending_quota'::text)" in str(indexed)
