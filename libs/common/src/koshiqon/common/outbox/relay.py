@@ -81,6 +81,11 @@ class ProducerStalled(Exception):
 _REFUSED_FOR_GOOD = (MessageSizeTooLargeError, InvalidTopicError)
 
 
+_SET_SESSION = (
+    "SELECT set_config(name, value, false) FROM unnest($1::text[], $2::text[]) AS s(name, value)"
+)
+
+
 @dataclass
 class _Batch:
     ids: list[int]
@@ -117,22 +122,31 @@ class OutboxRelay:
         """A connection of the relay. Its server side gives up on a peer that stops answering
         (TCP keepalives, and `tcp_user_timeout` on unacknowledged data) within the lease, so
         a host that died with its sockets open leaves no session behind; `session` adds
-        settings of the connection's own."""
+        settings of the connection's own. They are set by a statement rather than at
+        startup, which a connection pooler in front of the server may refuse."""
         lease = self.config.lease
-        return await asyncpg.connect(
+        settings = {
+            "tcp_keepalives_idle": str(max(1, int(lease / 3))),
+            "tcp_keepalives_interval": str(max(1, int(lease / 9))),
+            "tcp_keepalives_count": "3",
+            "tcp_user_timeout": str(int(lease * 1000)),
+            **session,
+        }
+        conn = await asyncpg.connect(
             asyncpg_dsn(self.config.dsn),
             timeout=self.config.statement_timeout,
             command_timeout=self.config.statement_timeout,
             server_settings={
                 "search_path": self.config.schema,
                 "application_name": f"{self.config.service}-outbox-relay",
-                "tcp_keepalives_idle": str(max(1, int(lease / 3))),
-                "tcp_keepalives_interval": str(max(1, int(lease / 9))),
-                "tcp_keepalives_count": "3",
-                "tcp_user_timeout": str(int(lease * 1000)),
-                **session,
             },
         )
+        try:
+            await conn.execute(_SET_SESSION, list(settings), list(settings.values()))
+        except BaseException:
+            await _close(conn)
+            raise
+        return conn
 
     async def _compete(self, stop: asyncio.Event) -> None:
         conn = await self._connect(**lock_session(self.config.lease))
