@@ -13,17 +13,18 @@ API.
 HTTP: `--reservers` keep-alive HTTP/1.1 connections (a light asyncio-streams client, so the
 client does not starve the server of CPU) POST /v1/reservations, each request with its own
 application id and 1-5 persons, all on ONE quota. Per request the service does: bearer token
-check, body validation, the region check, two reads without a transaction (the
-application's ledger entry: a repeat?; the quota and its designation), and ONE statement,
-autocommitted, that locks the quota row, writes the ledger entry, the counters with the
-90 %/100 % marks and the outbox rows of the outcome (quota-reserved | quota-denied, and
-threshold-reached once each) with the relay's NOTIFY; then the JSON response. With
+check, body validation, the region check, one read without a transaction (the quota and
+its designation), and ONE statement, autocommitted, that locks the quota row, claims the
+application's ledger entry (a repeat finds it there, writes nothing and is answered from
+it), writes the counters with the 90 %/100 % marks and the outbox rows of the outcome
+(quota-reserved | quota-denied, and threshold-reached once each) with the relay's NOTIFY;
+then the JSON response. With
 --idempotency-key also the Idempotency-Key middleware's claim and completion, and the
 reservation's transaction is then held until its response is stored (so is its lock).
 
 Raw, two baselines over an asyncpg pool of the service's pool size, from as many asyncio
 tasks, on the same quota data:
-- like-for-like: the same statements as the service (the two reads, then the reserving
+- like-for-like: the same statements as the service (the quota read, then the reserving
   statement with its outbox rows built from the same envelopes), each autocommitted, on a
   second quota of the same limit (`raw-l4l`);
 - bare: only the conditional UPDATE (`UPDATE raw_quota SET reserved = reserved + n WHERE
@@ -56,6 +57,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import orjson
@@ -293,7 +295,7 @@ async def raw_round(
 
 
 async def l4l_round(dsn: str, sizes: list[int], reservers: int, *, pool_size: int) -> Result:
-    """The service's statements on raw asyncpg: the two reads, then the reserving statement
+    """The service's statements on raw asyncpg: the quota read, then the reserving statement
     with the same outbox candidates (`SqlLedgerRepository.reserve`), each autocommitted."""
     pool = await asyncpg.create_pool(
         roles.asyncpg_dsn(dsn),
@@ -304,7 +306,6 @@ async def l4l_round(dsn: str, sizes: list[int], reservers: int, *, pool_size: in
 
     async def one(persons: int) -> bool:
         app, now = uuid.uuid4(), datetime.now(UTC)
-        await pool.fetch("SELECT * FROM reservations WHERE application_id = $1", app)
         (quota,) = await pool.fetch(
             _QUOTA_TO_RESERVE, True, "migrant", L4L_REGION, L4L_REGION, None, 2026,
             now.date(), now.year,
@@ -438,6 +439,12 @@ async def produce(topic: str, events: list[Envelope]) -> None:
         await producer.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` so far (Linux `/proc/<pid>/stat`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --- the checks -------------------------------------------------------------------------------
 
 
@@ -479,10 +486,10 @@ async def main(args: argparse.Namespace) -> None:
     rng = random.Random(7)
     sizes = [rng.randint(1, 5) for _ in range(args.requests)]
     limit = sum(sizes) * 3 // 4
-    saga_limit = args.events * 3 * 3 // 4
+    saga_limit = max(args.events * 3 * 3 // 4, 1)
     dsn = await prepare()
     try:
-        with api_process(dsn, args.pool):
+        with api_process(dsn, args.pool) as api:
             await wait_ready()
             for region, quota_limit in (
                 (REGION, limit),
@@ -494,7 +501,9 @@ async def main(args: argparse.Namespace) -> None:
             warm = [rng.randint(1, 5) for _ in range(4 * args.reservers)]
             keyed = args.idempotency_key
             await http_round(warm, args.reservers, region=WARM_REGION, keyed=keyed)
+            cpu_before = cpu_seconds(api.pid)
             http = await http_round(sizes, args.reservers, region=REGION, keyed=keyed)
+            api_cpu = (cpu_seconds(api.pid) - cpu_before) / args.requests
         l4l = await l4l_round(dsn, sizes, args.reservers, pool_size=args.pool)
         raw = await raw_round(dsn, sizes, args.reservers, pool_size=args.pool, limit=limit)
         saga = await saga_round(dsn, args.events, pool_size=args.pool) if args.events else 0.0
@@ -503,6 +512,7 @@ async def main(args: argparse.Namespace) -> None:
         await roles.drop_schema(admin_dsn(), SCHEMA)
         await roles.drop_role(admin_dsn(), SCHEMA)
     report(args, limit, http=http, l4l=l4l, raw=raw, saga=saga, found=found)
+    print(f"the API process spent {api_cpu * 1e6:.0f} us of CPU per request")
 
 
 def report(

@@ -230,7 +230,9 @@ async def exclude_territory(
 @router.post("/reservations", responses=ADMIN, tags=["reservations"])
 async def reserve(body: ReservationIn, bus: BusDep, actor: Reserver) -> ReservationOut:
     """Reserve synchronously: `reserved`, or `denied` with the reason (not an error). A
-    repeat for the same application id returns the first outcome."""
+    repeat for the same application id returns the first outcome (and publishes its event
+    again); one asking for other kind, region, year, category or persons is 409
+    `reservation-conflict`."""
     command = c.ReserveQuota(
         application_id=body.application_id,
         kind=body.kind,

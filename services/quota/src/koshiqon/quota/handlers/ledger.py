@@ -62,19 +62,23 @@ async def reserve_quota(cmd: c.ReserveQuota, deps: Deps) -> Reservation:
     domain refusal being permanent)."""
     region = kz.region_of(cmd.region).kato
     cmd.actor.require_region(region, field="region")
-    for _ in range(2):  # a concurrent first request may win between the read and the write
-        reservation = await _reserve_once(cmd, deps, region=region)
-        if reservation is not None:
-            return reservation
-    raise TransientError("the application's entry was claimed meanwhile: handle again")
+    reservation = await _reserve_once(cmd, deps, region=region, repeat=False)
+    if reservation is None:  # the application has an entry: a repeat (or a concurrent first)
+        reservation = await _reserve_once(cmd, deps, region=region, repeat=True)
+    if reservation is None:
+        raise TransientError("the application's entry could not be read: handle again")
+    return reservation
 
 
-async def _reserve_once(cmd: c.ReserveQuota, deps: Deps, *, region: str) -> Reservation | None:
-    """The outcome, or None when another request for the application wrote its entry
-    between this one's read and its write (nothing was written: ask again)."""
+async def _reserve_once(
+    cmd: c.ReserveQuota, deps: Deps, *, region: str, repeat: bool
+) -> Reservation | None:
+    """The outcome; None when the statement found an entry for the application already
+    (nothing was written). A first try does not read the entry: the statement's claim
+    tells; a `repeat` reads it and answers with it."""
     now = deps.now()
     async with deps.uow() as uow:
-        existing = await uow.ledger.get_reservation(cmd.application_id)
+        existing = await uow.ledger.get_reservation(cmd.application_id) if repeat else None
         if existing is not None:
             reservation: Reservation | None = await _repeat(uow, cmd, existing, region=region)
         else:
