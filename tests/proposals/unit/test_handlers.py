@@ -12,6 +12,7 @@ import pytest
 from proposals.fakes import FakeEvidence, FakeUnitOfWork
 from proposals.helpers import NORTH_KAZ, PAVLODAR, Clock
 
+from koshiqon.common.errors import InvalidInput
 from koshiqon.common.events import monitoring as m
 from koshiqon.common.events import proposals as wire
 from koshiqon.common.events.proposals import ProposalType
@@ -139,6 +140,7 @@ async def test_an_amended_approval_publishes_the_approved_effect(
     assert isinstance(effect, wire.AdjustQuotaEffect)
     assert (effect.delta, effect.kind, effect.year, effect.year_to) == (25, "kandas", 2027, None)
     assert event.payload.filed_delta == 40
+    assert "vacancies" not in effect.reason  # the justification stays out of the events
     with pytest.raises(IllegalTransition) as caught:
         await bus.handle(c.ApproveProposal(proposal_id=pid, actor=MINISTRY))
     assert caught.value.extra == {"status": "approved", "allowed_actions": []}
@@ -184,6 +186,9 @@ async def test_an_outflow_alert_opens_one_measures_draft(bus: Bus, uow: FakeUnit
     await EVENT_HANDLERS[m.OutflowAlertCleared](cleared, bus.deps)
     await EVENT_HANDLERS[m.OutflowAlertCleared](cleared, bus.deps)
     assert [t.action for t in uow.state.history[draft.id]] == ["create", "alert-cleared"]
+    district = alert.model_copy(update={"alert_id": uuid.uuid4(), "region": "591010000"})
+    with pytest.raises(InvalidInput):
+        await handler(district, bus.deps)
 
 
 async def test_regional_rules_one_in_force(bus: Bus, uow: FakeUnitOfWork) -> None:

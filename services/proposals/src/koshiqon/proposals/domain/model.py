@@ -504,7 +504,8 @@ def _filed_delta(payload: Payload) -> int | None:
 def effect_of(proposal: Proposal, delta: int | None) -> wire.ProposalEffect | None:
     """The effect the quota service applies for an approved proposal (None for measures)."""
     p, decision = proposal.payload, f"proposal {proposal.id}"
-    reason = proposal.justification[:2000] or decision
+    # not the justification: free text an official wrote stays out of the events
+    reason = f"{proposal.type.value.replace('_', ' ')} {decision} of region {proposal.region}"
     if isinstance(p, TerritoryPayload):
         if proposal.type is ProposalType.TERRITORY_ASSIGNMENT:
             return wire.DesignateTerritoryEffect(

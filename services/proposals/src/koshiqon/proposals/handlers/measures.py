@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from koshiqon.common import kz
 from koshiqon.common.events import monitoring
 from koshiqon.proposals.bus import Deps
 from koshiqon.proposals.domain import commands as c
@@ -15,6 +16,9 @@ from koshiqon.proposals.handlers.shared import save
 
 
 async def open_measures(cmd: c.OpenMeasures, deps: Deps) -> Proposal | None:
+    """The draft, or None when the alert has one. An alert for a code that is not a region's
+    own is refused (InvalidInput: the consumer dead-letters it at once)."""
+    kz.region_by_kato(cmd.region)
     now = deps.now()
     alert = Alert(
         alert_id=cmd.alert_id,
