@@ -701,9 +701,12 @@ def test_postgres_is_a_cluster_of_three_on_18_with_a_schema_and_role_per_service
     assert database["spec"]["cluster"]["name"] == name_of(cluster)
     assert {s["name"]: s["owner"] for s in database["spec"]["schemas"]} == {s: s for s in SERVICES}
     assert (pooler["spec"]["cluster"]["name"], pooler["spec"]["type"]) == (name_of(cluster), "rw")
-    assert (
-        pooler["spec"]["pgbouncer"]["poolMode"] == "session"
-    )  # the relay's advisory lock and LISTEN
+    # session pooling: the relay's lease is a session-level advisory lock
+    assert pooler["spec"]["pgbouncer"]["poolMode"] == "session"
+    # PgBouncer refuses the search_path the services send at connect unless it ignores it;
+    # the server's default "$user" then finds the schema named after the role (above)
+    ignored = pooler["spec"]["pgbouncer"]["parameters"]["ignore_startup_parameters"]
+    assert "search_path" in ignored.split(",")
 
 
 def test_backups_go_to_the_object_store_daily() -> None:
