@@ -116,6 +116,9 @@ def has_delta(payload: Payload) -> bool:
 # --- parsing ---------------------------------------------------------------------------------
 
 
+_OWN = object()  # a check of the field `name` itself, not of a value the caller took out
+
+
 class _Fields:
     """Collects the field errors of one payload; `payload.` prefixes every name."""
 
@@ -126,17 +129,17 @@ class _Fields:
     def fail(self, name: str, message: str) -> None:
         self.errors.append((f"payload.{name}", message))
 
-    def enum(self, name: str, kind: type[StrEnum], raw: Any = None) -> Any:
-        value = self.raw.get(name) if raw is None else raw
+    def enum(self, name: str, kind: type[StrEnum], raw: Any = _OWN) -> Any:
+        value = self.raw.get(name) if raw is _OWN else raw
         if isinstance(value, str) and value in kind._value2member_map_:
             return kind(value)
         self.fail(name, f"one of {', '.join(k.value for k in kind)}")
         return None
 
-    def integer(self, name: str, raw: Any = None, *, label: str | None = None) -> int | None:
-        value = self.raw.get(name) if raw is None else raw
+    def integer(self, name: str, raw: Any = _OWN) -> int | None:
+        value = self.raw.get(name) if raw is _OWN else raw
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(label or name, "an integer")
+            self.fail(name, "an integer")
             return None
         return value
 
@@ -281,7 +284,7 @@ def _measures(fields: _Fields) -> MeasuresPayload | None:
         if not isinstance(entry, Mapping) or set(entry) - {"measure", "plan", "done"}:
             fields.fail(name, 'an object {"measure", "plan", "done"}')
             continue
-        measure = fields.enum(f"{name}.measure", Measure, entry.get("measure", ""))
+        measure = fields.enum(f"{name}.measure", Measure, entry.get("measure"))
         plan, done = entry.get("plan", ""), entry.get("done", False)
         if not isinstance(plan, str) or len(plan) > MAX_PLAN:
             fields.fail(f"{name}.plan", f"text of at most {MAX_PLAN} characters")
