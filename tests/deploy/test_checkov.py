@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def scan(folder: Path) -> dict[str, Any]:
     result = subprocess.run(
         [
             uv(), "tool", "run", "--from", pinned_checkov(),
-            "--constraints", str(CHECKOV / "constraints.txt"),
+            "--constraints", str(CHECKOV / "constraints.txt"), "--python", sys.executable,
             "checkov", "--config-file", str(CHECKOV / "config.yaml"),
             "--directory", str(folder), "--output", "json", "--skip-download",
         ],
