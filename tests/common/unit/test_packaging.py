@@ -14,8 +14,8 @@ import pytest
 from koshiqon.common.migrations import script_location
 from koshiqon.devtools.paths import project_root
 
-SERVICES = ("registration", "quota")
 ROOT = project_root()
+SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 
 
 def uv() -> str:
