@@ -132,7 +132,9 @@ async def test_a_quota_change_goes_through_review_and_is_approved_with_an_amende
     assert detail["payload"]["delta"] == 50  # what the akimat filed stays as filed
 
 
-async def test_return_edit_and_resubmit_then_reject(client: httpx.AsyncClient) -> None:
+async def test_return_edit_and_resubmit_then_reject(
+    client: httpx.AsyncClient, schema: ServiceSchema
+) -> None:
     pid = (await file(client, labour_quota()))["id"]
     await act(client, pid, "submit", akimat())
     await act(client, pid, "review", ministry())
@@ -171,6 +173,14 @@ async def test_return_edit_and_resubmit_then_reject(client: httpx.AsyncClient) -
     ]  # fmt: skip
     assert history[3]["reason"] == "name the plant"
     assert history[-1]["reason"] == "no budget"
+    async with schema.engine.connect() as connection:
+        rows = (await connection.exec_driver_sql(
+            "SELECT value FROM outbox WHERE key = $1", (pid,)
+        )).scalars().all()  # fmt: skip
+    assert len(rows) == 4  # submitted, returned, submitted, rejected
+    written = b"".join(rows).decode()
+    for text in ("name the plant", "no budget", "Ekibastuz", "akimat-", "ministry"):
+        assert text not in written  # no official, no free text in the events
 
 
 async def test_an_illegal_transition_names_the_state_and_what_is_allowed(
