@@ -6,6 +6,7 @@ response conforms to the document (status code, content type, body schema)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from contextlib import AsyncExitStack
 
 import pytest
@@ -44,8 +45,11 @@ def test_every_operation_fuzzed_without_a_server_error(admin_database_url: str) 
     service = loop.run_until_complete(
         stack.enter_async_context(migrated_schema(admin_database_url, MIGRATIONS))
     )
-    monitoring = MonitoringStandIn()
-    loop.run_until_complete(monitoring.start())
+    # the app runs on the ASGI client's own loop: the stand-in serves from a thread of its own
+    monitoring, served = MonitoringStandIn(), asyncio.new_event_loop()
+    thread = threading.Thread(target=served.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(monitoring.start(), served).result(timeout=10)
     try:
         settings_ = ProposalsSettings(
             database_url=service.dsn, database_schema=service.schema, environment="test",
@@ -61,7 +65,10 @@ def test_every_operation_fuzzed_without_a_server_error(admin_database_url: str) 
                 for operation in operations:
                     _fuzz(operation.as_strategy(), client=client, headers=headers)
     finally:
-        loop.run_until_complete(monitoring.stop())
+        asyncio.run_coroutine_threadsafe(monitoring.stop(), served).result(timeout=10)
+        served.call_soon_threadsafe(served.stop)
+        thread.join(timeout=10)
+        served.close()
         loop.run_until_complete(stack.aclose())
         loop.close()
 
