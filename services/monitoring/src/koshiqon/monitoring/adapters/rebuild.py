@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from koshiqon.common.events.contracts import REGISTRY, decode
 from koshiqon.common.events.envelope import Envelope
+from koshiqon.common.kafka import security_settings
 from koshiqon.monitoring.adapters.repository.sql import PROJECTION_GATE, one, run
 from koshiqon.monitoring.adapters.tables import LIVE, PROJECTION_TABLES, REBUILD
 from koshiqon.monitoring.domain.model import PROJECTORS, project
@@ -81,7 +82,8 @@ async def rebuild(
         try:
             await _fresh_tables(engine)
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                **security_settings(), bootstrap_servers=bootstrap, group_id=None,
+                enable_auto_commit=False,
                 isolation_level="read_committed", client_id="monitoring-rebuild",
             )  # fmt: skip
             await consumer.start()
@@ -124,7 +126,7 @@ async def _fresh_tables(engine: AsyncEngine) -> None:
 
 
 async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**security_settings(), bootstrap_servers=bootstrap)
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
