@@ -65,7 +65,10 @@ CMD ["api"]
 
 FROM runtime AS monitoring
 COPY --from=build /opt/monitoring /opt/monitoring
-ENV PATH=/opt/monitoring/bin:$PATH
+# the public figures `koshiqon-monitoring load-reference` loads (data/README.md: sources)
+COPY data/ /opt/koshiqon/data/
+ENV PATH=/opt/monitoring/bin:$PATH \
+    KOSHIQON_HOME=/opt/koshiqon
 EXPOSE 8000 9000
 ENTRYPOINT ["koshiqon-monitoring"]
 CMD ["api"]

@@ -191,3 +191,24 @@ def test_migrations_are_found_from_an_installed_wheel(service: str, tmp_path: Pa
     assert Path(location).is_relative_to(site)
     assert heads
     assert int(count) == len(list((source / "versions").glob("[0-9]*.py")))
+
+
+def test_the_monitoring_image_carries_the_reference_data_and_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`koshiqon-monitoring load-reference` in a pod reads the public figures from the image:
+    the build context lets data/ in, the target copies it under KOSHIQON_HOME, and the
+    package finds it there with no checkout around it."""
+    from koshiqon.monitoring.adapters.reference import data_dir
+
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "!data" in ignored
+    target = stages()["monitoring"]
+    assert "COPY data/ /opt/koshiqon/data/" in target
+    (env,) = [i for i in target if i.startswith("ENV ") and "KOSHIQON_HOME" in i]
+    assert "KOSHIQON_HOME=/opt/koshiqon" in env
+    home = tmp_path / "opt" / "koshiqon"
+    shutil.copytree(ROOT / "data", home / "data")
+    monkeypatch.setenv("KOSHIQON_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert data_dir() == home / "data"
