@@ -5,7 +5,7 @@ adapters are chosen."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
-from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
+from koshiqon.common.consumer import ConsumerRunner
 from koshiqon.common.database.engine import session_factory
 from koshiqon.common.errors import DomainError
 from koshiqon.common.http.app import create_app
@@ -21,13 +21,15 @@ from koshiqon.common.http.problems import problem_response
 from koshiqon.common.messagebus import MessageBus
 from koshiqon.common.migrations import script_location
 from koshiqon.common.service import (
+    consumer_config,
     expect_settings,
     idempotency_housekeeping,
     outbox_relay,
     service_engine,
+    worker_checks,
 )
 from koshiqon.common.settings import ServiceSettings
-from koshiqon.common.worker import Component
+from koshiqon.common.worker import Worker
 from koshiqon.proposals import __version__
 from koshiqon.proposals.adapters.monitoring import EvidenceSource, MonitoringClient
 from koshiqon.proposals.bus import Bus, Deps, Policy, utc_now
@@ -134,9 +136,10 @@ def _precondition(status: int, title: str) -> Callable[[Request, Exception], Res
 @asynccontextmanager
 async def build_worker(
     settings: ServiceSettings, *, now: Clock = utc_now, group: str = GROUP
-) -> AsyncIterator[Sequence[Component]]:
+) -> AsyncIterator[Worker]:
     """The outbox relay, the consumer of quota.v1 and monitoring.v1 (group `group`), the
-    follow-up job (pending evidence, stuck approvals) and the idempotency housekeeping."""
+    follow-up job (pending evidence, stuck approvals) and the idempotency housekeeping, with
+    the worker's readiness checks."""
     own = expect_settings(settings, ProposalsSettings)
     engine = service_engine(own, role="worker")
     monitoring = monitoring_client(own)
@@ -144,16 +147,19 @@ async def build_worker(
     consumer = ConsumerRunner(
         subscription(now=now, evidence=monitoring, policy=policy, group=group),
         session_factory(engine),
-        ConsumerConfig(bootstrap=own.kafka_bootstrap_servers),
+        consumer_config(own),
     )
     bus = sql_bus(engine, evidence=monitoring, now=now, policy=policy)
     try:
-        yield [
-            outbox_relay(own).run,
-            consumer.run,
-            follow_up(bus, own),
-            idempotency_housekeeping(engine),
-        ]
+        yield Worker(
+            [
+                outbox_relay(own).run,
+                consumer.run,
+                follow_up(bus, own),
+                idempotency_housekeeping(engine),
+            ],
+            checks=worker_checks(own, engine, MIGRATIONS, consumer),
+        )
     finally:
         await monitoring.aclose()
         await engine.dispose()
