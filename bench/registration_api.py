@@ -10,7 +10,7 @@ temporary stays, one day each so that none overlaps: every request is one transa
 its outbox row. Each client takes turns over `--persons` persons of its own, so a person
 collects stays as the run goes on (nothing ends them: no worker runs). The baseline runs the
 same SQL statements (lock the person, read the active stays the new one overlaps, insert the
-registration, insert the outbox row and notify in one statement as `outbox.add` does) for the
+registration, insert the outbox row in one statement as `outbox.add` does) for the
 same workload from as many asyncio tasks over a raw asyncpg pool of the service's default
 size, 10, made here (the service itself runs on its SQLAlchemy engine: the person's lock on
 Core, the rest on the driver connection of the same transaction). Both sides run on
@@ -107,14 +107,11 @@ def stay(day: date) -> dict[str, object]:
 
 Workload = list[list[uuid.UUID]]  # each client's persons
 
-# the statement of `koshiqon.common.outbox.add`: the rows, and the relay's wake-up
+# the statement of `koshiqon.common.outbox.add`: the rows (no NOTIFY: the relay polls)
 OUTBOX = (
-    "WITH inserted AS ("
-    " INSERT INTO outbox (event_id, topic, key, event_type, value, headers)"
+    "INSERT INTO outbox (event_id, topic, key, event_type, value, headers)"
     " SELECT * FROM unnest($1::uuid[], ARRAY['registration.v1'], $2::text[],"
     "  ARRAY['kz.migration.registration.residence-registered.v1'], $3::bytea[], $4::jsonb[])"
-    " RETURNING 1) "
-    "SELECT pg_notify('outbox_' || current_schema(), '') FROM (SELECT count(*) FROM inserted) AS n"
 )
 
 
@@ -239,7 +236,7 @@ async def raw_run(
                 person,
                 day,
             )
-            await conn.fetch(OUTBOX, [uuid.uuid4()], [str(person)], [payload], [headers])
+            await conn.execute(OUTBOX, [uuid.uuid4()], [str(person)], [payload], [headers])
 
     return await run_clients(len(persons), seconds, one)
 
