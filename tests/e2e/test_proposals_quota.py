@@ -4,8 +4,11 @@ a real HTTP server in monitoring's place for the evidence.
 
 Each process is the service's own `ServiceDefinition` run as `all`, its worker given a
 consumer group of this test's (started at the topics' ends), so that another run of the
-services on the same broker (make up, another e2e test) neither takes this test's events nor
-answers its proposals.
+services on the same broker (make up, another e2e test) does not take this test's events.
+It cannot keep another quota service from answering this test's approvals too (any quota
+answers every proposal-approved it reads, and its refusal, `no_quota` in its own schema,
+would race this test's quota): like the resettlement e2e test, it expects no other quota
+service on the broker while it runs, as `make test` runs the suite one test at a time.
 
 Pavlodar's akimat proposes to raise the region's kandas quota; the ministry approves it, the
 quota service grows the limit and the proposal ends `applied`. A later proposal to cut the
