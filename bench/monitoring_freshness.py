@@ -1,13 +1,15 @@
 """Freshness of the projections: from the registration API's commit to the monitoring
 projection's update, at a steady rate of registrations.
 
-    uv run python bench/monitoring_freshness.py [--rate 200] [--seconds 20] [--connections 16]
+    uv run python bench/monitoring_freshness.py [--rate 200] [--seconds 20] [--connections 16] \
+        [--transaction-batch N]
 
 Needs the local infrastructure (`make infra-up`). The registration service runs as two
 processes of its own (`api` and `worker`, whose outbox relay publishes to registration.v1)
 on a throwaway schema built by its migrations; the monitoring consumer (the service's
-`ConsumerRunner` and subscription, group of its own starting at the topic's end) runs in this
-process on a throwaway monitoring schema. `--rate` temporary stays per second are POSTed,
+`ConsumerRunner` and subscription, group of its own starting at the topic's end, with
+`--transaction-batch`, by default the worker's MONITORING_CONSUMER_TRANSACTION_BATCH) runs in
+this process on a throwaway monitoring schema. `--rate` temporary stays per second are POSTed,
 open loop (one every 1/rate s, whatever the answers), over `--connections` keep-alive
 connections; every one is a `residence-registered` event the projection counts.
 
@@ -49,6 +51,7 @@ from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import DEFAULT_KAFKA_BOOTSTRAP, admin_dsn, role_dsn
 from koshiqon.devtools.devkey import issue_dev_token
 from koshiqon.monitoring.bootstrap import MIGRATIONS as MONITORING_MIGRATIONS
+from koshiqon.monitoring.config import MonitoringSettings
 from koshiqon.monitoring.entrypoints.consumer import subscription
 from koshiqon.registration.bootstrap import MIGRATIONS as REGISTRATION_MIGRATIONS
 
@@ -214,7 +217,12 @@ async def main(args: argparse.Namespace) -> None:
         runner = ConsumerRunner(
             timed(subscription(now=lambda: datetime.now(UTC), group=group, topics=[TOPIC]), times),
             session_factory(engine),
-            ConsumerConfig(bootstrap=BOOTSTRAP, after_commit=projected, poll_timeout_ms=100),
+            ConsumerConfig(
+                bootstrap=BOOTSTRAP,
+                after_commit=projected,
+                poll_timeout_ms=100,
+                transaction_batch=args.transaction_batch,
+            ),
         )
         stop = asyncio.Event()
         with registration_processes(registration):
@@ -244,7 +252,8 @@ async def main(args: argparse.Namespace) -> None:
         if event_id in times.handler:
             broker.append(times.handler[event_id] - times.record[event_id])
             consumer.append(projected_at - times.handler[event_id])
-    print(f"{len(times.committed):,} registrations at {args.rate}/s for {args.seconds} s "
+    print(f"{len(times.committed):,} registrations at {args.rate}/s for {args.seconds} s, "
+          f"transaction batch {args.transaction_batch} "
           f"({failures} refused); {len(whole):,} projected and matched")  # fmt: skip
     print(f"commit -> projection: {percentiles(whole)}   (target p99 <= 250 ms)")
     print(f"  relay    (commit -> record on the topic): {percentiles(relay)}")
@@ -258,4 +267,9 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--transaction-batch",
+        type=int,
+        default=MonitoringSettings.model_fields["consumer_transaction_batch"].default,
+    )
     asyncio.run(main(parser.parse_args()))

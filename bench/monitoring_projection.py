@@ -1,6 +1,7 @@
 """Projection throughput: the monitoring consumer against a raw baseline, in one run.
 
-    uv run python bench/monitoring_projection.py [--events 100000] [--batch 500]
+    uv run python bench/monitoring_projection.py [--events 100000] [--batch 500] \
+        [--transaction-batch N]
 
 Needs the local infrastructure (`make infra-up`). First `--events` registration events
 (person-immigrated 40 %, person-moved 30 %, person-emigrated 20 %, residence-registered
@@ -9,9 +10,11 @@ topic of the bench's own with registration.v1's 12 partitions. Then, on a throwa
 built by the service's migrations:
 
 - monitoring: the service's consumer (`ConsumerRunner` with its subscription, as the worker
-  runs it): per event one transaction with its `processed_events` row, the projections'
-  gate, the upserts, and the §8 rule's check for the regions the event moves (no births and
-  deaths are loaded, so the check stops at its first read);
+  runs it, with `--transaction-batch`, by default the worker's
+  MONITORING_CONSUMER_TRANSACTION_BATCH; 1 is a transaction per event): per chunk of a
+  partition's records one transaction with their `processed_events` rows, and per event the
+  projections' gate, the upserts, and the §8 rule's check for the regions the event moves
+  (no births and deaths are loaded, so the check stops at its first read);
 - raw: an aiokafka consumer outside any group reading the same records, decoding them with
   orjson, and applying the same upserts (and a dedup row per event) with asyncpg
   `executemany` in transactions of `--batch` events, on identical tables.
@@ -46,6 +49,7 @@ from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import DEFAULT_KAFKA_BOOTSTRAP, admin_dsn, role_dsn
 from koshiqon.common.topics import TopicSpec, ensure_topics
 from koshiqon.monitoring.bootstrap import MIGRATIONS
+from koshiqon.monitoring.config import MonitoringSettings
 from koshiqon.monitoring.entrypoints.consumer import subscription
 
 SCHEMA, PASSWORD = "bench_monitoring", "bench"
@@ -144,7 +148,7 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return await asyncpg.connect(roles.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
 
 
-async def monitoring_round(dsn: str, topic: str, n: int) -> float:
+async def monitoring_round(dsn: str, topic: str, n: int, transaction_batch: int) -> float:
     engine = create_engine(dsn, schema=SCHEMA, application="bench", pool_size=5)
     group = f"bench-monitoring-{uuid.uuid4().hex[:8]}"
     handled, done = 0, asyncio.Event()
@@ -158,7 +162,9 @@ async def monitoring_round(dsn: str, topic: str, n: int) -> float:
     runner = ConsumerRunner(
         subscription(now=lambda: datetime(2025, 1, 15, tzinfo=UTC), group=group, topics=[topic]),
         session_factory(engine),
-        ConsumerConfig(bootstrap=BOOTSTRAP, after_commit=counted),
+        ConsumerConfig(
+            bootstrap=BOOTSTRAP, after_commit=counted, transaction_batch=transaction_batch
+        ),
     )
     stop = asyncio.Event()
     started = time.perf_counter()
@@ -270,14 +276,15 @@ async def main(args: argparse.Namespace) -> None:
     print(f"produced {len(records):,} events into {topic} in {time.perf_counter() - t0:.1f} s")
     dsn = await prepare()
     try:
-        monitoring = await monitoring_round(dsn, topic, args.events)
+        monitoring = await monitoring_round(dsn, topic, args.events, args.transaction_batch)
         raw = await raw_round(dsn, topic, args.events, args.batch)
         same = await same_sums(dsn)
     finally:
         await roles.drop_schema(admin_dsn(), SCHEMA)
         await roles.drop_role(admin_dsn(), SCHEMA)
     m_rate, r_rate = args.events / monitoring, args.events / raw
-    print(f"monitoring consumer: {m_rate:,.0f} events/s ({monitoring:.1f} s)")
+    print(f"monitoring consumer, transaction batch {args.transaction_batch}: "
+          f"{m_rate:,.0f} events/s ({monitoring:.1f} s)")  # fmt: skip
     print(f"raw aiokafka + asyncpg batches of {args.batch}: {r_rate:,.0f} events/s ({raw:.1f} s)")
     print(f"monitoring/raw: {m_rate / r_rate:.2f} (target >= 0.5)")
     print(f"same projections on both sides: {same}")
@@ -287,4 +294,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--transaction-batch",
+        type=int,
+        default=MonitoringSettings.model_fields["consumer_transaction_batch"].default,
+    )
     asyncio.run(main(parser.parse_args()))

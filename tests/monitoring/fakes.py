@@ -4,6 +4,7 @@ are tested on the real PostgreSQL (tests/monitoring/integration)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID
@@ -56,6 +57,9 @@ class FakeProjections:
 
     async def apply(self, changes: Changes) -> None:
         self.state.applied.append(changes)
+
+    async def apply_many(self, chunk: Sequence[Changes]) -> None:
+        self.state.applied.extend(chunk)
 
 
 class FakeAlerts:

@@ -1,11 +1,12 @@
 """A consumer in a process of its own, so a test can SIGKILL it at an exact point.
 
     python -m support.consumer_process <dsn> <schema> <bootstrap> <group> <topic> <suffix> \
-        [--die-after-commit MARKER]
+        [--die-after-commit MARKER] [--transaction-batch N]
 
 With --die-after-commit, the process kills itself with SIGKILL right after the database
 commit of the first event it handles (before its offset is committed), once: the marker file
-records that it has died, so the restarted process runs normally.
+records that it has died, so the restarted process runs normally. --transaction-batch is
+ConsumerConfig.transaction_batch (the hook then runs after the commit of a chunk).
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ async def main(args: argparse.Namespace) -> None:
     runner = ConsumerRunner(
         Subscription(group=args.group, topics=[args.topic], handlers={event_type: record_effect}),
         session_factory(engine),
-        ConsumerConfig(bootstrap=args.bootstrap, after_commit=die_once),
+        ConsumerConfig(
+            bootstrap=args.bootstrap,
+            after_commit=die_once,
+            transaction_batch=args.transaction_batch,
+        ),
     )
     try:
         await run_components([runner.run])
@@ -56,4 +61,5 @@ if __name__ == "__main__":
     for name in ("dsn", "schema", "bootstrap", "group", "topic", "suffix"):
         parser.add_argument(name)
     parser.add_argument("--die-after-commit", default=None)
+    parser.add_argument("--transaction-batch", type=int, default=1)
     asyncio.run(main(parser.parse_args()))

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from koshiqon.common.consumer import EventHandler, Subscription
+from koshiqon.common.consumer import ChunkHandler, EventHandler, Subscription
 from koshiqon.common.errors import Forbidden
 from koshiqon.common.events.contracts import EventPayload
 from koshiqon.common.events.envelope import Envelope
@@ -84,15 +84,19 @@ def subscription(
     topics: Sequence[str],
     handlers: Mapping[type[EventPayload], Handler[D]],
     deps: Callable[[AsyncConnection, str], D],
+    chunk: Callable[[Sequence[EventPayload], D], Awaitable[Any]] | None = None,
 ) -> Subscription:
     """A consumer group's subscription: each event type's handler called with the service's
     dependencies built by `deps(connection, traceparent)` over the consumer runner's
     transaction (which records the event in `processed_events` and commits), and the
-    trace context continued from the event's."""
+    trace context continued from the event's. `chunk`, when given, is called with a chunk's
+    payloads in order (`ConsumerConfig.transaction_batch`; the trace context of its last
+    event) and must leave the database as the handlers one after the other would."""
     return Subscription(
         group=group,
         topics=list(topics),
         handlers={payload.contract.type: _on_event(h, deps) for payload, h in handlers.items()},
+        chunk_handler=None if chunk is None else _on_chunk(chunk, deps),
     )
 
 
@@ -102,3 +106,17 @@ def _on_event(handler: Handler[D], deps: Callable[[AsyncConnection, str], D]) ->
         await handler(payload, deps(connection, child_traceparent(envelope.traceparent)))
 
     return on_event
+
+
+def _on_chunk(
+    handler: Callable[[Sequence[EventPayload], D], Awaitable[Any]],
+    deps: Callable[[AsyncConnection, str], D],
+) -> ChunkHandler:
+    async def on_chunk(
+        session: AsyncSession, events: Sequence[tuple[Envelope, EventPayload]]
+    ) -> None:
+        connection = await session.connection()
+        traceparent = child_traceparent(events[-1][0].traceparent)
+        await handler([payload for _, payload in events], deps(connection, traceparent))
+
+    return on_chunk

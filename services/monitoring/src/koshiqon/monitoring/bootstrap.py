@@ -76,6 +76,7 @@ async def build_worker(
         ConsumerConfig(
             bootstrap=monitoring.kafka_bootstrap_servers,
             dlq_replication_factor=monitoring.kafka_dlq_replication_factor,
+            transaction_batch=monitoring.consumer_transaction_batch,
         ),
     )
     try:

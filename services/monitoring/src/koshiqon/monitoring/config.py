@@ -24,3 +24,10 @@ class MonitoringSettings(ServiceSettings):
         default=3600.0, gt=0, description="how often the worker re-evaluates the §8 rule"
     )
     rebuild_batch_size: int = Field(default=2000, ge=1, le=100_000)
+    consumer_transaction_batch: int = Field(
+        default=200,
+        ge=1,
+        le=2000,
+        description="records of a partition the worker projects in one transaction "
+        "(ConsumerConfig.transaction_batch; 1: one transaction per event)",
+    )

@@ -6,7 +6,7 @@ foot."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -105,6 +105,25 @@ async def project_event(event: EventPayload, deps: Deps) -> None:
         await uow.commit()
 
 
+async def project_events(events: Sequence[EventPayload], deps: Deps) -> None:
+    """A chunk of consumed events (the consumer's `transaction_batch`), in its transaction,
+    leaving the tables and alerts as `project_event` for each in turn would: when no region
+    the chunk moves has births and deaths (the rule cannot be told for it, one read), every
+    event's changes at once (`apply_many`); otherwise each event's changes and the rule
+    after it, in order."""
+    changes = [project(event) for event in events]
+    async with deps.uow() as uow:
+        await uow.projections.enter_gate()
+        scopes = {scope for change in changes for scope in change.outflow_scopes()}
+        if deps.evaluate and await _told(uow, _spans(scopes, now=deps.now())):
+            for change in changes:
+                await uow.projections.apply(change)
+                await evaluate_scopes(uow, change.outflow_scopes(), now=deps.now())
+        else:
+            await uow.projections.apply_many(changes)
+        await uow.commit()
+
+
 # --- the §8 rule ------------------------------------------------------------------------------
 
 
@@ -126,6 +145,16 @@ async def evaluate_scopes(
 ) -> int:
     """The rule for each (region, day): the day's calendar year, and the rolling window when
     the day lies in it."""
+    by_region = _spans(scopes, now=now)
+    told = await _told(uow, by_region)
+    changed = 0
+    for region in sorted(told):
+        changed += await _evaluate_region(uow, region, sorted(by_region[region]), now=now)
+    return changed
+
+
+def _spans(scopes: Iterable[tuple[str, date]], *, now: datetime) -> dict[str, set[periods.Period]]:
+    """Per region, the periods the rule is evaluated over for these (region, day) pairs."""
     by_region: dict[str, set[periods.Period]] = {}
     rolling = periods.rolling_window(now.date())
     for region, day in scopes:
@@ -133,16 +162,17 @@ async def evaluate_scopes(
         spans.add(periods.year(day.year))
         if rolling.contains(day):
             spans.add(rolling)
+    return by_region
+
+
+async def _told(uow: UnitOfWork, by_region: dict[str, set[periods.Period]]) -> set[str]:
+    """Those regions with births and deaths over some of their periods (one read)."""
     if not by_region:
-        return 0
+        return set()
     every_span = [span for region_spans in by_region.values() for span in region_spans]
     start = min(s.start for s in every_span)
     end = max(s.end for s in every_span)
-    told = await uow.alerts.with_vital(sorted(by_region), start, end)
-    changed = 0
-    for region in sorted(told):
-        changed += await _evaluate_region(uow, region, sorted(by_region[region]), now=now)
-    return changed
+    return await uow.alerts.with_vital(sorted(by_region), start, end)
 
 
 async def _evaluate_region(

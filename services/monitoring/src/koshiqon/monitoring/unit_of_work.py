@@ -6,6 +6,7 @@ rebuild's), the events written to the outbox at `commit` (koshiqon.common.unit_o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import ClassVar, Protocol
 from uuid import UUID
@@ -41,6 +42,8 @@ class ProjectionRepository(Protocol):
     async def enter_gate(self) -> None: ...
 
     async def apply(self, changes: Changes) -> None: ...
+
+    async def apply_many(self, chunk: Sequence[Changes]) -> None: ...
 
 
 class AlertRepository(Protocol):

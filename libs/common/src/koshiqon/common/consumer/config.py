@@ -19,17 +19,31 @@ class EventHandler(Protocol):
     ) -> None: ...
 
 
+class ChunkHandler(Protocol):
+    """A chunk's newly recorded events, in order, handled at once (`transaction_batch`)."""
+
+    async def __call__(
+        self, session: AsyncSession, events: Sequence[tuple[Envelope, EventPayload]]
+    ) -> None: ...
+
+
 AfterCommit = Callable[[Envelope], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Subscription:
     """What one consumer group handles: event type → handler. Types it has no handler for
-    are acknowledged and ignored; types no contract knows are dead-lettered."""
+    are acknowledged and ignored; types no contract knows are dead-lettered.
+
+    `chunk_handler`, when set, handles the events of a chunk (`transaction_batch` above 1)
+    at once instead of each one's handler; it must leave the database as the handlers
+    called one after the other would, since a chunk that fails is handled again event by
+    event with `handlers`."""
 
     group: str
     topics: Sequence[str]
     handlers: Mapping[str, EventHandler]
+    chunk_handler: ChunkHandler | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -46,4 +60,8 @@ class ConsumerConfig:
     rejoin_timeout: float = 60.0  # out of the group this long: the consumer is replaced
     # replicas of `<group>.dlq` when the consumer creates it; None: the broker's default
     dlq_replication_factor: int | None = None
+    # records of one partition from one poll handled in one transaction, up to this many
+    # (1: a transaction per record); a chunk that fails is rolled back and handled again one
+    # record per transaction, which retries, backs off and dead-letters as with 1
+    transaction_batch: int = 1
     after_commit: AfterCommit | None = field(default=None, repr=False)

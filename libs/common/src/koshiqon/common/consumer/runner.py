@@ -1,6 +1,7 @@
 """The consumer runner: polls a group's topics, handles each event in one transaction with its
-`processed_events` row, backs a failing partition off, dead-letters, commits. The behaviour
-is described in the package's docstring (`koshiqon.common.consumer`)."""
+`processed_events` row (or a chunk of a partition's records in one, `transaction_batch`),
+backs a failing partition off, dead-letters, commits. The behaviour is described in the
+package's docstring (`koshiqon.common.consumer`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from koshiqon.common import health, logs, metrics
-from koshiqon.common.consumer.config import ConsumerConfig, Subscription
+from koshiqon.common.consumer.config import ConsumerConfig, EventHandler, Subscription
 from koshiqon.common.consumer.failures import (
     DLQ_HEADER_PREFIX,
     Retry,
@@ -26,7 +28,7 @@ from koshiqon.common.consumer.failures import (
     is_permanent,
     is_transient,
 )
-from koshiqon.common.events.contracts import REGISTRY, decode
+from koshiqon.common.events.contracts import REGISTRY, EventPayload, decode
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.kafka import new_producer, security_settings
 from koshiqon.common.topics import dlq_topic, ensure_topics
@@ -231,19 +233,117 @@ class ConsumerRunner:
         assert self._consumer is not None
         if tp not in self._consumer.assignment() or tp in self._paused:
             return  # revoked while this batch was fetched, or backing off
+        size = max(self.config.transaction_batch, 1)
+        for start in range(0, len(records), size):
+            chunk = records[start : start + size]
+            if size > 1 and await self._handle_chunk(tp, chunk):
+                continue
+            if not await self._handle_records(tp, chunk):
+                return  # backing off from a failed record
+        highwater = self._consumer.highwater(tp)
+        if highwater is not None and records:
+            lag = max(highwater - records[-1].offset - 1, 0)
+            metrics.CONSUMER_LAG.labels(self.group, tp.topic, tp.partition).set(lag)
+
+    async def _handle_records(
+        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> bool:
+        """Each record in its own transaction; False when one must be retried (the partition
+        is then backing off from it)."""
         for record in records:
             try:
                 await self._handle_record(record)
             except Retry as retry:
                 self._back_off(tp, record.offset, retry.delay)
-                return
+                return False
             self._pending[tp] = record.offset + 1
             self._attempts.pop((tp, record.offset), None)
             self._failures.pop((tp, record.offset), None)
-        highwater = self._consumer.highwater(tp)
-        if highwater is not None and records:
-            lag = max(highwater - records[-1].offset - 1, 0)
-            metrics.CONSUMER_LAG.labels(self.group, tp.topic, tp.partition).set(lag)
+        return True
+
+    async def _handle_chunk(
+        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> bool:
+        """The records in one transaction (`_apply_chunk`), then their metrics, after-commit
+        hooks and offsets. False, with nothing applied, when any of them failed (or one has
+        failed before): the caller handles them one per transaction, which knows how to
+        retry, back off and dead-letter."""
+        if len(records) < 2 or any((tp, r.offset) in self._failures for r in records):
+            return False
+        try:
+            decoded = [self._decode(record) for record in records]
+            outcomes = await self._apply_chunk(decoded)
+        except Exception as exc:
+            log.info(
+                "consumer.chunk-failed",
+                extra={"group": self.group, "topic": tp.topic, "partition": tp.partition,
+                       "offset": records[0].offset, "records": len(records),
+                       "error_type": type(exc).__name__},
+            )  # fmt: skip
+            return False
+        for record, (envelope, _, _), outcome in zip(records, decoded, outcomes, strict=True):
+            metrics.CONSUMER_EVENTS.labels(self.group, outcome).inc()
+            if outcome == "handled" and self.config.after_commit is not None:
+                await self.config.after_commit(envelope)
+            self._pending[tp] = record.offset + 1
+        return True
+
+    def _decode(
+        self, record: ConsumerRecord[bytes, bytes]
+    ) -> tuple[Envelope, EventHandler | None, EventPayload | None]:
+        """The record's envelope, its handler and payload (None for a type this group does
+        not handle); raises what `_apply` would (undecodable, unknown type or version)."""
+        envelope = Envelope.from_bytes(record.value)
+        contract = REGISTRY.get(envelope.type)
+        handler = self.subscription.handlers.get(contract.type)
+        return envelope, handler, (None if handler is None else decode(envelope))
+
+    async def _apply_chunk(
+        self, decoded: Sequence[tuple[Envelope, EventHandler | None, EventPayload | None]]
+    ) -> list[str]:
+        """One transaction: the `processed_events` rows of the handled types in one
+        statement, then the handler of each newly recorded event, in order (an id repeated
+        in the chunk is handled at its first place), or the subscription's `chunk_handler`
+        once for all of them. Each record's outcome."""
+        ids: dict[uuid.UUID, str] = {}
+        for envelope, handler, _ in decoded:
+            if handler is not None:
+                ids.setdefault(envelope.id, envelope.type)
+        outcomes: list[str] = []
+        async with self.sessions() as session, session.begin():
+            new: set[uuid.UUID] = set()
+            if ids:
+                inserted = await session.execute(
+                    text(
+                        "INSERT INTO processed_events (consumer, event_id, event_type) "
+                        "SELECT :consumer, e.event_id, e.event_type FROM "
+                        "unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) "
+                        "AS e(event_id, event_type) ON CONFLICT DO NOTHING RETURNING event_id"
+                    ),
+                    {"consumer": self.group, "ids": list(ids), "types": list(ids.values())},
+                )
+                new = {uuid.UUID(str(event_id)) for event_id in inserted.scalars()}
+            todo: list[tuple[Envelope, EventHandler, EventPayload]] = []
+            for envelope, handler, payload in decoded:
+                if handler is None or payload is None:
+                    outcomes.append("ignored")
+                elif envelope.id not in new:
+                    outcomes.append("duplicate")
+                else:
+                    new.discard(envelope.id)
+                    todo.append((envelope, handler, payload))
+                    outcomes.append("handled")
+            chunk_handler = self.subscription.chunk_handler
+            if chunk_handler is not None and todo:
+                await chunk_handler(session, [(e, p) for e, _, p in todo])
+            else:
+                for envelope, handler, payload in todo:
+                    token = logs.correlation_id.set(envelope.correlationid)
+                    try:
+                        await handler(session, envelope, payload)
+                    finally:
+                        logs.correlation_id.reset(token)
+        return outcomes
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> None:
         tp = TopicPartition(record.topic, record.partition)

@@ -1,6 +1,8 @@
 """The projections of the event streams: each change an upsert that adds to its counters in
 SQL (never read, added in Python and written back), so concurrent consumers and any order
 of arrival give the same sums. A quota's limit is the last one by its event's time.
+`apply_many` writes a chunk of events' changes with one `executemany` per statement, leaving
+the tables as `apply` for each in turn would.
 
 The tables are `p_*`, or the `rb_*` copies a rebuild fills (`prefix`). The statements run
 on the transaction's asyncpg connection (`Transaction.driver()`), not through SQLAlchemy:
@@ -9,12 +11,18 @@ that way."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
 from koshiqon.common.unit_of_work import Transaction
 from koshiqon.monitoring.adapters.repository.sql import (
     PROJECTION_GATE,
     SqlRepository,
     checked_prefix,
     execute,
+    execute_many,
+    fetch,
 )
 from koshiqon.monitoring.adapters.tables import LIVE
 from koshiqon.monitoring.domain.model import Changes
@@ -48,6 +56,7 @@ class SqlProjectionRepository(SqlRepository):
             "counterpart) DO UPDATE SET persons = f.persons + 1, "
             "last_event_at = greatest(f.last_event_at, excluded.last_event_at)"
         )
+        self._flow_resolved = self._flow.replace(kandas, ":kandas")
         self._registration = (
             f"INSERT INTO {p}registrations AS r (region, month, district, kind, purpose, "
             "legal_status, kandas, started, ended, last_event_at) VALUES (:region, :month, "
@@ -56,6 +65,8 @@ class SqlProjectionRepository(SqlRepository):
             "SET started = r.started + excluded.started, ended = r.ended + excluded.ended, "
             "last_event_at = greatest(r.last_event_at, excluded.last_event_at)"
         )
+        self._registration_resolved = self._registration.replace(kandas, ":kandas")
+        self._kandas_of = f"SELECT person_id, kandas FROM {p}persons WHERE person_id = ANY(:ids)"
         self._resettlement = {
             column: (
                 f"INSERT INTO {p}resettlement AS r (region, month, category, {column}, "
@@ -144,3 +155,71 @@ class SqlProjectionRepository(SqlRepository):
                 c, self._proposal, region=stage.region, month=stage.month, type=stage.type,
                 stage=stage.stage, at=stage.at,
             )  # fmt: skip
+
+    async def apply_many(self, chunk: Sequence[Changes]) -> None:
+        """The changes of a chunk's events, in order, as `apply` for each in turn would leave
+        the tables, in one `executemany` per run of one statement. The tables' upserts are
+        independent of one another but for the kandas status a flow or registration that
+        does not tell its own reads from `persons`: it is resolved here as that read would
+        have found it (the rows before the chunk, read once, then the chunk's own persons in
+        order), so the statements of each table keep their order and no more."""
+        c = await self.transaction.driver()
+        open_ids = {f.person_id for ch in chunk for f in ch.flows if f.kandas is None} | {
+            r.person_id for ch in chunk for r in ch.registrations if r.kandas is None
+        }
+        known: dict[UUID, bool] = {}
+        if open_ids:
+            ids = list(open_ids)
+            for r in await fetch(c, self._kandas_of, ids=ids):
+                known[r["person_id"]] = bool(r["kandas"])
+
+        def kandas(value: bool | None, person_id: UUID) -> str:
+            if value is None:
+                seen = known.get(person_id)
+                return "unknown" if seen is None else ("kandas" if seen else "other")
+            return "kandas" if value else "other"
+
+        runs: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+
+        def add(table: str, statement: str, **row: Any) -> None:
+            runs.setdefault(table, []).append((statement, row))
+
+        for changes in chunk:
+            for person in changes.persons:
+                add("persons", self._person, person_id=person.person_id,
+                    legal_status=person.legal_status, kandas=person.kandas)  # fmt: skip
+                known[person.person_id] = bool(person.kandas)
+            for f in changes.flows:
+                add("flows", self._flow_resolved, region=f.region, month=f.month,
+                    scope=f.scope, direction=f.direction, district=f.district,
+                    legal_status=f.legal_status, kandas=kandas(f.kandas, f.person_id),
+                    counterpart=f.counterpart, at=f.at)  # fmt: skip
+            for r in changes.registrations:
+                add("registrations", self._registration_resolved, region=r.region,
+                    month=r.month, district=r.district, kind=r.kind, purpose=r.purpose,
+                    legal_status=r.legal_status, kandas=kandas(r.kandas, r.person_id),
+                    started=r.started, ended=r.ended, at=r.at)  # fmt: skip
+            for st in changes.resettlement:
+                add("resettlement", self._resettlement[st.column], region=st.region,
+                    month=st.month, category=st.category, persons=st.persons,
+                    applications=1 if st.column == "requested" else 0, at=st.at)  # fmt: skip
+            for u in changes.quota_use:
+                add("quotas", self._quota_use, quota_id=u.quota_id, region=u.region,
+                    kind=u.kind, year=u.year, reserved=u.reserved, consumed=u.consumed,
+                    at=u.at)  # fmt: skip
+            for q in changes.quota_limits:
+                add("quotas", self._quota_limit, quota_id=q.quota_id, region=q.region,
+                    kind=q.kind, category=q.category, year_from=q.year_from,
+                    year_to=q.year_to, limit=q.limit, at=q.at)  # fmt: skip
+            for stage in changes.proposals:
+                add("proposals", self._proposal, region=stage.region, month=stage.month,
+                    type=stage.type, stage=stage.stage, at=stage.at)  # fmt: skip
+        for statements in runs.values():
+            start = 0
+            while start < len(statements):
+                statement = statements[start][0]
+                end = start
+                while end < len(statements) and statements[end][0] == statement:
+                    end += 1
+                await execute_many(c, statement, [row for _, row in statements[start:end]])
+                start = end

@@ -70,6 +70,16 @@ async def execute(driver: DriverConnection, statement: str, **params: Any) -> No
     await driver.execute(query, *(params[n] for n in names))
 
 
+async def execute_many(
+    driver: DriverConnection, statement: str, rows: Sequence[dict[str, Any]]
+) -> None:
+    """`statement` once per row, in order, in one asyncpg `executemany` (one round trip for
+    all of them rather than one each)."""
+    if rows:
+        query, names = positional(statement)
+        await driver.executemany(query, [tuple(row[n] for n in names) for row in rows])
+
+
 async def fetch(driver: DriverConnection, statement: str, **params: Any) -> list[Any]:
     query, names = positional(statement)
     return list(await driver.fetch(query, *(params[n] for n in names)))

@@ -1,0 +1,209 @@
+"""Issue 14: `ConsumerConfig.transaction_batch` handles a partition's records of one poll in
+chunks of one transaction each, against the real PostgreSQL and the real Kafka. Every
+`effects` row carries `now()`, its transaction's start: the rows of one chunk share it,
+rows of separate transactions do not."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from support.kafka import read_topic, wait_for
+from support.selftest import (
+    Counted,
+    Workspace,
+    counted,
+    create_topic,
+    fresh_contract,
+    record_effect,
+)
+
+from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, EventHandler, Subscription
+from koshiqon.common.errors import InvalidInput, TransientError
+from koshiqon.common.events.contracts import EventPayload
+from koshiqon.common.events.envelope import Envelope
+from koshiqon.common.topics import dlq_topic
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def send(producer: AIOKafkaProducer, topic: str, *events: Envelope) -> None:
+    for e in events:
+        await producer.send_and_wait(topic, e.to_bytes(), key=e.subject.encode())
+
+
+@contextlib.asynccontextmanager
+async def consuming(
+    ws: Workspace,
+    bootstrap: str,
+    group: str,
+    topic: str,
+    handlers: dict[str, EventHandler],
+    *,
+    batch: int = 50,
+    handled: list[uuid.UUID] | None = None,
+) -> AsyncIterator[ConsumerRunner]:
+    async def after_commit(envelope: Envelope) -> None:
+        if handled is not None:
+            handled.append(envelope.id)
+
+    runner = ConsumerRunner(
+        Subscription(group=group, topics=[topic], handlers=handlers),
+        ws.sessions,
+        ConsumerConfig(
+            bootstrap=bootstrap,
+            backoff_initial=0.05,
+            max_attempts=3,
+            transaction_batch=batch,
+            after_commit=after_commit,
+        ),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        yield runner
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+def effects(ws: Workspace, expected: int):  # type: ignore[no-untyped-def]
+    async def reached() -> bool:
+        return await ws.scalar("SELECT count(*) FROM effects") >= expected
+
+    return reached
+
+
+async def seqs_in_order(ws: Workspace) -> list[int]:
+    async with ws.engine.connect() as conn:
+        return list((await conn.execute(text("SELECT seq FROM effects ORDER BY id"))).scalars())
+
+
+async def test_duplicates_in_a_chunk_and_across_redeliveries_are_applied_once(
+    ws: Workspace, bootstrap: str, producer: AIOKafkaProducer
+) -> None:
+    payload, topic = fresh_contract(partitions=1)
+    await create_topic(bootstrap, topic)
+    one, two, three = (counted(payload, key="d", seq=i) for i in (1, 2, 3))
+    await send(producer, topic.name, one, one, two, one, three, two)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    handled: list[uuid.UUID] = []
+    handlers: dict[str, EventHandler] = {payload.contract.type: record_effect}
+    async with consuming(ws, bootstrap, group, topic.name, handlers, handled=handled):
+        await wait_for(effects(ws, 3), timeout=30)
+        await asyncio.sleep(1.0)
+    assert await seqs_in_order(ws) == [1, 2, 3]
+    assert await ws.scalar("SELECT count(DISTINCT at) FROM effects") == 1  # one transaction
+    assert handled == [one.id, two.id, three.id]  # after_commit once per handled event
+    # redelivered (the producer sent them again), and a new event after them
+    four = counted(payload, key="d", seq=4)
+    await send(producer, topic.name, three, one, two, four)
+    async with consuming(ws, bootstrap, group, topic.name, handlers, handled=handled):
+        await wait_for(effects(ws, 4), timeout=30)
+        await asyncio.sleep(1.0)
+    assert await seqs_in_order(ws) == [1, 2, 3, 4]
+    assert await ws.scalar("SELECT count(*) FROM processed_events") == 4
+    assert handled == [one.id, two.id, three.id, four.id]
+
+
+@pytest.mark.parametrize("undecodable", [False, True], ids=["refused", "refused+undecodable"])
+async def test_a_poison_record_mid_chunk_is_dead_lettered_and_the_others_applied_once(
+    ws: Workspace, bootstrap: str, producer: AIOKafkaProducer, undecodable: bool
+) -> None:
+    payload, topic = fresh_contract(partitions=1)
+    await create_topic(bootstrap, topic)
+
+    async def refusing(session: AsyncSession, envelope: Envelope, data: EventPayload) -> None:
+        assert isinstance(data, Counted)
+        await record_effect(session, envelope, data)  # rolled back with the chunk
+        if data.seq == 4:
+            raise InvalidInput("seq 4 is refused by the domain", field="seq")
+
+    events = [counted(payload, key="p", seq=i) for i in range(1, 7)]
+    await send(producer, topic.name, *events[:2])
+    if undecodable:
+        await producer.send_and_wait(topic.name, b"{not json", key=b"p")
+    await send(producer, topic.name, *events[2:])
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    async with consuming(ws, bootstrap, group, topic.name, {payload.contract.type: refusing}):
+        await wait_for(effects(ws, 5), timeout=30)
+        dead = await read_topic(bootstrap, dlq_topic(group).name, at_least=1 + undecodable)
+        await asyncio.sleep(1.0)
+    expected = [b"PermanentEventError"] * undecodable + [b"InvalidInput"]
+    assert [dict(r.headers)["dlq.error.type"] for r in dead] == expected
+    assert await seqs_in_order(ws) == [1, 2, 3, 5, 6]
+    assert await ws.scalar("SELECT count(DISTINCT event_id) FROM effects") == 5
+    assert await ws.scalar("SELECT count(*) FROM processed_events") == 5
+
+
+async def test_a_transient_failure_mid_chunk_is_retried_without_double_application(
+    ws: Workspace, bootstrap: str, producer: AIOKafkaProducer
+) -> None:
+    payload, topic = fresh_contract(partitions=1)
+    await create_topic(bootstrap, topic)
+    failures = {"left": 3}
+
+    async def flaky(session: AsyncSession, envelope: Envelope, data: EventPayload) -> None:
+        assert isinstance(data, Counted)
+        await record_effect(session, envelope, data)
+        if data.seq == 3 and failures["left"] > 0:
+            failures["left"] -= 1
+            raise TransientError("database briefly unavailable")  # rolls the chunk back
+
+    await send(producer, topic.name, *[counted(payload, key="t", seq=i) for i in range(1, 7)])
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    async with consuming(ws, bootstrap, group, topic.name, {payload.contract.type: flaky}):
+        await wait_for(effects(ws, 6), timeout=30)
+        await asyncio.sleep(1.0)
+    assert failures["left"] == 0
+    assert await seqs_in_order(ws) == [1, 2, 3, 4, 5, 6]
+    assert await ws.scalar("SELECT count(DISTINCT event_id) FROM effects") == 6
+    assert await read_topic(bootstrap, dlq_topic(group).name, at_least=0, timeout=2) == []
+
+
+async def test_a_consumer_killed_after_a_chunk_commit_before_its_offsets_applies_nothing_twice(
+    ws: Workspace, bootstrap: str, producer: AIOKafkaProducer, tmp_path: Path
+) -> None:
+    payload, topic = fresh_contract(partitions=1)
+    await create_topic(bootstrap, topic)
+    await send(producer, topic.name, *[counted(payload, key="k", seq=i) for i in range(20)])
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    suffix = payload.contract.name.removeprefix("counted-")
+    marker = tmp_path / "died"
+    argv = [sys.executable, "-m", "support.consumer_process", ws.dsn, ws.schema, bootstrap,
+            group, topic.name, suffix, "--transaction-batch", "8"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+
+    victim = await asyncio.create_subprocess_exec(*argv, "--die-after-commit", str(marker), env=env)
+    assert await asyncio.wait_for(victim.wait(), timeout=120) == -9, "expected SIGKILL"
+    assert marker.exists()
+    # the first chunk committed as one transaction, its offsets not
+    assert await ws.scalar("SELECT count(*) FROM effects") == 8
+    assert await ws.scalar("SELECT count(DISTINCT at) FROM effects") == 1
+
+    survivor = await asyncio.create_subprocess_exec(*argv, env=env)
+    try:
+        await wait_for(effects(ws, 20), timeout=60)
+        await asyncio.sleep(1.0)
+    finally:
+        survivor.terminate()
+        assert await asyncio.wait_for(survivor.wait(), timeout=30) == 0
+    assert await ws.scalar("SELECT count(*) FROM effects") == 20
+    assert await ws.scalar("SELECT count(DISTINCT event_id) FROM effects") == 20
