@@ -90,7 +90,9 @@ async def test_denials_say_why(bus: Bus, schema: ServiceSchema) -> None:
     assert await events(schema, "quota-denied") == 2
 
 
-async def test_a_repeated_reserve_returns_the_first_outcome(bus: Bus, schema: ServiceSchema):
+async def test_a_repeated_reserve_returns_the_first_outcome(
+    bus: Bus, schema: ServiceSchema
+) -> None:
     quota = await kandas_quota(bus, 5)
     app = uuid.uuid4()
     first = await bus.handle(reserve(3, app=app))
