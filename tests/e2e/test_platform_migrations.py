@@ -1,4 +1,4 @@
-"""The shared platform tables as both services' migrations build them, on the real
+"""The shared platform tables as every service's migrations build them, on the real
 PostgreSQL: their history (revision 0001 as it was, then each change) ends exactly where
 `koshiqon.common.db` describes them, and carries databases built before a change."""
 
@@ -14,13 +14,17 @@ from support.selftest import workspace
 from support.services import migrated_schema
 
 from koshiqon.common.migrations import head_revisions, upgrade
+from koshiqon.monitoring.bootstrap import MIGRATIONS as MONITORING_MIGRATIONS
+from koshiqon.proposals.bootstrap import MIGRATIONS as PROPOSALS_MIGRATIONS
 from koshiqon.quota.bootstrap import MIGRATIONS as QUOTA_MIGRATIONS
 from koshiqon.registration.bootstrap import MIGRATIONS as REGISTRATION_MIGRATIONS
 
 pytestmark = pytest.mark.integration
 
 SERVICES = pytest.mark.parametrize(
-    "migrations", [REGISTRATION_MIGRATIONS, QUOTA_MIGRATIONS], ids=["registration", "quota"]
+    "migrations",
+    [REGISTRATION_MIGRATIONS, QUOTA_MIGRATIONS, PROPOSALS_MIGRATIONS, MONITORING_MIGRATIONS],
+    ids=["registration", "quota", "proposals", "monitoring"],
 )
 PLATFORM = ("idempotency_keys", "outbox", "processed_events")
 
