@@ -550,7 +550,8 @@ def report(
     print(
         f"ledger rows {found['ledger_rows']}, outcome events {found['outcome_events']} "
         f"(expected {expected}: api, warm-up, like-for-like, saga), threshold events "
-        f"{found['threshold_events']} (expected 6: 90 % and 100 % of three quotas)"
+        f"{found['threshold_events']} (expected {6 if args.events else 4}: 90 % and 100 % of "
+        f"each quota filled: api, like-for-like{', saga' if args.events else ''})"
     )
     violations = found["quota"] + found["raw"]
     print(
