@@ -34,3 +34,16 @@ def test_the_country_keeps_utc_plus_5_since_march_2024() -> None:
 def test_a_naive_instant_is_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
         kz_today(datetime(2026, 12, 31, 19, 30))
+
+
+def test_the_zone_data_ships_with_the_services() -> None:
+    """A slim image has no /usr/share/zoneinfo: the `tzdata` wheel is a run-time dependency
+    of koshiqon-common, and it knows Kazakhstan's single zone (UTC+5 from 1 March 2024)."""
+    from importlib import metadata, resources
+
+    requires = [
+        r.split(";")[0].replace(" ", "") for r in metadata.requires("koshiqon-common") or []
+    ]
+    assert any(r.startswith("tzdata") for r in requires)
+    almaty = resources.files("tzdata").joinpath("zoneinfo", "Asia", "Almaty")
+    assert almaty.is_file()

@@ -179,3 +179,18 @@ async def test_reservations_expire_at_midnight_in_kazakhstan(
     clock.now = NEW_YEAR_IN_KAZAKHSTAN
     assert await scheduler.run_once() == 1
     assert uow.published_types()[-1] == "quota-expired"
+
+
+async def test_a_reservation_after_midnight_in_kazakhstan_is_in_the_new_year(
+    bus: Bus, clock: Clock
+) -> None:
+    """19:30 UTC on 31 December is 00:30 on 1 January in Kazakhstan: the 2026 quota's year
+    has ended there, so a reservation on it is denied (no open quota), not granted on UTC's
+    calendar."""
+    await quota(bus)
+    clock.now = datetime(2026, 12, 31, 18, 30, tzinfo=UTC)  # 23:30 in Kazakhstan
+    assert (await reserve(bus, 1)).status is ReservationStatus.RESERVED
+    clock.now = datetime(2026, 12, 31, 19, 30, tzinfo=UTC)
+    late = await reserve(bus, 1)
+    assert late.status is ReservationStatus.DENIED
+    assert late.denial_reason is DenialReason.NO_QUOTA

@@ -11,7 +11,7 @@ for good (over its size limit, say) is parked after `RelayConfig.max_attempts` i
 holding up the rows behind it (`parked.py`).
 Leadership is a lease on the advisory lock's session, bounded by server-side timeouts: a
 frozen or vanished leader is replaced within about `RelayConfig.lease` (docs/architecture.md,
-4.1). The relay finds new rows by polling, not NOTIFY (see `NOTIFY` below).
+4.1). The relay finds new rows by polling, not NOTIFY (see `_INSERT` below).
 
 `add` is here; the relay is in `relay.py`, its leader's lease in `lease.py`, the lag in
 `lag.py`.
@@ -40,7 +40,6 @@ from koshiqon.common.outbox.relay import (
 )
 
 __all__ = [
-    "NOTIFY",
     "Lag",
     "LeadershipLost",
     "OutboxRelay",
@@ -56,13 +55,9 @@ __all__ = [
     "parked_rows",
 ]
 
-# The relay's former wake-up. The relay no longer listens: it polls the outbox's partial
-# index (`RelayConfig.poll_interval`), because PostgreSQL serialises the commits of every
-# transaction that notified (one lock for the whole cluster; bench/outbox_notify.py). Kept
-# for statements that still name it; they can drop it.
-NOTIFY = "pg_notify('outbox_' || current_schema(), '')"
-
-# the rows alone: no NOTIFY (above)
+# The rows alone, no NOTIFY: the relay polls the outbox's partial index
+# (`RelayConfig.poll_interval`), because PostgreSQL serialises the commits of every
+# transaction that notified (one lock for the whole cluster; bench/outbox_notify.py).
 _INSERT = (
     "INSERT INTO outbox (event_id, topic, key, event_type, value, headers)"
     " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[],"

@@ -97,7 +97,7 @@ async def _reserve(
         target=cmd.region,
         year=cmd.year,
         category=cmd.category,
-        today=now.date(),
+        today=kz.kz_today(now),
     )
     if quota is None:
         return await _deny(uow, cmd, region=region, reason=DenialReason.NO_QUOTA, now=now)

@@ -277,7 +277,7 @@ _RESERVE = (
     f"FROM {_candidates(9)} CROSS JOIN entry e LEFT JOIN counted c ON true "
     "WHERE t.announces = e.outcome OR (t.announces = '90' AND c.reached_90) "
     "OR (t.announces = '100' AND c.reached_100) ORDER BY t.ord RETURNING 1) "
-    f"SELECT e.*, {outbox.NOTIFY} AS notified FROM entry e"
+    "SELECT e.* FROM entry e"
 )
 
 _DENY = (
@@ -290,7 +290,7 @@ _DENY = (
     "SELECT t.event_id, t.topic, t.key, t.event_type, convert_to(t.value, 'UTF8'), t.headers "
     f"FROM {_candidates(10)} "
     "WHERE EXISTS (SELECT FROM entry) ORDER BY t.ord RETURNING 1) "
-    f"SELECT e.*, {outbox.NOTIFY} AS notified FROM entry e"
+    "SELECT e.* FROM entry e"
 )
 
 
