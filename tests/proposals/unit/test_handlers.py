@@ -158,6 +158,8 @@ async def test_quota_answers_once_and_stuck_approvals_are_sent_again(
     approvals = [e for e in uow.published if isinstance(e.payload, wire.ProposalApproved)]
     assert len(approvals) == 2
     assert approvals[0].payload.effect == approvals[1].payload.effect  # type: ignore[attr-defined]
+    repeats = [e.payload.repeat for e in approvals]  # type: ignore[attr-defined]
+    assert repeats == [False, True]  # the second is no new approval (counted once)
     refusal = c.RecordEffectRefused(proposal_id=pid, reason="no_quota", detail="no 2027 quota",
                                     actor=c.WORKER)  # fmt: skip
     assert await bus.handle(refusal) is True

@@ -78,7 +78,9 @@ async def test_a_repeat_republishes_the_reserved_event_as_first_published(
     assert again == first
     (reserved, republished) = payloads(uow, app)
     assert isinstance(republished, wire.QuotaReserved)
-    assert republished == reserved  # remaining 6 and reserved_at as the first time
+    # remaining 6 and reserved_at as the first time, marked a repeat (counted once)
+    assert not reserved.repeat
+    assert republished == reserved.model_copy(update={"repeat": True})
     assert (republished.remaining, republished.reserved_at) == (6, first.requested_at)
     assert uow.state.quotas[quota.id].reserved == 7
 
@@ -94,7 +96,8 @@ async def test_a_repeat_republishes_the_denial_with_its_figures(
     await bus.handle(request(app, 3))
     first, republished = payloads(uow, app)
     assert isinstance(republished, wire.QuotaDenied)
-    assert republished == first
+    assert not first.repeat
+    assert republished == first.model_copy(update={"repeat": True})
     assert (republished.reason, republished.remaining) == ("exhausted", 1)
 
 

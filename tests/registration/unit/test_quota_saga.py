@@ -95,7 +95,9 @@ async def test_an_application_left_pending_is_asked_again_each_interval(
 
     assert requests(uow) == [str(app.id)] * 3
     first, *repeats = [e.payload for e in uow.published if e.subject == str(app.id)]
-    assert repeats == [first, first]  # the same request, which quota answers the same
+    # the same request, which quota answers the same, marked a repeat (counted once)
+    assert not first.repeat
+    assert repeats == [first.model_copy(update={"repeat": True})] * 2
     stored = store.applications[app.id]
     assert (stored.quota_requests, stored.quota_requested_at) == (3, clock.now)
     assert stored.status is ApplicationStatus.PENDING_QUOTA

@@ -100,6 +100,11 @@ class ProposalApproved(EventPayload):
     region: str = KATO
     effect: ProposalEffect
     approved_at: datetime
+    repeat: bool = Field(
+        default=False,
+        description="sent again: the worker repeats a stuck approval; no new fact, and a consumer "
+        "that counts skips it",
+    )
     type: ProposalType | None = Field(default=None, description="the proposal's type")
     filed_delta: int | None = Field(
         default=None,

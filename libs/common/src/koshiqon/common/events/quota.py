@@ -45,6 +45,11 @@ class QuotaReserved(EventPayload):
     persons: int = Field(ge=1)
     remaining: int = Field(ge=0, description="persons still available after this reservation")
     reserved_at: datetime
+    repeat: bool = Field(
+        default=False,
+        description="published again: the first outcome of a repeated request, unchanged; no new "
+        "fact, and a consumer that counts skips it",
+    )
 
 
 @event("quota", "quota-denied")
@@ -58,6 +63,11 @@ class QuotaDenied(EventPayload):
     reason: DenialReason
     remaining: int | None = Field(default=None, ge=0, description="set when exhausted")
     denied_at: datetime
+    repeat: bool = Field(
+        default=False,
+        description="published again: the first outcome of a repeated request, unchanged; no new "
+        "fact, and a consumer that counts skips it",
+    )
 
 
 @event("quota", "quota-consumed")

@@ -39,6 +39,11 @@ class ResettlementRequested(EventPayload):
     target_year: int = Field(ge=2000, le=2100)
     persons: int = Field(ge=1, description="the applicant and every family member")
     requested_at: datetime
+    repeat: bool = Field(
+        default=False,
+        description="asked again: registration repeats a request that quota has not answered; "
+        "no new fact, and a consumer that counts skips it",
+    )
 
 
 @event("registration", "resettlement-completed")

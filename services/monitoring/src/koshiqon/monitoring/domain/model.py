@@ -192,6 +192,8 @@ def _resettlement(column: str, persons: int, region: str, category: str, at: dat
 
 
 def _requested(e: reg.ResettlementRequested) -> Changes:
+    if e.repeat:  # registration asking quota again: the application was counted once
+        return Changes()
     return _resettlement("requested", e.persons, e.target_region, e.category, e.requested_at)
 
 
@@ -218,6 +220,8 @@ def _use(e: Any, reserved: int, consumed: int, at: datetime) -> Changes:
 
 
 def _quota_reserved(e: q.QuotaReserved) -> Changes:
+    if e.repeat:  # the first outcome published again: its persons are reserved once
+        return Changes()
     return _use(e, e.persons, 0, e.reserved_at)
 
 
@@ -268,6 +272,8 @@ def approved_type(e: prop.ProposalApproved) -> str:
 
 
 def _proposal_approved(e: prop.ProposalApproved) -> Changes:
+    if e.repeat:  # a stuck approval sent again: the proposal was approved once
+        return Changes()
     return Changes(proposals=[_stage(e.region, approved_type(e), "approved", e.approved_at)])
 
 

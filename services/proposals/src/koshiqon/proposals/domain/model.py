@@ -598,6 +598,7 @@ def republish(proposal: Proposal, *, now: datetime) -> Outcome:
         effect=_effect(proposal.effect),
         approved_at=proposal.approved_at,
         type=proposal.type,
+        repeat=True,
     )
     updated = replace(proposal, published_at=now)
     transition = _entry(

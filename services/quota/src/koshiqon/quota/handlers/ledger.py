@@ -222,7 +222,7 @@ async def _repeat(
         )  # fmt: skip
     else:
         return existing  # a tombstone: the withdrawal answered for it
-    uow.emit(event, subject=cmd.application_id)
+    uow.emit(event.model_copy(update={"repeat": True}), subject=cmd.application_id)
     return existing
 
 

@@ -108,7 +108,7 @@ class ResettlementApplication:
             quota_requested_at=requested_at,
         )
 
-    def requested_event(self) -> ResettlementRequested:
+    def requested_event(self, *, repeat: bool = False) -> ResettlementRequested:
         return ResettlementRequested(
             application_id=self.id,
             applicant_id=self.applicant_id,
@@ -117,6 +117,7 @@ class ResettlementApplication:
             target_year=self.target_year,
             persons=self.persons,
             requested_at=self.requested_at,
+            repeat=repeat,
         )
 
     def _facts(self) -> _Facts:
@@ -138,7 +139,7 @@ class ResettlementApplication:
         if self.status is not ApplicationStatus.PENDING_QUOTA:
             return self, []
         again = replace(self, quota_requested_at=at, quota_requests=self.quota_requests + 1)
-        return again, [self.requested_event()]
+        return again, [self.requested_event(repeat=True)]
 
     # quota outcomes: each returns the new state and the events; unchanged when not allowed
 
