@@ -8,7 +8,8 @@ Needs the local infrastructure (`make infra-up`). The registration service runs 
 processes of its own (`api` and `worker`, whose outbox relay publishes to registration.v1)
 on a throwaway schema built by its migrations; the monitoring consumer (the service's
 `ConsumerRunner` and subscription, group of its own starting at the topic's end, with
-`--transaction-batch`, by default the worker's MONITORING_CONSUMER_TRANSACTION_BATCH) runs in
+`--transaction-batch`, by default the worker's MONITORING_CONSUMER_TRANSACTION_BATCH, and the
+worker's MONITORING_CONSUMER_MAX_RECORDS) runs in
 this process on a throwaway monitoring schema. `--rate` temporary stays per second are POSTed,
 open loop (one every 1/rate s, whatever the answers), over `--connections` keep-alive
 connections; every one is a `residence-registered` event the projection counts.
@@ -55,6 +56,8 @@ from koshiqon.monitoring.config import MonitoringSettings
 from koshiqon.monitoring.entrypoints.consumer import subscription
 from koshiqon.registration.bootstrap import MIGRATIONS as REGISTRATION_MIGRATIONS
 
+# the worker's poll size (MONITORING_CONSUMER_MAX_RECORDS)
+MAX_RECORDS: int = MonitoringSettings.model_fields["consumer_max_records"].default
 REGISTRATION, MONITORING, PASSWORD = "bench_fresh_registration", "bench_fresh_monitoring", "bench"
 PORT = 8811
 TOPIC = "registration.v1"
@@ -222,6 +225,7 @@ async def main(args: argparse.Namespace) -> None:
                 after_commit=projected,
                 poll_timeout_ms=100,
                 transaction_batch=args.transaction_batch,
+                max_records=MAX_RECORDS,
             ),
         )
         stop = asyncio.Event()

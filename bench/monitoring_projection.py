@@ -10,11 +10,14 @@ topic of the bench's own with registration.v1's 12 partitions. Then, on a throwa
 built by the service's migrations:
 
 - monitoring: the service's consumer (`ConsumerRunner` with its subscription, as the worker
-  runs it, with `--transaction-batch`, by default the worker's
-  MONITORING_CONSUMER_TRANSACTION_BATCH; 1 is a transaction per event): per chunk of a
-  partition's records one transaction with their `processed_events` rows, and per event the
-  projections' gate, the upserts, and the §8 rule's check for the regions the event moves
-  (no births and deaths are loaded, so the check stops at its first read);
+  runs it: `--transaction-batch`, by default the worker's
+  MONITORING_CONSUMER_TRANSACTION_BATCH, and its poll size MONITORING_CONSUMER_MAX_RECORDS).
+  Per chunk of a partition's records, one transaction with their `processed_events` rows in
+  one statement, the projections' gate, the §8 rule's check for the regions the chunk moves
+  (no births and deaths are loaded, so the check stops at its first read) and the upserts,
+  one `executemany` per statement (`handlers.project_events`). `--transaction-batch 1` is
+  the per-event path: a transaction per event with its row, the gate, the upserts one by
+  one and the check;
 - raw: an aiokafka consumer outside any group reading the same records, decoding them with
   orjson, and applying the same upserts (and a dedup row per event) with asyncpg
   `executemany` in transactions of `--batch` events, on identical tables.
@@ -52,6 +55,8 @@ from koshiqon.monitoring.bootstrap import MIGRATIONS
 from koshiqon.monitoring.config import MonitoringSettings
 from koshiqon.monitoring.entrypoints.consumer import subscription
 
+# the worker's poll size (MONITORING_CONSUMER_MAX_RECORDS)
+MAX_RECORDS: int = MonitoringSettings.model_fields["consumer_max_records"].default
 SCHEMA, PASSWORD = "bench_monitoring", "bench"
 BOOTSTRAP = DEFAULT_KAFKA_BOOTSTRAP
 KATOS = [r.kato for r in REGIONS]
@@ -163,7 +168,10 @@ async def monitoring_round(dsn: str, topic: str, n: int, transaction_batch: int)
         subscription(now=lambda: datetime(2025, 1, 15, tzinfo=UTC), group=group, topics=[topic]),
         session_factory(engine),
         ConsumerConfig(
-            bootstrap=BOOTSTRAP, after_commit=counted, transaction_batch=transaction_batch
+            bootstrap=BOOTSTRAP,
+            after_commit=counted,
+            transaction_batch=transaction_batch,
+            max_records=MAX_RECORDS,
         ),
     )
     stop = asyncio.Event()

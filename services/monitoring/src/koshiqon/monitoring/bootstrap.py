@@ -77,6 +77,7 @@ async def build_worker(
             bootstrap=monitoring.kafka_bootstrap_servers,
             dlq_replication_factor=monitoring.kafka_dlq_replication_factor,
             transaction_batch=monitoring.consumer_transaction_batch,
+            max_records=monitoring.consumer_max_records,
         ),
     )
     try:

@@ -31,3 +31,10 @@ class MonitoringSettings(ServiceSettings):
         description="records of a partition the worker projects in one transaction "
         "(ConsumerConfig.transaction_batch; 1: one transaction per event)",
     )
+    consumer_max_records: int = Field(
+        default=2000,
+        ge=1,
+        le=10_000,
+        description="records one poll of the worker's consumer returns at most, over all its "
+        "partitions (ConsumerConfig.max_records): a chunk is a partition's share of a poll",
+    )

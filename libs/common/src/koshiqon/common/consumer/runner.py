@@ -322,7 +322,7 @@ class ConsumerRunner:
                     ),
                     {"consumer": self.group, "ids": list(ids), "types": list(ids.values())},
                 )
-                new = {uuid.UUID(str(event_id)) for event_id in inserted.scalars()}
+                new = set(inserted.scalars())  # asyncpg's UUIDs, equal to uuid.UUID's
             todo: list[tuple[Envelope, EventHandler, EventPayload]] = []
             for envelope, handler, payload in decoded:
                 if handler is None or payload is None:
