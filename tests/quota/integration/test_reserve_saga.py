@@ -78,7 +78,10 @@ async def test_a_repeated_request_heals_and_a_conflicting_one_is_dead_lettered_o
     await wait_for(handled(schema, [first, repeat, behind]), timeout=60)
     outcomes = await outcomes_of(bootstrap, app, quota_id=str(quota.id), count=3)
     assert [e.name for e in outcomes] == ["quota-reserved"] * 3
-    assert outcomes[0].data == outcomes[1].data == outcomes[2].data  # the same reserved_at
+    # the same figures and reserved_at; the repeats marked (counted once)
+    assert [o.data["repeat"] for o in outcomes] == [False, True, True]
+    assert outcomes[0].data == {**outcomes[1].data, "repeat": False}
+    assert outcomes[0].data == {**outcomes[2].data, "repeat": False}
     assert outcomes[0].data["remaining"] == 2
     (letter,) = await dead_letters(bootstrap, worker, str(app))
     assert letter["dlq.error.type"] == "ReservationConflict"

@@ -85,7 +85,9 @@ async def test_a_repeat_writes_its_first_outcome_again(bus: Bus, schema: Service
     await bus.handle(reserve(3, app))
     first, again = [envelope_of(r) for r in await outbox_rows(schema, app)]
     assert first.id != again.id
-    assert first.data == again.data  # remaining 2, reserved_at as first published
+    # remaining 2, reserved_at as first published; the repeat marked (counted once)
+    assert (first.data["repeat"], again.data["repeat"]) == (False, True)
+    assert first.data == {**again.data, "repeat": False}
     assert first.data["remaining"] == 2
 
 

@@ -94,5 +94,7 @@ async def test_the_repeated_request_is_the_first_one(service: Any) -> None:
         first, repeated = [Envelope.from_bytes(row[0]) for row in rows]
     assert first.type == repeated.type
     assert first.id != repeated.id  # a new event: quota's consumer handles it
-    assert first.data == repeated.data  # the same application id, persons, year, requested_at
+    # the same application id, persons, year, requested_at; marked a repeat (counted once)
+    assert (first.data["repeat"], repeated.data["repeat"]) == (False, True)
+    assert first.data == {**repeated.data, "repeat": False}
     assert uuid.UUID(first.data["application_id"]) == uuid.UUID(app)
