@@ -51,6 +51,7 @@ class State:
     territories: dict[UUID, Territory] = field(default_factory=dict)
     reservations: dict[UUID, Reservation] = field(default_factory=dict)
     proposals: dict[UUID, str] = field(default_factory=dict)
+    proposal_answers: dict[UUID, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class FakeRepository:
@@ -449,6 +450,12 @@ class FakeProposalRepository(FakeRepository):
 
     async def mark_proposal_refused(self, proposal_id: UUID) -> None:
         self.state.proposals[proposal_id] = "refused"
+
+    async def record_answer(self, proposal_id: UUID, answer: list[dict[str, Any]]) -> None:
+        self.state.proposal_answers[proposal_id] = answer
+
+    async def answer_of(self, proposal_id: UUID) -> list[dict[str, Any]] | None:
+        return self.state.proposal_answers.get(proposal_id)
 
 
 class FakeUnitOfWork(fakes.FakeUnitOfWork[State]):

@@ -324,6 +324,44 @@ async def test_a_proposal_that_cannot_be_applied_is_refused_and_published(
     assert uow.state.proposals == {proposal: "refused"}
 
 
+async def test_a_repeated_approval_gets_the_first_answer_again_and_no_second_effect(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    """The proposals service sends a stuck approval again: quota answers with what it first
+    published for the proposal (the threshold reached on the way is no answer)."""
+    q = await quota(bus)
+    proposal = uuid.uuid4()
+    effect = proposals.AdjustQuotaEffect(kind="migrant", year=2026, new_limit=4, reason="cut")
+    event = proposals.ProposalApproved(
+        proposal_id=proposal, region=PAVLODAR, effect=effect, approved_at=Clock().now
+    )
+    await reserve(bus, 4)  # 4 of 10: a cut to 4 reaches 100 %
+    on_approved = EVENT_HANDLERS[proposals.ProposalApproved]
+    await on_approved(event, bus.deps)
+    first = [e for e in uow.published if e.subject in (str(proposal), str(q.id))]
+    await on_approved(event, bus.deps)
+    again = [e for e in uow.published if e.subject in (str(proposal), str(q.id))][len(first) :]
+    assert counters(uow, q.id) == (4, 4, 0)  # applied once
+    adjusted = [e for e in first if isinstance(e.payload, wire.QuotaAdjusted)]
+    assert [type(e.payload) for e in again] == [wire.QuotaAdjusted]
+    assert (again[0].payload, again[0].subject) == (adjusted[0].payload, adjusted[0].subject)
+
+
+async def test_a_repeated_approval_that_was_refused_is_refused_again(
+    bus: Bus, uow: FakeUnitOfWork
+) -> None:
+    proposal = uuid.uuid4()
+    effect = proposals.AdjustQuotaEffect(kind="migrant", year=2027, delta=5, reason="next year")
+    event = proposals.ProposalApproved(
+        proposal_id=proposal, region=PAVLODAR, effect=effect, approved_at=Clock().now
+    )
+    await EVENT_HANDLERS[proposals.ProposalApproved](event, bus.deps)
+    await EVENT_HANDLERS[proposals.ProposalApproved](event, bus.deps)
+    refusals = [e for e in uow.published if isinstance(e.payload, wire.ProposalEffectRefused)]
+    assert len(refusals) == 2
+    assert refusals[0].payload == refusals[1].payload  # the same reason and detail, first time's
+
+
 async def test_a_requested_resettlement_reserves_as_the_worker(
     bus: Bus, uow: FakeUnitOfWork
 ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from koshiqon.common import unit_of_work as common
@@ -199,6 +199,10 @@ class ProposalRepository(Protocol):
     async def claim_proposal(self, proposal_id: UUID, *, now: datetime) -> bool: ...
 
     async def mark_proposal_refused(self, proposal_id: UUID) -> None: ...
+
+    async def record_answer(self, proposal_id: UUID, answer: list[dict[str, Any]]) -> None: ...
+
+    async def answer_of(self, proposal_id: UUID) -> list[dict[str, Any]] | None: ...
 
 
 class UnitOfWork(common.UnitOfWork, Protocol):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Uuid,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from koshiqon.common.database.tables import new_metadata
 
@@ -101,4 +102,5 @@ applied_proposals = Table(
     Column("proposal_id", Uuid, primary_key=True),
     Column("outcome", String, nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("answer", JSONB),
 )

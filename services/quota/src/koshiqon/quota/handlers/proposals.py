@@ -3,11 +3,16 @@ command, and the proposals.v1 event that asks for it (proposal-approved)."""
 
 from __future__ import annotations
 
+import logging
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import Any, Self
+from uuid import UUID
 
 from koshiqon.common.errors import DomainError
 from koshiqon.common.events import proposals as proposal_events
 from koshiqon.common.events import quota as wire
+from koshiqon.common.events.contracts import REGISTRY, EventPayload
 from koshiqon.quota.bus import Deps
 from koshiqon.quota.domain import commands as c
 from koshiqon.quota.domain.errors import (
@@ -25,6 +30,8 @@ from koshiqon.quota.handlers.quotas import adjust
 from koshiqon.quota.handlers.territories import designate, exclude
 from koshiqon.quota.unit_of_work import UnitOfWork
 
+log = logging.getLogger("koshiqon.quota.proposals")
+
 REFUSALS: tuple[tuple[type[DomainError], wire.RefusalReason], ...] = (
     (QuotaNotFound, wire.RefusalReason.NO_QUOTA),
     (QuotaClosed, wire.RefusalReason.NO_QUOTA),
@@ -38,22 +45,80 @@ REFUSALS: tuple[tuple[type[DomainError], wire.RefusalReason], ...] = (
 
 async def apply_proposal(cmd: c.ApplyProposal, deps: Deps) -> bool:
     """Apply an approved proposal's effect, or publish why it cannot be. Once per proposal:
-    a repeat (even under a new event id) has no second effect. True when applied."""
+    a repeat (even under a new event id: the proposals service sends a stuck approval
+    again) has no second effect, and gets the first answer again -- the events that named
+    the proposal, as first published -- so an answer lost on the way heals. True when
+    applied."""
     now = deps.now()
     async with deps.uow() as uow:
         if not await uow.proposals.claim_proposal(cmd.proposal_id, now=now):
+            await _answer_again(uow, cmd)
+            await uow.commit()
             return False
+        answer = _Answer(uow, cmd.proposal_id)
         try:
             async with uow.savepoint():
                 for step in cmd.steps:
-                    await _apply_step(uow, cmd, step, now=now)
+                    await _apply_step(answer, cmd, step, now=now)
         except DomainError as error:
+            answer.forget()  # the savepoint undid the steps' events
             await uow.proposals.mark_proposal_refused(cmd.proposal_id)
-            uow.emit(_refusal(cmd, error, now=now), subject=cmd.proposal_id)
+            answer.emit(_refusal(cmd, error, now=now), subject=cmd.proposal_id)
+            await uow.proposals.record_answer(cmd.proposal_id, answer.kept)
             await uow.commit()
             return False
+        await uow.proposals.record_answer(cmd.proposal_id, answer.kept)
         await uow.commit()
     return True
+
+
+async def _answer_again(uow: UnitOfWork, cmd: c.ApplyProposal) -> None:
+    kept = await uow.proposals.answer_of(cmd.proposal_id)
+    if kept is None:
+        log.info("quota.proposal-repeat-unanswered", extra={"proposal_id": str(cmd.proposal_id)})
+        return
+    for event in kept:
+        payload = REGISTRY.get(event["type"]).payload.model_validate(event["data"])
+        uow.emit(payload, subject=event["subject"])
+
+
+class _Answer:
+    """The unit of work as the effect's steps see it, keeping the events that name the
+    proposal (quota-adjusted, territory-designated, territory-excluded,
+    proposal-effect-refused) for a repeated approval; the others (a threshold reached) are
+    no answer and are not sent twice."""
+
+    def __init__(self, uow: UnitOfWork, proposal_id: UUID) -> None:
+        self._uow = uow
+        self._proposal_id = proposal_id
+        self.quotas = uow.quotas
+        self.ledger = uow.ledger
+        self.territories = uow.territories
+        self.proposals = uow.proposals
+        self.kept: list[dict[str, Any]] = []
+
+    def emit(self, *payloads: EventPayload, subject: object) -> None:
+        self._uow.emit(*payloads, subject=subject)
+        self.kept += [
+            {"type": p.contract.type, "subject": str(subject), "data": p.model_dump(mode="json")}
+            for p in payloads
+            if getattr(p, "proposal_id", None) == self._proposal_id
+        ]
+
+    def forget(self) -> None:
+        self.kept = []
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        return self._uow.savepoint()
+
+    async def commit(self) -> None:
+        await self._uow.commit()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
 
 async def _apply_step(
