@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from support.k8s import (
     K8S,
     OVERLAYS,
+    ROOT,
     SERVICES,
     Manifest,
     consumer_of,
@@ -240,7 +241,8 @@ def test_the_configmap_configures_the_service_for_prod(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     files = secret_files(worker)
-    assert set(files) == {f"{service.upper()}_DB_PASSWORD", "KAFKA_SASL_PASSWORD"}
+    own = {"proposals": {"PROPOSALS_MONITORING_CLIENT_SECRET"}}.get(service, set())
+    assert set(files) == {f"{service.upper()}_DB_PASSWORD", "KAFKA_SASL_PASSWORD", *own}
     for name in files:
         (tmp_path / name).write_text("from-the-secret\n")
     monkeypatch.setenv("KOSHIQON_SECRETS_DIR", str(tmp_path))
@@ -631,7 +633,23 @@ def created_secrets(manifests: list[Manifest]) -> dict[str, set[str]]:
     for cluster in of_kind(manifests, "Cluster"):
         for role in cluster["spec"]["managed"]["roles"]:
             secrets[role["passwordSecret"]["name"]] = {"username", "password"}
+    for name, keys in deployer_secrets().items():
+        secrets[name] = secrets.get(name, set()) | keys
     return secrets
+
+
+def deployer_secrets() -> dict[str, set[str]]:
+    """The Secrets deploy/README.md tells the deployer to create ("Before the first apply"),
+    with the keys its table names: a pod may read only what the guide says to create."""
+    guide = (ROOT / "deploy" / "README.md").read_text()
+    section = guide.split("## Before the first apply", 1)[1].split("\n## ", 1)[0]
+    found: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = line.split("|")
+        if len(cells) > 3 and cells[1].strip().startswith("`"):
+            name = cells[1].strip().strip("`")
+            found[name] = set(re.findall(r"`([^`]+)`", cells[2]))
+    return found
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -640,7 +658,8 @@ def test_every_secret_read_is_created_by_the_manifests_or_an_operator(overlay: s
     secrets = created_secrets(manifests)
     refs = secret_references(manifests)
 
-    assert len(refs) == 2 * len(SERVICES) + 1  # a role password and a Kafka password each, the CA
+    # a role password and a Kafka password each, the CA, proposals' client secret for monitoring
+    assert len(refs) == 2 * len(SERVICES) + 2
     missing = [
         (name, key)
         for name, key in refs

@@ -17,6 +17,7 @@ from koshiqon.common.consumer import ConsumerRunner
 from koshiqon.common.database.engine import session_factory
 from koshiqon.common.errors import DomainError
 from koshiqon.common.http.app import create_app
+from koshiqon.common.http.client_auth import ClientCredentials
 from koshiqon.common.http.problems import problem_response
 from koshiqon.common.messagebus import MessageBus
 from koshiqon.common.migrations import script_location
@@ -77,14 +78,27 @@ def policy_of(settings: ProposalsSettings) -> Policy:
 
 
 def monitoring_client(settings: ProposalsSettings) -> MonitoringClient:
+    """The evidence source: its token from the client-credentials grant when a token URL is
+    set, else the fixed token (development), else none."""
     token = settings.monitoring_token
     headers = {} if token is None else {"Authorization": f"Bearer {token.get_secret_value()}"}
+    auth = None
+    if settings.monitoring_token_url is not None:
+        assert settings.monitoring_client_id is not None
+        assert settings.monitoring_client_secret is not None
+        auth = ClientCredentials(
+            settings.monitoring_token_url,
+            client_id=settings.monitoring_client_id,
+            client_secret=settings.monitoring_client_secret.get_secret_value(),
+            scopes=["monitoring:read"],
+        )
     return MonitoringClient(
         settings.monitoring_url,
         timeout=settings.evidence_timeout_seconds,
         retries=settings.evidence_retries,
         backoff=settings.evidence_backoff_seconds,
         headers=headers,
+        auth=auth,
     )
 
 

@@ -1,8 +1,10 @@
 """The monitoring service's indicators of a region, over HTTP (httpx): the evidence a
 proposal freezes at submission (§5 → §6). `GET {monitoring_url}/v1/regions/{kato}/indicators`
 with a timeout per attempt, retried on a timeout, a connection failure or a 5xx with
-exponential backoff; None when monitoring did not answer with a JSON object, so the caller
-keeps the evidence pending."""
+exponential backoff (a token the identity provider did not give counts as a failure to
+reach it); None when monitoring did not answer with a JSON object, so the caller keeps the
+evidence pending. Its bearer token: a client-credentials grant (`ClientCredentials`), or a
+fixed token (development)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import httpx
+
+from koshiqon.common.http.client_auth import TokenRequestFailed
 
 log = logging.getLogger("koshiqon.proposals.evidence")
 
@@ -31,9 +35,10 @@ class MonitoringClient:
         retries: int = 2,
         backoff: float = 0.25,
         headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self._client = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, headers=dict(headers or {})
+            base_url=base_url, timeout=timeout, headers=dict(headers or {}), auth=auth
         )
         self._retries = retries
         self._backoff = backoff
@@ -54,7 +59,7 @@ class MonitoringClient:
         """The snapshot, "retry" (timeout, connection, 5xx) or "final" (any other answer)."""
         try:
             response = await self._client.get(f"/v1/regions/{region}/indicators")
-        except httpx.TransportError as error:
+        except (httpx.TransportError, TokenRequestFailed) as error:
             log.info(
                 "proposals.evidence-attempt-failed",
                 extra={"region": region, "error_type": type(error).__name__},
