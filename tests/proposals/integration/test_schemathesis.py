@@ -10,18 +10,9 @@ import threading
 from contextlib import AsyncExitStack
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from proposals.helpers import PAVLODAR, bearer
 from proposals.monitoring_standin import MonitoringStandIn
-from schemathesis.checks import not_a_server_error
-from schemathesis.python import asgi
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from support.fuzz import fuzz_every_operation
 from support.services import migrated_schema
 
 from koshiqon.proposals.bootstrap import MIGRATIONS, build_app
@@ -29,13 +20,6 @@ from koshiqon.proposals.config import ProposalsSettings
 
 pytestmark = pytest.mark.integration
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
-EXAMPLES = 10
 SCOPES = ("proposals:file", "proposals:decide", "proposals:read")
 
 
@@ -56,14 +40,8 @@ def test_every_operation_fuzzed_without_a_server_error(admin_database_url: str) 
             monitoring_url=monitoring.url, evidence_timeout_seconds=0.3,
         )  # fmt: skip
         app = build_app(settings_)
-        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-        operations = [result.ok() for result in schema.get_all_operations()]
-        assert len(operations) == 15
         tokens = [bearer(*SCOPES, region=PAVLODAR), bearer(*SCOPES)]
-        with asgi.get_client(app) as client:
-            for headers in tokens:
-                for operation in operations:
-                    _fuzz(operation.as_strategy(), client=client, headers=headers)
+        fuzz_every_operation(app, headers=tokens, operations=15, examples=10)
     finally:
         asyncio.run_coroutine_threadsafe(monitoring.stop(), served).result(timeout=10)
         served.call_soon_threadsafe(served.stop)
@@ -71,13 +49,3 @@ def test_every_operation_fuzzed_without_a_server_error(admin_database_url: str) 
         served.close()
         loop.run_until_complete(stack.aclose())
         loop.close()
-
-
-def _fuzz(strategy: st.SearchStrategy, *, client: object, headers: dict[str, str]) -> None:
-    @given(case=strategy)
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
-    def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(session=client, headers=headers, checks=CHECKS)  # type: ignore[arg-type]
-
-    run()
