@@ -5,8 +5,9 @@ ones (`p_*`).
 1. Fresh `rb_*` tables, `CREATE TABLE ... (LIKE p_* INCLUDING ALL)`, and `rb_processed`
    (the replay's own idempotency: a topic holds an event twice after a producer retry).
 2. A consumer outside any group reads every partition from its beginning up to the end
-   offsets taken at the start, applying each event to `rb_*` in batches of transactions
-   (`MONITORING_REBUILD_BATCH_SIZE` records each). The live consumer goes on meanwhile.
+   offsets taken at the start, applying the events to `rb_*` in batches of transactions
+   (`MONITORING_REBUILD_BATCH_SIZE` records each, their changes at once: `apply_many`). The
+   live consumer goes on meanwhile.
 3. The swap, one transaction: the projections' gate taken exclusive (every projecting
    transaction holds it shared, so those in flight finish first and new ones wait), the
    events published since step 2 replayed up to the ends now, every replayed event marked in
@@ -24,16 +25,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from koshiqon.common.events.contracts import REGISTRY, decode
+from koshiqon.common.events.contracts import REGISTRY, EventPayload, decode
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.kafka import security_settings
-from koshiqon.monitoring.adapters.repository.sql import PROJECTION_GATE, one, run
+from koshiqon.monitoring.adapters.repository.sql import PROJECTION_GATE, every, one, run
 from koshiqon.monitoring.adapters.tables import LIVE, PROJECTION_TABLES, REBUILD
 from koshiqon.monitoring.domain.model import PROJECTORS, project
 from koshiqon.monitoring.unit_of_work import SqlUnitOfWork
@@ -165,8 +167,7 @@ async def _replay(
             positions[tp] = await consumer.position(tp)
         if not records:
             continue
-        for record in records:
-            await _apply(connection, record, report)
+        await _apply(connection, records, report)
         if commit_each:
             await connection.commit()
     for tp, end in ends.items():
@@ -174,30 +175,43 @@ async def _replay(
 
 
 async def _apply(
-    connection: AsyncConnection, record: ConsumerRecord[bytes, bytes], report: RebuildReport
+    connection: AsyncConnection,
+    records: Sequence[ConsumerRecord[bytes, bytes]],
+    report: RebuildReport,
 ) -> None:
-    try:
-        envelope = Envelope.from_bytes(record.value)
-        contract = REGISTRY.get(envelope.type)
-    except Exception:  # not an envelope, or no contract knows it: the live consumer
-        report.skipped += 1  # dead-letters it, the replay leaves it out likewise
+    """A batch of records into `rb_*`, in order: their `rb_processed` rows in one statement
+    (an id seen before, or earlier in the batch, is a duplicate), then the new events'
+    changes at once (`apply_many`, the tables as applying each in turn leaves them)."""
+    fresh: dict[UUID, tuple[Envelope, EventPayload]] = {}
+    for record in records:
+        try:
+            envelope = Envelope.from_bytes(record.value)
+            contract = REGISTRY.get(envelope.type)
+        except Exception:  # not an envelope, or no contract knows it: the live consumer
+            report.skipped += 1  # dead-letters it, the replay leaves it out likewise
+            continue
+        if contract.type not in PROJECTED:
+            report.skipped += 1
+            continue
+        if envelope.id in fresh:
+            report.duplicates += 1
+            continue
+        fresh[envelope.id] = (envelope, decode(envelope))
+    if not fresh:
         return
-    if contract.type not in PROJECTED:
-        report.skipped += 1
-        return
-    payload = decode(envelope)
-    first = await one(
+    inserted = await every(
         connection,
-        "INSERT INTO rb_processed (event_id, event_type) VALUES (:event_id, :event_type) "
-        "ON CONFLICT DO NOTHING RETURNING 1 AS new",
-        event_id=envelope.id, event_type=envelope.type,
+        "INSERT INTO rb_processed (event_id, event_type) SELECT e.event_id, e.event_type "
+        "FROM unnest(CAST(:ids AS uuid[]), CAST(:types AS text[])) AS e(event_id, event_type) "
+        "ON CONFLICT DO NOTHING RETURNING event_id",
+        ids=list(fresh), types=[envelope.type for envelope, _ in fresh.values()],
     )  # fmt: skip
-    if first is None:
-        report.duplicates += 1
-        return
+    new = {row.event_id for row in inserted}
+    report.duplicates += len(fresh) - len(new)
+    changes = [project(payload) for event_id, (_, payload) in fresh.items() if event_id in new]
     async with SqlUnitOfWork(connection, prefix=REBUILD) as uow:
-        await uow.projections.apply(project(payload))
-    report.replayed += 1
+        await uow.projections.apply_many(changes)
+    report.replayed += len(changes)
 
 
 async def _swap(
