@@ -4,7 +4,7 @@ pass their unit of work and clock here), `build_app` the API process around it,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -21,9 +21,10 @@ from koshiqon.common.service import (
     idempotency_housekeeping,
     outbox_relay,
     service_engine,
+    worker_checks,
 )
 from koshiqon.common.settings import ServiceSettings
-from koshiqon.common.worker import Component
+from koshiqon.common.worker import Worker
 from koshiqon.monitoring.bus import Bus, Deps
 from koshiqon.monitoring.config import MonitoringSettings
 from koshiqon.monitoring.entrypoints import api
@@ -65,7 +66,7 @@ def build_app(settings: ServiceSettings, *, now: Clock = utc_now) -> FastAPI:
 @asynccontextmanager
 async def build_worker(
     settings: ServiceSettings, *, now: Clock = utc_now, group: str = GROUP
-) -> AsyncIterator[Sequence[Component]]:
+) -> AsyncIterator[Worker]:
     """The outbox relay (monitoring.v1), the consumer of the settings' topics (group
     `group`), the §8 scheduler and the idempotency housekeeping, over one engine."""
     monitoring = expect_settings(settings, MonitoringSettings)
@@ -81,12 +82,15 @@ async def build_worker(
         ),
     )
     try:
-        yield [
-            outbox_relay(monitoring).run,
-            consumer.run,
-            outflow_rule(sql_bus(engine, now=now), monitoring),
-            idempotency_housekeeping(engine),
-        ]
+        yield Worker(
+            [
+                outbox_relay(monitoring).run,
+                consumer.run,
+                outflow_rule(sql_bus(engine, now=now), monitoring),
+                idempotency_housekeeping(engine),
+            ],
+            checks=worker_checks(monitoring, engine, MIGRATIONS, consumer),
+        )
     finally:
         await engine.dispose()
 
