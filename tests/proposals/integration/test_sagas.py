@@ -108,8 +108,11 @@ async def test_an_approval_applied_by_quota_ends_applied_once(
     pid = await approved(client, regional_quota(50), delta=30)
     answer = envelope(adjusted(pid), uuid.uuid4())
     again = envelope(adjusted(pid), uuid.uuid4())  # a repeat under a new event id
-    late_refusal = envelope(refused(pid), pid)  # an answer out of order, after another
-    await answered(client, schema, bootstrap, [answer, answer, again, late_refusal])
+    # a refusal arriving after the answer was handled (its key is the proposal, the answer's
+    # the quota: another partition, so it is sent once the answer is in)
+    late_refusal = envelope(refused(pid), pid)
+    await answered(client, schema, bootstrap, [answer, answer, again])
+    await answered(client, schema, bootstrap, [late_refusal])
     proposal = await status_of(client, pid)
     assert proposal["status"] == "applied"
     assert [h["action"] for h in proposal["history"]].count("apply") == 1
