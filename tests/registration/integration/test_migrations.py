@@ -101,7 +101,8 @@ async def test_0006_dates_the_last_quota_request_of_existing_applications_at_the
             ).one()
         assert tuple(row) == (True, 1)
         indexed = await old.scalar(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = :name",
+            "SELECT indexdef FROM pg_indexes WHERE indexname = :name AND schemaname = :schema",
             name="ix_resettlement_applications_pending",
+            schema=old.schema,
         )
         assert "WHERE ((status)::text = 'pending_quota'::text)" in str(indexed)

@@ -181,6 +181,23 @@ def test_a_first_registration_emits_residence_registered_only() -> None:
     assert outcome.ended == []
 
 
+def test_the_flow_events_say_whether_the_person_is_a_kandas() -> None:
+    """Monitoring counts arrivals and departures by kandas status: the residence, move,
+    immigration and emigration events carry it (no certificate number: only the flag)."""
+    for status, expected in ((None, False), (KandasStatus("K-9", date(2019, 1, 1)), True)):
+        p = person(kandas=status)
+        old = residence(p)
+        new = residence(
+            p,
+            address=Address(kato=KOSTANAY, street="Baitursynov", building="3"),
+            valid_from=date(2025, 6, 1),
+        )
+        moved = register(p, new, active=[old]).events
+        left = emigrate(p, active=[new], destination="RUS", departed_on=date(2025, 9, 1)).events
+        flags = [getattr(e, "kandas", "missing") for e in [*moved, *left]]
+        assert flags == [expected] * len(flags), (status, flags)
+
+
 def test_a_new_permanent_registration_in_another_region_is_a_move() -> None:
     p = person()
     old = residence(p)

@@ -257,6 +257,7 @@ class Residence:
             residence_id=self.id,
             person_id=self.person_id,
             legal_status=person.legal_status,
+            kandas=person.kandas is not None,
             kind=self.kind,
             settlement=self.address.kato,
             region=self.region,
@@ -273,6 +274,7 @@ class Residence:
             residence_id=self.id,
             person_id=self.person_id,
             legal_status=person.legal_status,
+            kandas=person.kandas is not None,
             kind=self.kind,
             settlement=self.address.kato,
             region=self.region,
@@ -352,6 +354,7 @@ def _immigration(
     return PersonImmigrated(
         person_id=person.id,
         legal_status=person.legal_status,
+        kandas=person.kandas is not None,
         country_of_origin=origin,
         kind=new.kind,
         region=new.region,
@@ -378,6 +381,7 @@ def _moved(person: Person, old: Residence, new: Residence) -> PersonMoved:
     return PersonMoved(
         person_id=person.id,
         legal_status=person.legal_status,
+        kandas=person.kandas is not None,
         from_region=old.region,
         to_region=new.region,
         from_settlement=old.address.kato,
@@ -421,6 +425,7 @@ def emigrate(
         PersonEmigrated(
             person_id=person.id,
             legal_status=person.legal_status,
+            kandas=person.kandas is not None,
             destination_country=destination,
             region=home_region(active),
             departed_on=departed_on,
