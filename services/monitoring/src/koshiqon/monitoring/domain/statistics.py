@@ -157,7 +157,7 @@ def json_rows(rows: Sequence[Mapping[str, Value]]) -> list[tuple[int, dict[str, 
 
 
 class _Bad(Exception):
-    pass
+    """A row's value that fails its check; caught per row and reported with its line."""
 
 
 def parse(dataset: Dataset, rows: Sequence[tuple[int, Mapping[str, Value]]]) -> Parsed:

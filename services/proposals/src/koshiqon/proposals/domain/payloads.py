@@ -4,6 +4,7 @@ every field it gets wrong (`InvalidPayload`). Pure: no I/O, no framework."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -158,10 +159,8 @@ class _Fields:
     def day(self, name: str) -> date | None:
         value = self.raw.get(name)
         if isinstance(value, str) and len(value) == 10:
-            try:
+            with contextlib.suppress(ValueError):  # not a calendar date: refused below
                 return date.fromisoformat(value)
-            except ValueError:
-                pass
         self.fail(name, "a date, YYYY-MM-DD")
         return None
 

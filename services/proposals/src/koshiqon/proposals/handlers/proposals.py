@@ -4,10 +4,14 @@ return, withdraw. One transaction each, except submit: see `submit_proposal`."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
 
 from koshiqon.common import kz
 from koshiqon.common.errors import InvalidInput
 from koshiqon.common.events.proposals import EvidenceStatus
+from koshiqon.common.messagebus import Actor
 from koshiqon.proposals.bus import Deps
 from koshiqon.proposals.domain import commands as c
 from koshiqon.proposals.domain import model
@@ -15,6 +19,13 @@ from koshiqon.proposals.domain.errors import InvalidProposal, VersionRequired
 from koshiqon.proposals.domain.model import Action, Evidence, Proposal
 from koshiqon.proposals.domain.payloads import parse_payload
 from koshiqon.proposals.handlers.shared import save, visible_proposal
+
+
+class _OnProposal(Protocol):
+    @property
+    def proposal_id(self) -> uuid.UUID: ...
+    @property
+    def actor(self) -> Actor: ...
 
 
 async def file_proposal(cmd: c.FileProposal, deps: Deps) -> Proposal:
@@ -100,51 +111,54 @@ async def submit_proposal(cmd: c.SubmitProposal, deps: Deps) -> Proposal:
 
 
 async def review_proposal(cmd: c.ReviewProposal, deps: Deps) -> Proposal:
-    async with deps.uow() as uow:
-        proposal = await visible_proposal(uow, cmd.proposal_id, cmd.actor)
-        outcome = model.review(proposal, comment=cmd.comment, actor=cmd.actor, now=deps.now())
-        saved = await save(uow, outcome)
-        await uow.commit()
-    return saved
+    return await _decide(
+        cmd, deps, lambda p, now: model.review(p, comment=cmd.comment, actor=cmd.actor, now=now)
+    )
 
 
 async def approve_proposal(cmd: c.ApproveProposal, deps: Deps) -> Proposal:
-    async with deps.uow() as uow:
-        proposal = await visible_proposal(uow, cmd.proposal_id, cmd.actor)
-        outcome = model.approve(
-            proposal, delta=cmd.delta, comment=cmd.comment, actor=cmd.actor, now=deps.now()
-        )
-        saved = await save(uow, outcome)
-        await uow.commit()
-    return saved
+    return await _decide(
+        cmd,
+        deps,
+        lambda p, now: model.approve(
+            p, delta=cmd.delta, comment=cmd.comment, actor=cmd.actor, now=now
+        ),
+    )
 
 
 async def reject_proposal(cmd: c.RejectProposal, deps: Deps) -> Proposal:
-    async with deps.uow() as uow:
-        proposal = await visible_proposal(uow, cmd.proposal_id, cmd.actor)
-        outcome = model.reject(
-            proposal, reason=cmd.reason, comment=cmd.comment, actor=cmd.actor, now=deps.now()
-        )
-        saved = await save(uow, outcome)
-        await uow.commit()
-    return saved
+    return await _decide(
+        cmd,
+        deps,
+        lambda p, now: model.reject(
+            p, reason=cmd.reason, comment=cmd.comment, actor=cmd.actor, now=now
+        ),
+    )
 
 
 async def return_proposal(cmd: c.ReturnProposal, deps: Deps) -> Proposal:
-    async with deps.uow() as uow:
-        proposal = await visible_proposal(uow, cmd.proposal_id, cmd.actor)
-        outcome = model.return_proposal(
-            proposal, reason=cmd.reason, comment=cmd.comment, actor=cmd.actor, now=deps.now()
-        )
-        saved = await save(uow, outcome)
-        await uow.commit()
-    return saved
+    return await _decide(
+        cmd,
+        deps,
+        lambda p, now: model.return_proposal(
+            p, reason=cmd.reason, comment=cmd.comment, actor=cmd.actor, now=now
+        ),
+    )
 
 
 async def withdraw_proposal(cmd: c.WithdrawProposal, deps: Deps) -> Proposal:
+    return await _decide(
+        cmd, deps, lambda p, now: model.withdraw(p, comment=cmd.comment, actor=cmd.actor, now=now)
+    )
+
+
+async def _decide(
+    cmd: _OnProposal, deps: Deps, step: Callable[[Proposal, datetime], model.Outcome]
+) -> Proposal:
+    """One workflow step in one transaction: the proposal as the actor may see it (locked),
+    the model's step, the new state and its history entry and events saved."""
     async with deps.uow() as uow:
         proposal = await visible_proposal(uow, cmd.proposal_id, cmd.actor)
-        outcome = model.withdraw(proposal, comment=cmd.comment, actor=cmd.actor, now=deps.now())
-        saved = await save(uow, outcome)
+        saved = await save(uow, step(proposal, deps.now()))
         await uow.commit()
     return saved
