@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from koshiqon.common.events.envelope import Envelope
@@ -50,3 +50,9 @@ async def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1) -
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+async def send(producer: AIOKafkaProducer, topic: str, *events: Envelope) -> None:
+    """Each envelope as one record, keyed by its subject, acknowledged before the next."""
+    for e in events:
+        await producer.send_and_wait(topic, e.to_bytes(), key=e.subject.encode())

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession
-from support.kafka import read_topic, wait_for
+from support.kafka import read_topic, send, wait_for
 from support.selftest import (
     Counted,
     Workspace,
@@ -31,19 +31,6 @@ from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.topics import dlq_topic
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await p.start()
-    yield p
-    await p.stop()
-
-
-async def send(producer: AIOKafkaProducer, topic: str, *events: Envelope) -> None:
-    for e in events:
-        await producer.send_and_wait(topic, e.to_bytes(), key=e.subject.encode())
 
 
 @contextlib.asynccontextmanager

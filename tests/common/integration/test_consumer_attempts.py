@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -32,14 +31,6 @@ pytestmark = pytest.mark.integration
 # what a failover and an overloaded primary answer: read-only transaction (the old primary
 # demoted), admin shutdown, cannot connect now, statement timeout, lock timeout, deadlock
 FAILOVER_SQLSTATES = ["25006", "57P01", "57P03", "57014", "55P03", "40P01"]
-
-
-@pytest.fixture
-async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def test_a_failover_does_not_dead_letter_a_valid_event(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -32,14 +31,6 @@ pytestmark = pytest.mark.integration
 
 FAILING_FOR = 20.0  # outlasts several backoffs (1, 2, 4, 8 s ...)
 LATE = 5.0  # an event of a healthy partition handled later than this waited on a backoff
-
-
-@pytest.fixture
-async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def test_a_failing_partition_backs_off_while_the_others_are_handled(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -18,14 +17,6 @@ from support.selftest import Workspace, counted, create_topic, fresh_contract, r
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner, Subscription
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
