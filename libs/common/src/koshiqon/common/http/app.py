@@ -17,6 +17,7 @@ service's migrations.
 What every app gets: RFC 9457 problem handlers; `app.state.token_verifier`; correlation id
 and trace context (`correlation.py`); `Idempotency-Key` on POST (the `idempotency` package,
 docs/idempotency.md); request latency by route *template*; `/livez`, `/readyz`, `/metrics`;
+`/asyncapi.json`, the AsyncAPI document of the service's own topic (`asyncapi.py`);
 OpenAPI 3.1 at `/openapi.json` with Swagger UI at `/docs` and ReDoc at `/redoc`, their
 assets served from `/static/docs` (the files fastapi-offline ships), so the docs work with
 no network.
@@ -61,6 +62,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from koshiqon.common.auth.verifier import TokenVerifier
 from koshiqon.common.database.engine import service_engine, session_factory
 from koshiqon.common.health import ReadinessCheck, run_checks, service_checks
+from koshiqon.common.http.asyncapi import asyncapi_router
 from koshiqon.common.http.body_limit import BodyLimit
 from koshiqon.common.http.correlation import CorrelationMiddleware
 from koshiqon.common.http.idempotency import IdempotencyMiddleware, idempotency_openapi
@@ -122,6 +124,8 @@ def create_app(
     )
     for router in (*routers, _operations_router()):
         _add_routes(app, router)
+    if (events := asyncapi_router(settings.service_name)) is not None:
+        _add_routes(app, events)  # /asyncapi.json of the service's own topic (http/asyncapi.py)
     _add_docs(app)
     _problem_details_in_openapi(app)
     app.add_middleware(IdempotencyMiddleware)
