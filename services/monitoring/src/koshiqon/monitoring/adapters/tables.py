@@ -14,7 +14,9 @@ from sqlalchemy import (
     Date,
     DateTime,
     Identity,
+    Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -27,7 +29,9 @@ from koshiqon.common.database.tables import new_metadata
 metadata = new_metadata()
 
 LIVE, REBUILD = "p_", "rb_"
-PROJECTION_TABLES = ("persons", "flows", "registrations", "resettlement", "quotas", "proposals")
+PROJECTION_TABLES = (
+    "persons", "flows", "registrations", "resettlement", "quotas", "proposals", "proposal_states",
+)  # fmt: skip
 
 statistics = Table(
     "statistics",
@@ -130,6 +134,20 @@ p_proposals = Table(
     Column("stage", Text, primary_key=True),
     Column("proposals", BigInteger, nullable=False),
     Column("last_event_at", DateTime(timezone=True), nullable=False),
+)
+
+p_proposal_states = Table(
+    "p_proposal_states",
+    metadata,
+    Column("proposal_id", Uuid, primary_key=True),
+    Column("region", String(9), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("stage_rank", SmallInteger, nullable=False),
+    Column("stage_at", DateTime(timezone=True), nullable=False),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("last_event_at", DateTime(timezone=True), nullable=False),
+    Index("ix_p_proposal_states_region", "region", "stage_at"),
 )
 
 alerts = Table(

@@ -94,13 +94,29 @@ class QuotaLimit:
     at: datetime
 
 
+STAGE_RANK: Mapping[str, int] = {
+    "opened": 0, "submitted": 1, "returned": 2, "approved": 3, "rejected": 4, "withdrawn": 4,
+    "applied": 5, "application-failed": 5,
+}  # fmt: skip
+"""A proposal's steps in the order of the procedure (§6, §8): of two stage events with the
+same time, the later step is the proposal's state."""
+
+
 @dataclass(frozen=True)
 class ProposalStage:
+    """A proposal reaching `stage`: counted by month (`p_proposals`) and, as the proposal's
+    state when it is its latest event, kept by proposal (`p_proposal_states`)."""
+
     region: str
     month: date
     type: str
     stage: str
     at: datetime
+    proposal_id: UUID
+
+    @property
+    def rank(self) -> int:
+        return STAGE_RANK[self.stage]
 
 
 @dataclass
@@ -252,8 +268,8 @@ def _quota_adjusted(e: q.QuotaAdjusted) -> Changes:
     return Changes(quota_limits=[_limit(e, e.adjusted_at)])
 
 
-def _stage(region: str, type_: str, stage: str, at: datetime) -> ProposalStage:
-    return ProposalStage(region, month_start(at.date()), type_, stage, at)
+def _stage(e: Any, type_: str, stage: str, at: datetime) -> ProposalStage:
+    return ProposalStage(e.region, month_start(at.date()), type_, stage, at, e.proposal_id)
 
 
 def approved_type(e: prop.ProposalApproved) -> str:
@@ -274,12 +290,12 @@ def approved_type(e: prop.ProposalApproved) -> str:
 def _proposal_approved(e: prop.ProposalApproved) -> Changes:
     if e.repeat:  # a stuck approval sent again: the proposal was approved once
         return Changes()
-    return Changes(proposals=[_stage(e.region, approved_type(e), "approved", e.approved_at)])
+    return Changes(proposals=[_stage(e, approved_type(e), "approved", e.approved_at)])
 
 
 def _proposal(stage: str, attribute: str) -> Callable[[Any], Changes]:
     def projector(e: Any) -> Changes:
-        return Changes(proposals=[_stage(e.region, e.type.value, stage, getattr(e, attribute))])
+        return Changes(proposals=[_stage(e, e.type.value, stage, getattr(e, attribute))])
 
     return projector
 
@@ -288,11 +304,11 @@ MEASURES = prop.ProposalType.MEASURES.value
 
 
 def _measures_opened(e: prop.MeasuresProposalOpened) -> Changes:
-    return Changes(proposals=[_stage(e.region, MEASURES, "opened", e.opened_at)])
+    return Changes(proposals=[_stage(e, MEASURES, "opened", e.opened_at)])
 
 
 def _measures_approved(e: prop.MeasuresApproved) -> Changes:
-    return Changes(proposals=[_stage(e.region, MEASURES, "approved", e.approved_at)])
+    return Changes(proposals=[_stage(e, MEASURES, "approved", e.approved_at)])
 
 
 PROJECTORS: Mapping[type[EventPayload], Callable[[Any], Changes]] = {

@@ -1,6 +1,7 @@
 """The projections of the event streams: each change an upsert that adds to its counters in
 SQL (never read, added in Python and written back), so concurrent consumers and any order
-of arrival give the same sums. A quota's limit is the last one by its event's time.
+of arrival give the same sums. A quota's limit is the last one by its event's time, a
+proposal's state the stage of its latest event (a tie: the later step, `STAGE_RANK`).
 `apply_many` writes a chunk of events' changes with one `executemany` per statement, leaving
 the tables as `apply` for each in turn would.
 
@@ -101,6 +102,18 @@ class SqlProjectionRepository(SqlRepository):
             "(region, month, type, stage) DO UPDATE SET proposals = r.proposals + 1, "
             "last_event_at = greatest(r.last_event_at, excluded.last_event_at)"
         )
+        later = "(excluded.stage_at, excluded.stage_rank) > (s.stage_at, s.stage_rank)"
+        self._proposal_state = (
+            f"INSERT INTO {p}proposal_states AS s (proposal_id, region, type, stage, stage_rank, "
+            "stage_at, first_at, last_event_at) VALUES (:proposal_id, :region, :type, :stage, "
+            ":rank, :at, :at, :at) ON CONFLICT (proposal_id) DO UPDATE SET "
+            f"stage = CASE WHEN {later} THEN excluded.stage ELSE s.stage END, "
+            f"type = CASE WHEN {later} THEN excluded.type ELSE s.type END, "
+            f"stage_rank = CASE WHEN {later} THEN excluded.stage_rank ELSE s.stage_rank END, "
+            "stage_at = greatest(s.stage_at, excluded.stage_at), "
+            "first_at = least(s.first_at, excluded.first_at), "
+            "last_event_at = greatest(s.last_event_at, excluded.last_event_at)"
+        )
 
     async def enter_gate(self) -> None:
         """Held shared until the transaction ends: a rebuild's swap (exclusive) waits for the
@@ -154,6 +167,10 @@ class SqlProjectionRepository(SqlRepository):
             await execute(
                 c, self._proposal, region=stage.region, month=stage.month, type=stage.type,
                 stage=stage.stage, at=stage.at,
+            )  # fmt: skip
+            await execute(
+                c, self._proposal_state, proposal_id=stage.proposal_id, region=stage.region,
+                type=stage.type, stage=stage.stage, rank=stage.rank, at=stage.at,
             )  # fmt: skip
 
     async def apply_many(self, chunk: Sequence[Changes]) -> None:
@@ -214,6 +231,9 @@ class SqlProjectionRepository(SqlRepository):
             for stage in changes.proposals:
                 add("proposals", self._proposal, region=stage.region, month=stage.month,
                     type=stage.type, stage=stage.stage, at=stage.at)  # fmt: skip
+                add("proposal_states", self._proposal_state, proposal_id=stage.proposal_id,
+                    region=stage.region, type=stage.type, stage=stage.stage, rank=stage.rank,
+                    at=stage.at)  # fmt: skip
         for statements in runs.values():
             start = 0
             while start < len(statements):
