@@ -1,4 +1,5 @@
-"""`koshiqon infra up|down|reset|status`."""
+"""`koshiqon infra up|down|reset|status`, on the default instance, or on a private one beside
+it with `--state-dir DIR --base-port N` (instance.Instance.of_private)."""
 
 from __future__ import annotations
 
@@ -6,25 +7,48 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from koshiqon.common import settings
 from koshiqon.common.database import roles
 from koshiqon.common.topics import CONTEXT_TOPICS, ensure_topics
 from koshiqon.devtools.infra import kafka, postgres
+from koshiqon.devtools.infra.instance import Instance
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     infra = subparsers.add_parser("infra", help="the local Kafka and PostgreSQL")
     actions = infra.add_subparsers(dest="action", required=True)
-    up = actions.add_parser("up", help="start both (a no-op when they run) and wait until ready")
-    up.set_defaults(func=_up)
-    actions.add_parser("down", help="stop both").set_defaults(func=_down)
-    actions.add_parser("reset", help="stop both and wipe their data").set_defaults(func=_reset)
-    actions.add_parser("status", help="say what runs").set_defaults(func=_status)
+    which = argparse.ArgumentParser(add_help=False)
+    which.add_argument(
+        "--state-dir", type=Path, default=None,
+        help="a private instance's state (with --base-port): not the default instance",
+    )  # fmt: skip
+    which.add_argument(
+        "--base-port", type=int, default=None,
+        help="a private instance's Kafka port; its controller +1, its PostgreSQL +2",
+    )  # fmt: skip
+    for name, func, text in (
+        ("up", _up, "start both (a no-op when they run) and wait until ready"),
+        ("down", _down, "stop both"),
+        ("reset", _reset, "stop both and wipe their data"),
+        ("status", _status, "say what runs"),
+    ):
+        actions.add_parser(name, help=text, parents=[which]).set_defaults(func=func)
 
 
-def uses_local_postgres() -> bool:
-    return "DATABASE_URL" not in os.environ
+def chosen(args: argparse.Namespace) -> Instance | None:
+    """The private instance the arguments name, or None (the default)."""
+    state, base = getattr(args, "state_dir", None), getattr(args, "base_port", None)
+    if state is None or base is None:
+        if state is not None or base is not None:
+            raise SystemExit("koshiqon infra: --state-dir and --base-port go together")
+        return None
+    return Instance.of_private(state, base)
+
+
+def uses_local_postgres(instance: Instance | None = None) -> bool:
+    return instance is not None or "DATABASE_URL" not in os.environ
 
 
 def _role_passwords() -> dict[str, str]:
@@ -34,46 +58,57 @@ def _role_passwords() -> dict[str, str]:
     }
 
 
-def up() -> list[str]:
+def up(instance: Instance | None = None) -> list[str]:
     """Start what is not running; returns the names of what this call started."""
+    i = instance or Instance.default()
     started: list[str] = []
-    if uses_local_postgres() and postgres.start():
+    if uses_local_postgres(instance) and postgres.start(i):
         started.append("postgres")
-    if kafka.running() is None:
-        kafka.start()
+    if kafka.running(i) is None:
+        kafka.start(i)
         started.append("kafka")
-    kafka.wait_ready()
-    asyncio.run(roles.bootstrap(settings.admin_dsn(), _role_passwords()))
-    asyncio.run(ensure_topics(f"127.0.0.1:{kafka.BROKER_PORT}", CONTEXT_TOPICS))
+    kafka.wait_ready(i)
+    asyncio.run(roles.bootstrap(i.admin_dsn(), _role_passwords()))
+    asyncio.run(ensure_topics(i.bootstrap, CONTEXT_TOPICS))
     return started
 
 
-def _up(_: argparse.Namespace) -> int:
-    started = up()
+def down(instance: Instance | None = None) -> list[str]:
+    """Stop what runs; returns the names of what this call stopped."""
+    return [
+        name
+        for name, stop in (("kafka", kafka.stop), ("postgres", postgres.stop))
+        if stop(instance)
+    ]
+
+
+def _up(args: argparse.Namespace) -> int:
+    started = up(chosen(args))
     print("started: " + (", ".join(started) if started else "nothing (already running)"))
     return 0
 
 
-def _down(_: argparse.Namespace) -> int:
-    stopped = [
-        name for name, stop in (("kafka", kafka.stop), ("postgres", postgres.stop)) if stop()
-    ]
+def _down(args: argparse.Namespace) -> int:
+    stopped = down(chosen(args))
     print("stopped: " + (", ".join(stopped) if stopped else "nothing (not running)"))
     return 0
 
 
 def _reset(args: argparse.Namespace) -> int:
     _down(args)
-    kafka.wipe()
-    postgres.wipe()
+    kafka.wipe(chosen(args))
+    postgres.wipe(chosen(args))
     print("wiped: kafka data, postgres data")
     return 0
 
 
-def _status(_: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace) -> int:
+    instance = chosen(args)
     rows = {
-        "kafka": kafka.running(),
-        "postgres": postgres.running() if uses_local_postgres() else "external (DATABASE_URL)",
+        "kafka": kafka.running(instance),
+        "postgres": postgres.running(instance)
+        if uses_local_postgres(instance)
+        else "external (DATABASE_URL)",
     }
     for name, pid in rows.items():
         print(f"{name}: " + ("stopped" if pid is None else f"running ({pid})"))

@@ -1,4 +1,6 @@
-"""Apache Kafka 4 in KRaft mode, one combined broker and controller, on 127.0.0.1."""
+"""Apache Kafka 4 in KRaft mode, one combined broker and controller, on 127.0.0.1.
+
+Every function acts on the default instance unless given another (`instance.Instance`)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from koshiqon.common.settings import LOCAL_KAFKA_PORT
+from koshiqon.devtools.infra.instance import Instance
 from koshiqon.devtools.infra.process import kill, live_pid, terminate
-from koshiqon.devtools.paths import project_root, state_dir
+from koshiqon.devtools.paths import project_root
 
 BROKER_PORT = LOCAL_KAFKA_PORT
 CONTROLLER_PORT = LOCAL_KAFKA_PORT + 1
@@ -72,10 +75,11 @@ Configuration:
 @dataclass(frozen=True)
 class KafkaPaths:
     home: Path
+    shared_libs: Path | None = None  # another instance's jars
 
     @property
     def libs(self) -> Path:
-        return self.home / "libs"
+        return self.shared_libs or self.home / "libs"
 
     @property
     def data(self) -> Path:
@@ -98,8 +102,9 @@ class KafkaPaths:
         return self.libs / ".pom-sha256"
 
 
-def paths() -> KafkaPaths:
-    return KafkaPaths(state_dir() / "kafka")
+def paths(instance: Instance | None = None) -> KafkaPaths:
+    i = instance or Instance.default()
+    return KafkaPaths(i.state / "kafka", shared_libs=i.kafka_libs)
 
 
 def pom() -> Path:
@@ -129,10 +134,10 @@ def _java(p: KafkaPaths, *args: str) -> list[str]:
     return [exe, "-cp", classpath, *args]
 
 
-def _write_config(p: KafkaPaths) -> None:
+def _write_config(p: KafkaPaths, i: Instance) -> None:
     p.logs.mkdir(parents=True, exist_ok=True)
     p.config.write_text(
-        SERVER_PROPERTIES.format(broker=BROKER_PORT, controller=CONTROLLER_PORT, data=p.data)
+        SERVER_PROPERTIES.format(broker=i.kafka_port, controller=i.controller_port, data=p.data)
     )
     (p.home / "log4j2.yaml").write_text(LOG4J2.format(logs=p.logs))
 
@@ -166,18 +171,19 @@ def run_tool(command: list[str], *, name: str, attempts: int, pause: float = 1.0
         time.sleep(pause)
 
 
-def running() -> int | None:
-    return live_pid(paths().pid_file, marker=MARKER)
+def running(instance: Instance | None = None) -> int | None:
+    return live_pid(paths(instance).pid_file, marker=MARKER)
 
 
-def start() -> int:
+def start(instance: Instance | None = None) -> int:
     """Start the broker unless it already runs; returns its pid."""
-    p = paths()
-    if (pid := running()) is not None:
+    i = instance or Instance.default()
+    p = paths(i)
+    if (pid := running(i)) is not None:
         return pid
     p.home.mkdir(parents=True, exist_ok=True)
     ensure_jars(p)
-    _write_config(p)
+    _write_config(p, i)
     _format_storage(p)
     heap = os.environ.get("KOSHIQON_KAFKA_HEAP", "-Xmx512m")
     command = _java(
@@ -213,32 +219,32 @@ async def _answers(bootstrap: str) -> bool:
         await admin.close()
 
 
-def wait_ready(*, timeout: float = 90.0) -> None:
+def wait_ready(instance: Instance | None = None, *, timeout: float = 90.0) -> None:
     """Block until the broker answers a metadata request."""
-    bootstrap = f"127.0.0.1:{BROKER_PORT}"
+    i = instance or Instance.default()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if running() is None:
-            raise RuntimeError(f"Kafka exited; see {paths().logs / 'server.log'}")
-        if asyncio.run(_answers(bootstrap)):
+        if running(i) is None:
+            raise RuntimeError(f"Kafka exited; see {paths(i).logs / 'server.log'}")
+        if asyncio.run(_answers(i.bootstrap)):
             return
         time.sleep(0.5)
     raise TimeoutError(f"Kafka did not answer within {timeout:.0f}s")
 
 
-def stop(*, hard: bool = False) -> bool:
+def stop(instance: Instance | None = None, *, hard: bool = False) -> bool:
     """Stop the broker (SIGKILL when `hard`); False when it was not running."""
-    pid = running()
+    pid = running(instance)
     if pid is None:
         return False
     if hard:
         kill(pid)
     else:
         terminate(pid, timeout=30)
-    paths().pid_file.unlink(missing_ok=True)
+    paths(instance).pid_file.unlink(missing_ok=True)
     return True
 
 
-def wipe() -> None:
-    shutil.rmtree(paths().data, ignore_errors=True)
-    shutil.rmtree(paths().logs, ignore_errors=True)
+def wipe(instance: Instance | None = None) -> None:
+    shutil.rmtree(paths(instance).data, ignore_errors=True)
+    shutil.rmtree(paths(instance).logs, ignore_errors=True)

@@ -6,6 +6,8 @@ That user must be able to enter every directory above its binaries and its data:
 checkout lies in a folder it cannot enter (`mktemp -d` makes them 0700), the binaries are
 copied once per wheel version to `/var/tmp/koshiqon-pginstall-<version>` and the data kept
 in `/var/tmp/koshiqon-pg-<digest of the state dir>`, both root-owned and world-enterable.
+
+Every function acts on the default instance unless given another (`instance.Instance`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from koshiqon.common.settings import LOCAL_PG_PORT
+from koshiqon.devtools.infra import instance as instances
+from koshiqon.devtools.infra.instance import Instance
 from koshiqon.devtools.infra.process import live_pid
-from koshiqon.devtools.paths import state_dir
 
 PORT = LOCAL_PG_PORT
-SUPERUSER = "postgres"
-SUPERUSER_PASSWORD = "koshiqon-dev"
+SUPERUSER = instances.SUPERUSER
+SUPERUSER_PASSWORD = instances.SUPERUSER_PASSWORD
 SYSTEM_USER = "koshiqon-pg"
 MARKER = "postgres"
 
@@ -80,8 +83,8 @@ class Account:
     gids: frozenset[int]
 
 
-def paths() -> PostgresPaths:
-    return place(state_dir(), server=_server_account())
+def paths(instance: Instance | None = None) -> PostgresPaths:
+    return place((instance or Instance.default()).state, server=_server_account())
 
 
 def place(state: Path, *, server: Account | None, root: Path = RELOCATED_ROOT) -> PostgresPaths:
@@ -293,20 +296,21 @@ def _initdb(p: PostgresPaths, user: str | None) -> None:
         password_file.unlink(missing_ok=True)
 
 
-def running() -> int | None:
+def running(instance: Instance | None = None) -> int | None:
     # pg_ctl removes a stale postmaster.pid itself; leave it to the server
-    return live_pid(paths().data / "postmaster.pid", marker=MARKER, remove_stale=False)
+    return live_pid(paths(instance).data / "postmaster.pid", marker=MARKER, remove_stale=False)
 
 
-def start() -> bool:
+def start(instance: Instance | None = None) -> bool:
     """Start the server unless it already runs; True when this call started it."""
-    p = paths()
-    if running() is not None:
+    i = instance or Instance.default()
+    p = paths(i)
+    if running(i) is not None:
         return False
     user = _run_as()
     if p.blocked is not None:
         own_folder(p.home, create=True)
-        (p.home / "state-dir").write_text(f"{state_dir()}\n")
+        (p.home / "state-dir").write_text(f"{i.state}\n")
         print(
             f"postgres: {SYSTEM_USER} cannot enter {p.blocked}, so its data is in {p.home}",
             file=sys.stderr,
@@ -318,7 +322,7 @@ def start() -> bool:
         p.log.touch()
         _chown_tree(p.log, user)
     options = " ".join(f"-c {key}={value}" for key, value in SERVER_SETTINGS.items())
-    options += f" -p {PORT} -k {p.socket_dir}"
+    options += f" -p {i.pg_port} -k {p.socket_dir}"
     try:
         run_pg_program(
             "pg_ctl", "-D", str(p.data), "-l", str(p.log), "-o", options, "-w", "-t", "60",
@@ -330,19 +334,19 @@ def start() -> bool:
     return True
 
 
-def stop() -> bool:
-    if running() is None:
+def stop(instance: Instance | None = None) -> bool:
+    if running(instance) is None:
         return False
-    p = paths()
+    p = paths(instance)
     run_pg_program(
         "pg_ctl", "-D", str(p.data), "-m", "fast", "-w", "-t", "60", "stop", user=_run_as()
     )
     return True
 
 
-def wipe() -> None:
-    shutil.rmtree(paths().home, ignore_errors=True)
+def wipe(instance: Instance | None = None) -> None:
+    shutil.rmtree(paths(instance).home, ignore_errors=True)
 
 
-def superuser_dsn(database: str = "postgres") -> str:
-    return f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@127.0.0.1:{PORT}/{database}"
+def superuser_dsn(database: str = "postgres", instance: Instance | None = None) -> str:
+    return (instance or Instance.default()).superuser_dsn(database)
