@@ -4,19 +4,23 @@ are tested on the real PostgreSQL (tests/monitoring/integration)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from support.fakes import FakeUnitOfWork
 
 from koshiqon.common.events.monitoring import OutflowFigures
 from koshiqon.monitoring.adapters.repository.alerts import ActiveAlert
+from koshiqon.monitoring.adapters.repository.forecasts import ForecastInputs
 from koshiqon.monitoring.adapters.repository.statistics import Current
+from koshiqon.monitoring.domain.demand import AGE_GROUPS, AgeGroups
+from koshiqon.monitoring.domain.forecast import PopulationFigure
 from koshiqon.monitoring.domain.model import Changes
 from koshiqon.monitoring.domain.periods import Period
-from koshiqon.monitoring.domain.statistics import Figure, Key
+from koshiqon.monitoring.domain.statistics import Dataset, Figure, Key
 
 
 @dataclass
@@ -28,6 +32,7 @@ class State:
     cleared: list[UUID] = field(default_factory=list)
     # what the rule's read gives, by region (None: no births and deaths)
     figures: dict[str, OutflowFigures] = field(default_factory=dict)
+    forecasts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class FakeStatistics:
@@ -94,8 +99,47 @@ class FakeAlerts:
         return [2024]
 
 
+class FakeForecasts:
+    """The forecasts' reads over the fake statistics (as adapters/repository/forecasts.py
+    reads the table), and the forecasts published."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def lock(self) -> None:
+        return None
+
+    async def inputs(self) -> ForecastInputs:
+        out = ForecastInputs()
+        for key, current in sorted(self.state.statistics.items(), key=lambda kv: _order(kv[0])):
+            if key.dataset not in (Dataset.POPULATION, Dataset.POPULATION_AVERAGE):
+                continue
+            name = "total" if key.dataset is Dataset.POPULATION else "average"
+            out.figures.append(
+                PopulationFigure(
+                    key.kato, key.dataset.value, key.period_from, key.period_to,
+                    float(current.figures[name]),
+                )
+            )  # fmt: skip
+            if key.dataset is Dataset.POPULATION and all(g in current.figures for g in AGE_GROUPS):
+                groups = {g: current.figures[g] for g in AGE_GROUPS}
+                out.age_groups[key.kato] = AgeGroups(key.period_from, groups)
+        return out
+
+    async def published(self) -> dict[str, dict[str, Any]]:
+        return dict(self.state.forecasts)
+
+    async def save(self, region: str, forecast: Mapping[str, Any], *, now: datetime) -> None:
+        self.state.forecasts[region] = dict(forecast)
+
+
+def _order(key: Key) -> tuple[str, str, date]:
+    return (key.kato, key.dataset.value, key.period_from)
+
+
 class FakeMonitoringUnitOfWork(FakeUnitOfWork[State]):
     def bind(self) -> None:
         self.statistics = FakeStatistics(self.state)
         self.projections = FakeProjections(self.state)
         self.alerts = FakeAlerts(self.state)
+        self.forecasts = FakeForecasts(self.state)

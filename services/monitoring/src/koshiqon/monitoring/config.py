@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from koshiqon.common.settings import ServiceSettings, service_config
+from koshiqon.monitoring.domain.demand import Norms
 
 DEFAULT_TOPICS = ("registration.v1", "quota.v1", "proposals.v1")
 
@@ -38,3 +39,31 @@ class MonitoringSettings(ServiceSettings):
         description="records one poll of the worker's consumer returns at most, over all its "
         "partitions (ConsumerConfig.max_records): a chunk is a partition's share of a poll",
     )
+    forecast_school_places_per_child: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="§9 demand: school places per child aged 6-17 (docs/forecast.md: one place "
+        "for every child of school age, taught in one shift)",
+    )
+    forecast_kindergarten_places_per_child: float = Field(
+        default=0.85,
+        ge=0,
+        le=10,
+        description="§9 demand: kindergarten places per child aged 1-5 (docs/forecast.md: the "
+        "planning norm of 85 % coverage)",
+    )
+    forecast_primary_care_per_10000: float = Field(
+        default=181.5,
+        ge=0,
+        le=10_000,
+        description="§9 demand: primary-care capacity, visits per shift per 10,000 population "
+        "(docs/forecast.md: the planning norm of 18.15 per 1,000)",
+    )
+
+    def forecast_norms(self) -> Norms:
+        return Norms(
+            school_places_per_child=self.forecast_school_places_per_child,
+            kindergarten_places_per_child=self.forecast_kindergarten_places_per_child,
+            primary_care_per_10000=self.forecast_primary_care_per_10000,
+        )

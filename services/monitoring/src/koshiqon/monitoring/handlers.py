@@ -16,6 +16,7 @@ from koshiqon.common.kz import REGIONS
 from koshiqon.common.messagebus import Handler
 from koshiqon.monitoring.bus import Deps
 from koshiqon.monitoring.domain import commands as c
+from koshiqon.monitoring.domain import forecast as fc
 from koshiqon.monitoring.domain import outflow, periods
 from koshiqon.monitoring.domain.errors import FigureConflict
 from koshiqon.monitoring.domain.model import PROJECTORS, project
@@ -85,8 +86,59 @@ async def import_statistics(cmd: c.ImportStatistics, deps: Deps) -> c.ImportResu
                 for day in (f.key.period_from, f.key.period_to)
             }
             await evaluate_scopes(uow, scopes, now=now)
+        if cmd.dataset in FORECAST_DATASETS and plan:
+            await publish_forecasts(uow, now=now)
         await uow.commit()
     return c.ImportResult(cmd.dataset, added, replaced, unchanged, kept)
+
+
+# --- the §9 forecast --------------------------------------------------------------------------
+
+FORECAST_DATASETS = (Dataset.POPULATION, Dataset.POPULATION_AVERAGE)
+
+
+async def publish_forecasts(uow: UnitOfWork, *, now: datetime) -> int:
+    """Every region's forecast from the figures now loaded (this transaction's included),
+    compared with the one last published: `forecast-published` for each that changed, in
+    this transaction. The damping and spread are pooled over regions, so one region's
+    figures may change another's intervals."""
+    await uow.forecasts.lock()
+    inputs = await uow.forecasts.inputs()
+    try:
+        _, forecasts = fc.forecast_all(fc.regional_series(inputs.figures), fc.MAX_YEARS)
+    except fc.TooLittleData:
+        return 0
+    published = await uow.forecasts.published()
+    changed = 0
+    for region, forecast in sorted(forecasts.items()):
+        if forecast is None:
+            continue
+        wire_points = [_wire_point(p) for p in forecast.points]
+        current = {
+            "base_date": fc.first_january(forecast.base_year).isoformat(),
+            "method": fc.METHOD,
+            "points": [p.model_dump(mode="json") for p in wire_points],
+        }
+        if published.get(region) == current:
+            continue
+        await uow.forecasts.save(region, current, now=now)
+        uow.emit(
+            wire.ForecastPublished(
+                region=region, method=fc.METHOD, base_date=fc.first_january(forecast.base_year),
+                points=wire_points, published_at=now,
+            ),
+            subject=region,
+        )  # fmt: skip
+        changed += 1
+    return changed
+
+
+def _wire_point(p: fc.ForecastPoint) -> wire.ForecastPoint:
+    return wire.ForecastPoint(
+        date=fc.first_january(p.year), population=round(p.population),
+        lower_80=round(p.lower_80), upper_80=round(p.upper_80),
+        lower_95=round(p.lower_95), upper_95=round(p.upper_95),
+    )  # fmt: skip
 
 
 # --- projections ------------------------------------------------------------------------------

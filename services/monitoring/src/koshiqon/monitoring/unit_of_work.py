@@ -6,9 +6,9 @@ rebuild's), the events written to the outbox at `commit` (koshiqon.common.unit_o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,6 +21,10 @@ from koshiqon.monitoring.adapters.repository import (
     SqlStatisticsRepository,
 )
 from koshiqon.monitoring.adapters.repository.alerts import ActiveAlert
+from koshiqon.monitoring.adapters.repository.forecasts import (
+    ForecastInputs,
+    SqlForecastRepository,
+)
 from koshiqon.monitoring.adapters.repository.statistics import Current
 from koshiqon.monitoring.adapters.tables import LIVE
 from koshiqon.monitoring.domain.model import Changes
@@ -65,10 +69,21 @@ class AlertRepository(Protocol):
     async def years_with_figures(self) -> list[int]: ...
 
 
+class ForecastRepository(Protocol):
+    async def lock(self) -> None: ...
+
+    async def inputs(self) -> ForecastInputs: ...
+
+    async def published(self) -> dict[str, dict[str, Any]]: ...
+
+    async def save(self, region: str, forecast: Mapping[str, Any], *, now: datetime) -> None: ...
+
+
 class UnitOfWork(common.UnitOfWork, Protocol):
     statistics: StatisticsRepository
     projections: ProjectionRepository
     alerts: AlertRepository
+    forecasts: ForecastRepository
 
 
 class SqlUnitOfWork(common.SqlUnitOfWork):
@@ -76,6 +91,7 @@ class SqlUnitOfWork(common.SqlUnitOfWork):
     statistics: StatisticsRepository
     projections: ProjectionRepository
     alerts: AlertRepository
+    forecasts: ForecastRepository
 
     def __init__(
         self,
@@ -91,3 +107,4 @@ class SqlUnitOfWork(common.SqlUnitOfWork):
         self.statistics = SqlStatisticsRepository(transaction)
         self.projections = SqlProjectionRepository(transaction, prefix=self.prefix)
         self.alerts = SqlAlertRepository(transaction, prefix=self.prefix)
+        self.forecasts = SqlForecastRepository(transaction)

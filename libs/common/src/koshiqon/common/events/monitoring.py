@@ -1,7 +1,7 @@
 """Wire contracts of `monitoring.v1` (kz.migration.monitoring.*.v1).
 
 Subject (and Kafka key): the alert id, so the raising and the clearing of one alert reach a
-consumer in order.
+consumer in order; for a forecast, the region's KATO code.
 
 The §8 rule of the Model Rules: when, in a region and over a period, the population's
 outflow exceeds its reproduction -- net departures (external plus internal: departures less
@@ -9,11 +9,15 @@ arrivals) greater than the natural increase (births less deaths) -- the monitori
 raises an alert once, and clears it once the condition no longer holds. One alert is one
 (region, period) pair: a calendar year, or the rolling last twelve months ending with a month.
 
+`forecast-published` (§9): a region's population forecast for the next five 1 Januaries,
+published when new statistical inputs change it.
+
 No personal data: the figures are counts of persons over a region and a period.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Self
@@ -89,3 +93,35 @@ class OutflowAlertCleared(_Alert):
     """The §8 condition of an alert no longer holds; `figures` are those that cleared it."""
 
     cleared_at: datetime
+
+
+class ForecastPoint(BaseModel):
+    """A region's forecast population on one 1 January, with its prediction intervals."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    date: dt.date = Field(description="1 January of the year forecast")
+    population: int = Field(ge=0)
+    lower_80: int = Field(ge=0, description="80 % prediction interval, lower bound")
+    upper_80: int = Field(ge=0)
+    lower_95: int = Field(ge=0, description="95 % prediction interval, lower bound")
+    upper_95: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.lower_95 <= self.lower_80 <= self.population <= self.upper_80 <= self.upper_95:
+            raise ValueError("the intervals must nest around the population")
+        return self
+
+
+@event("monitoring", "forecast-published")
+class ForecastPublished(EventPayload):
+    """A region's §9 population forecast changed with new statistical inputs: the next five
+    1 Januaries after `base_date`. Subject (and key): the region's KATO code, so one
+    region's forecasts reach a consumer in order. Counts of persons only."""
+
+    region: str = KATO
+    method: str = Field(max_length=500)
+    base_date: date = Field(description="the last 1 January of the series forecast from")
+    points: list[ForecastPoint] = Field(min_length=1, max_length=5)
+    published_at: datetime

@@ -22,7 +22,16 @@ from pathlib import Path
 
 from koshiqon.monitoring.bus import Bus
 from koshiqon.monitoring.domain import commands as c
-from koshiqon.monitoring.domain.statistics import NATIONAL, Dataset, Value
+from koshiqon.monitoring.domain.forecast import PopulationFigure
+from koshiqon.monitoring.domain.statistics import (
+    NATIONAL,
+    Dataset,
+    Figure,
+    Key,
+    Value,
+    bad_rows_error,
+    parse,
+)
 
 PRELIMINARY = "BNS, preliminary, via open-data-kazakhstan/city-population data/city_population.csv"
 REVISED = (
@@ -123,3 +132,26 @@ async def load_reference(bus: Bus, data: Path) -> list[tuple[Step, c.ImportResul
         )  # fmt: skip
         done.append((step, result))
     return done
+
+
+def population_figures(data: Path) -> list[PopulationFigure]:
+    """The population figures `load_reference` would leave loaded in an empty database (each
+    file's rows checked as an import checks them; the revised 1 January 2023 in place of the
+    preliminary), without a database: what `koshiqon-monitoring backtest` forecasts."""
+    loaded: dict[Key, Figure] = {}
+    for step in steps(data):
+        if step.dataset not in (Dataset.POPULATION, Dataset.POPULATION_AVERAGE):
+            continue
+        parsed = parse(step.dataset, step.rows)
+        if parsed.bad:
+            raise bad_rows_error(parsed.bad)
+        for figure in parsed.figures:
+            if figure.key not in loaded or step.existing is c.Existing.REPLACE:
+                loaded[figure.key] = figure
+    return [
+        PopulationFigure(
+            key.kato, key.dataset.value, key.period_from, key.period_to,
+            float(f.figures["total" if key.dataset is Dataset.POPULATION else "average"]),
+        )
+        for key, f in loaded.items()
+    ]  # fmt: skip

@@ -165,3 +165,13 @@ alerts = Table(
     Column("cleared_at", DateTime(timezone=True)),
     Column("cleared_figures", JSONB),
 )
+
+forecasts = Table(
+    "forecasts",
+    metadata,
+    Column("region", String(9), primary_key=True),
+    Column("base_date", Date, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("points", JSONB, nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+)

@@ -24,3 +24,10 @@ class UnknownRegion(NotFound):
 
 class InvalidPeriod(InvalidInput):
     code = "invalid-period"
+
+
+class ForecastUnavailable(Conflict):
+    """The region's loaded population figures are too few for a forecast (two 1 January
+    figures on the same side of 2022, loaded or from annual averages)."""
+
+    code = "forecast-unavailable"

@@ -26,8 +26,9 @@ from koshiqon.common.errors import InvalidInput
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
 from koshiqon.common.messagebus import Actor
-from koshiqon.monitoring import queries
+from koshiqon.monitoring import forecasting, queries
 from koshiqon.monitoring.bus import Bus
+from koshiqon.monitoring.config import MonitoringSettings
 from koshiqon.monitoring.domain import commands as c
 from koshiqon.monitoring.domain.periods import Period, parse_period
 from koshiqon.monitoring.domain.statistics import Dataset, Value, csv_rows, json_rows
@@ -39,6 +40,7 @@ from koshiqon.monitoring.entrypoints.schemas import (
     IndicatorTableOut,
     LoadedOut,
     ProjectionsOut,
+    RegionForecastOut,
     RegionIndicatorsOut,
     StatisticsIn,
 )
@@ -216,6 +218,28 @@ async def region_projections(
     and proposals."""
     p = _period(period)
     return ProjectionsOut.of(kato, p.label, await queries.region_projections(engine, kato, p))
+
+
+# --- the §9 forecast --------------------------------------------------------------------------
+
+
+@router.get(
+    "/regions/{kato}/forecast", responses=problem_responses(401, 403, 404, 409, 422),
+    tags=["forecast"],
+)  # fmt: skip
+async def region_forecast(
+    kato: Annotated[str, Path(pattern=KATO_PATTERN, description="a region's own KATO code")],
+    request: Request,
+    engine: Engine,
+    _: Reader,
+    years: Annotated[int, Query(ge=1, le=5, description="how many 1 Januaries ahead")] = 5,
+) -> RegionForecastOut:
+    """The region's population on the next 1 Januaries after its series, with 80 % and 95 %
+    prediction intervals, and the school, kindergarten and primary-care places it implies
+    (docs/forecast.md). 409 `forecast-unavailable` when its figures are too few."""
+    settings: MonitoringSettings = request.app.state.settings
+    norms = settings.forecast_norms()
+    return await forecasting.region_forecast(engine, kato, years, norms=norms)
 
 
 # --- alerts ---------------------------------------------------------------------------------

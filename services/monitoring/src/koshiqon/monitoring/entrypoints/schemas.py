@@ -295,3 +295,60 @@ class ProjectionsOut(BaseModel):
             proposals=[ProposalsOut(**r) for r in p.proposals],
             latest_event_at=p.latest_event_at,
         )  # fmt: skip
+
+
+# --- the §9 forecast ---------------------------------------------------------------------------
+
+
+class ForecastNormsOut(BaseModel):
+    school_places_per_child: float = Field(description="school places per child aged 6-17")
+    kindergarten_places_per_child: float = Field(description="places per child aged 1-5")
+    primary_care_per_10000: float = Field(
+        description="primary-care capacity (visits per shift) per 10,000 population"
+    )
+
+
+class HistoryPointOut(BaseModel):
+    date: dt.date = Field(description="1 January of the year")
+    population: float
+    kind: str = Field(
+        description="1-january (loaded), from-average (an annual average and the 1 January "
+        "next to it), between-averages (the mean of two averages), share-of-parent (before "
+        "2022: the region's 2022 share of the region in the old borders)"
+    )
+
+
+class ForecastPointOut(BaseModel):
+    date: dt.date = Field(description="1 January of the year forecast")
+    horizon_years: int = Field(description="years after base_date")
+    population: int
+    lower_80: int
+    upper_80: int
+    lower_95: int
+    upper_95: int
+    school_places: int | None = Field(description="children 6-17 x the norm; null: no age shares")
+    kindergarten_places: int | None = Field(description="children 1-5 x the norm")
+    primary_care: float = Field(description="visits per shift: population / 10,000 x the norm")
+
+
+class RegionForecastOut(BaseModel):
+    """A region's §9 forecast: its population on the next 1 Januaries with 80 % and 95 %
+    prediction intervals, and the places that population implies (docs/forecast.md)."""
+
+    region: str = Field(description="the region's KATO code")
+    name: Names
+    method: str
+    base_date: date = Field(description="the last 1 January of the series (loaded or derived)")
+    growth_rate: float = Field(description="the last yearly growth rate (log) the forecast damps")
+    damping: float = Field(description="phi: each year's growth rate is phi times the last")
+    age_shares: str = Field(
+        description="whose age structure gives the places: region, national, "
+        "national-from-regions (the regions with age groups, summed), or none"
+    )
+    age_shares_date: date | None = Field(description="the date of the age groups used")
+    school_share: float | None = Field(description="share of ages 6-17 in the population")
+    kindergarten_share: float | None = Field(description="share of ages 1-5")
+    places_reason: str | None = Field(description="why school and kindergarten places are null")
+    norms: ForecastNormsOut
+    history: list[HistoryPointOut] = Field(description="the 1 January series fitted")
+    points: list[ForecastPointOut]
