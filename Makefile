@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 # unset, KOSHIQON_ENV means prod (the development key and password refused): say dev
 export KOSHIQON_ENV ?= dev
 
-.PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench up k8s
+.PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench up down status logs tokens k8s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -62,8 +62,21 @@ bench: install ## benchmarks against raw baselines (needs infra-up)
 	$(RUN) python bench/monitoring_projection.py
 	$(RUN) python bench/monitoring_freshness.py
 
-up: install ## run every service (api and worker) against the local infrastructure
+# make up SEED=7 DEMO_SIZE=1000, make up DEMO=no: scripts/up.sh passes them on
+up: install ## everything, detached: infra, topics, migrations, 8 supervised processes, demo data; URLs and tokens
 	UV="$(UV)" bash scripts/up.sh
+
+down: install ## stop what make up started (the processes; the infrastructure if up started it)
+	$(RUN) koshiqon stack down
+
+status: install ## each process: pid, uptime, restarts, health, its consumer group's lag
+	$(RUN) koshiqon stack status
+
+logs: install ## follow every process's log, prefixed by its name (Ctrl-C stops)
+	$(RUN) koshiqon stack logs
+
+tokens: install ## a fresh development token per role (they live an hour)
+	$(RUN) koshiqon stack tokens
 
 K8S_OUT ?= .local/k8s
 k8s: install ## render the Kubernetes overlays (deploy/k8s) into $(K8S_OUT)/<overlay>.yaml

@@ -1,23 +1,13 @@
 #!/usr/bin/env bash
-# `make up`: every service that exists, api and worker in one process each, against the local
-# infrastructure; Ctrl-C (or SIGTERM) stops them all.
-set -uo pipefail
+# `make up`: the whole system, detached, with demo data (`koshiqon stack up`, in
+# libs/devtools/src/koshiqon/devtools/stack/): infra, topics, migrations, reference figures,
+# api and worker of each service under a supervisor, the demo data set; it returns once all
+# is ready. SEED, DEMO_SIZE and DEMO=no choose the demo data; `make down` stops it all.
+set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN="${UV:-uv} run --frozen"
 export KOSHIQON_ENV="${KOSHIQON_ENV:-dev}"  # unset means prod, which refuses the development key
-
-$RUN koshiqon infra up || exit 1
-pids=()
-stop() { kill -TERM "${pids[@]}" 2>/dev/null; wait; }
-trap stop EXIT INT TERM
-for service in registration quota proposals monitoring; do
-  $RUN "koshiqon-$service" migrate || exit 1
-done
-$RUN koshiqon-monitoring load-reference || exit 1  # the public figures of data/, idempotent
-for service in registration quota proposals monitoring; do
-  $RUN "koshiqon-$service" all &
-  pids+=($!)
-done
-echo "registration: http://127.0.0.1:8001/docs   quota:      http://127.0.0.1:8002/docs"
-echo "proposals:    http://127.0.0.1:8003/docs   monitoring: http://127.0.0.1:8004/docs"
-wait -n
+args=()
+[[ -n "${SEED:-}" ]] && args+=(--seed "$SEED")
+[[ -n "${DEMO_SIZE:-}" ]] && args+=(--demo-size "$DEMO_SIZE")
+[[ "${DEMO:-yes}" == "no" ]] && args+=(--no-demo)
+exec ${UV:-uv} run --frozen koshiqon stack up "${args[@]}"

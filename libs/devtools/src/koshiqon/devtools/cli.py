@@ -1,5 +1,5 @@
 """The `koshiqon` console script: `token`, `dlq replay`, `outbox parked`,
-`infra up|down|reset|status`."""
+`infra up|down|reset|status`, `stack up|down|status|logs|tokens`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from koshiqon.common import dlq, outbox
 from koshiqon.devtools import token as auth_cli
 from koshiqon.devtools.infra import cli as infra_cli
+from koshiqon.devtools.stack import cli as stack_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_parser(subparsers)
     outbox.add_parser(subparsers)
     infra_cli.add_parser(subparsers)
+    stack_cli.add_parser(subparsers)
     return parser
 
 
