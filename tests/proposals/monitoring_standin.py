@@ -1,11 +1,13 @@
 """A real HTTP server in the monitoring service's place: it answers
 `GET /v1/regions/{kato}/indicators` as the test says (the indicators, a 5xx, or too late),
-and records each request's path. Plain asyncio streams, one response per connection."""
+and records each request's path and its query. Plain asyncio streams, one response per
+connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ class MonitoringStandIn:
     mode: str = "ok"  # ok | error (503) | missing (404) | slow (answers after `delay` s)
     delay: float = 5.0
     requests: list[str] = field(default_factory=list)
+    queries: list[dict[str, str]] = field(default_factory=list)
     _server: asyncio.Server | None = None
     url: str = ""
 
@@ -44,14 +47,17 @@ class MonitoringStandIn:
     def reset(self) -> None:
         self.mode = "ok"
         self.requests.clear()
+        self.queries.clear()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await reader.readline()
             while (await reader.readline()) not in (b"\r\n", b"\n", b""):
                 pass
-            path = request.split(b" ")[1].decode() if request.count(b" ") >= 2 else "/"
+            target = request.split(b" ")[1].decode() if request.count(b" ") >= 2 else "/"
+            path, _, query = target.partition("?")
             self.requests.append(path)
+            self.queries.append(dict(urllib.parse.parse_qsl(query)))
             if self.mode == "slow":
                 await asyncio.sleep(self.delay)
             status, body = self._answer(path)

@@ -5,6 +5,7 @@ pending, and the worker's follow-up freezes it once monitoring answers again."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from proposals.helpers import NOW, PAVLODAR, Clock, akimat, labour_quota, ministry
 from proposals.monitoring_standin import MonitoringStandIn, indicators_of
 
+from koshiqon.common import kz
 from koshiqon.proposals.bus import Bus
 from koshiqon.proposals.entrypoints.scheduler import FollowUp
 
@@ -39,6 +41,8 @@ async def test_the_indicators_are_frozen_at_submission(
         "indicators": indicators_of(PAVLODAR),
     }
     assert monitoring.requests == [INDICATORS]
+    # the last full year: monitoring refuses the request without a period (422)
+    assert monitoring.queries == [{"period": str(kz.kz_year(datetime.now(UTC)) - 1)}]
 
 
 @pytest.mark.parametrize("mode", ["slow", "error"])

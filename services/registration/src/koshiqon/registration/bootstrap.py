@@ -65,14 +65,16 @@ def build_app(settings: ServiceSettings) -> FastAPI:
 
 
 @asynccontextmanager
-async def build_worker(settings: ServiceSettings) -> AsyncIterator[Worker]:
-    """The outbox relay, the quota.v1 consumer, the temporary-stay expiry scheduler and
-    the re-request of applications left pending_quota."""
+async def build_worker(
+    settings: ServiceSettings, *, group: str = consumer.GROUP
+) -> AsyncIterator[Worker]:
+    """The outbox relay, the quota.v1 consumer (group `group`), the temporary-stay expiry
+    scheduler and the re-request of applications left pending_quota."""
     own = expect_settings(settings, RegistrationSettings)
     engine = service_engine(own, role="worker")
     bus = sql_bus(engine)
     runner = ConsumerRunner(
-        consumer.subscription(),
+        consumer.subscription(group),
         session_factory(engine),
         consumer_config(own),
     )

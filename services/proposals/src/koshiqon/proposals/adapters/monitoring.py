@@ -1,20 +1,23 @@
 """The monitoring service's indicators of a region, over HTTP (httpx): the evidence a
 proposal freezes at submission (§5 → §6). `GET {monitoring_url}/v1/regions/{kato}/indicators`
-with a timeout per attempt, retried on a timeout, a connection failure or a 5xx with
-exponential backoff (a token the identity provider did not give counts as a failure to
-reach it); None when monitoring did not answer with a JSON object, so the caller keeps the
-evidence pending. Its bearer token: a client-credentials grant (`ClientCredentials`), or a
-fixed token (development)."""
+for the last full calendar year (`period`: monitoring requires one, and a year's statistics
+are published after it ends), with a timeout per attempt, retried on a timeout, a
+connection failure or a 5xx with exponential backoff (a token the identity provider did not
+give counts as a failure to reach it); None when monitoring did not answer with a JSON
+object, so the caller keeps the evidence pending. Its bearer token: a client-credentials
+grant (`ClientCredentials`), or a fixed token (development)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
 
+from koshiqon.common import kz
 from koshiqon.common.http.client_auth import TokenRequestFailed
 
 log = logging.getLogger("koshiqon.proposals.evidence")
@@ -36,7 +39,9 @@ class MonitoringClient:
         backoff: float = 0.25,
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._now = now
         self._client = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, headers=dict(headers or {}), auth=auth
         )
@@ -58,7 +63,9 @@ class MonitoringClient:
     async def _once(self, region: str) -> dict[str, Any] | str:
         """The snapshot, "retry" (timeout, connection, 5xx) or "final" (any other answer)."""
         try:
-            response = await self._client.get(f"/v1/regions/{region}/indicators")
+            response = await self._client.get(
+                f"/v1/regions/{region}/indicators", params={"period": self.period()}
+            )
         except (httpx.TransportError, TokenRequestFailed) as error:
             log.info(
                 "proposals.evidence-attempt-failed",
@@ -78,6 +85,10 @@ class MonitoringClient:
         except ValueError:
             return "final"
         return body if isinstance(body, dict) else "final"
+
+    def period(self) -> str:
+        """The last full calendar year, Kazakhstan's."""
+        return str(kz.kz_year(self._now()) - 1)
 
     async def aclose(self) -> None:
         await self._client.aclose()
