@@ -27,7 +27,7 @@ from koshiqon.common.settings import ServiceSettings
 from koshiqon.common.worker import Worker
 from koshiqon.monitoring.bus import Bus, Deps
 from koshiqon.monitoring.config import MonitoringSettings
-from koshiqon.monitoring.entrypoints import api
+from koshiqon.monitoring.entrypoints import api, dashboard
 from koshiqon.monitoring.entrypoints.consumer import GROUP, subscription
 from koshiqon.monitoring.entrypoints.scheduler import outflow_rule
 from koshiqon.monitoring.handlers import COMMAND_HANDLERS
@@ -57,7 +57,7 @@ def build_app(settings: ServiceSettings, *, now: Clock = utc_now) -> FastAPI:
         expect_settings(settings, MonitoringSettings),
         title="Koshi-qon monitoring",
         version=VERSION,
-        routers=[api.router],
+        routers=[api.router, dashboard.router],
         migrations=MIGRATIONS,
         bus=lambda engine: sql_bus(engine, now=now),
     )
