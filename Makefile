@@ -54,13 +54,9 @@ schemas: install ## export the JSON Schema of every event type into contracts/ev
 	$(RUN) python -m koshiqon.common.events.schemas export contracts/events
 	$(RUN) python -m koshiqon.common.events.asyncapi write contracts/asyncapi.json
 
-bench: install ## benchmarks against raw baselines (needs infra-up)
-	$(RUN) python bench/outbox_relay.py
-	$(RUN) python bench/outbox_notify.py
-	$(RUN) python bench/registration_api.py
-	$(RUN) python bench/quota_contention.py
-	$(RUN) python bench/monitoring_projection.py
-	$(RUN) python bench/monitoring_freshness.py
+# some benches start service processes: on a shared broker, run under the stack lock
+bench: install ## every script in bench/ against its raw baseline, into bench/REPORT.md (needs infra-up)
+	$(RUN) python bench/report.py --out bench/REPORT.md $(if $(BENCH_NOTE),--note "$(BENCH_NOTE)")
 
 # make up SEED=7 DEMO_SIZE=1000, make up DEMO=no: scripts/up.sh passes them on
 up: install ## everything, detached: infra, topics, migrations, 8 supervised processes, demo data; URLs and tokens

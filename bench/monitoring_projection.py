@@ -40,6 +40,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from pydantic import SecretStr
+from report import Figure, add_json_argument, emit
 
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
 from koshiqon.common.database import roles
@@ -296,6 +297,14 @@ async def main(args: argparse.Namespace) -> None:
     print(f"raw aiokafka + asyncpg batches of {args.batch}: {r_rate:,.0f} events/s ({raw:.1f} s)")
     print(f"monitoring/raw: {m_rate / r_rate:.2f} (target >= 0.5)")
     print(f"same projections on both sides: {same}")
+    emit(args.json, "monitoring_projection", [
+        Figure(f"monitoring consumer, {args.events:,} registration events, transaction batch"
+               f" {args.transaction_batch}", m_rate, "events/s",
+               f"raw aiokafka + asyncpg batches of {args.batch}", r_rate, m_rate / r_rate,
+               "monitoring/raw >= 0.5", m_rate / r_rate >= 0.5),
+        Figure("same projected sums on both sides (1 = yes)", float(same), "",
+               target="1", met=same),
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":
@@ -307,4 +316,5 @@ if __name__ == "__main__":
         type=int,
         default=MonitoringSettings.model_fields["consumer_transaction_batch"].default,
     )
+    add_json_argument(parser)
     asyncio.run(main(parser.parse_args()))

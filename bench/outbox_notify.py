@@ -37,6 +37,7 @@ import asyncpg
 import orjson
 import uvloop
 from pydantic import SecretStr
+from report import Figure, add_json_argument, emit
 
 from koshiqon.common.database import roles
 from koshiqon.common.database.engine import create_engine
@@ -198,6 +199,11 @@ async def main(args: argparse.Namespace) -> None:
         f" median {statistics.median(ratios):.2f})"
     )
     print(f"notifications the listener received: {woken}")
+    emit(args.json, "outbox_notify", [Figure(
+        f"registration-shaped outbox writes without NOTIFY, {args.clients} clients", plain,
+        "tx/s", "the same writes with pg_notify", with_notify, plain / with_notify,
+        "none: measures what NOTIFY cost (docs/architecture.md 4.1)",
+    )])  # fmt: skip
 
 
 if __name__ == "__main__":
@@ -212,4 +218,5 @@ if __name__ == "__main__":
         default="on",
         help="the sessions' synchronous_commit (a production server's is on)",
     )
+    add_json_argument(parser)
     uvloop.run(main(parser.parse_args()))

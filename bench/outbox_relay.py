@@ -23,6 +23,7 @@ import uuid
 import asyncpg
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
+from report import Figure, add_json_argument, emit
 
 from koshiqon.common import outbox
 from koshiqon.common.database import roles
@@ -139,6 +140,11 @@ async def main(args: argparse.Namespace) -> None:
     print(f"raw aiokafka producer: {raw_rate:10.0f} events/s  {_rounds(raw_rates)}")
     print(f"outbox relay:          {relay_rate:10.0f} events/s  {_rounds(relay_rates)}")
     print(f"ratio relay/raw:       {relay_rate / raw_rate:10.2f}  (target >= 0.70)")
+    emit(args.json, "outbox_relay", [Figure(
+        f"outbox relay, {len(events):,} events of {len(events[0].to_bytes())} bytes",
+        relay_rate, "events/s", "raw aiokafka producer", raw_rate, relay_rate / raw_rate,
+        "relay/raw >= 0.70", relay_rate / raw_rate >= 0.70,
+    )])  # fmt: skip
 
 
 def _rounds(rates: list[float]) -> str:
@@ -150,4 +156,5 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--payload-bytes", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
+    add_json_argument(parser)
     asyncio.run(main(parser.parse_args()))

@@ -64,6 +64,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from pydantic import SecretStr
+from report import Figure, add_json_argument, emit
 
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
 from koshiqon.common.database import roles
@@ -558,6 +559,26 @@ def report(
         f"oversubscription (reserved + consumed > limit): {violations} violations "
         f"(quotas {found['quota']}, raw {found['raw']}); ledger mismatches {found['ledger']}"
     )
+    unit = "reservations/s"
+    figures = [
+        Figure(f"reservations over HTTP on one quota, {args.reservers} reservers{with_key}",
+               http.rate, unit, "raw asyncpg, the service's statements (like-for-like)",
+               l4l.rate, http.rate / l4l.rate, "none set: http/like-for-like is the one to watch"),
+        Figure(f"reservations over HTTP on one quota, {args.reservers} reservers{with_key}",
+               http.rate, unit, "raw asyncpg, the bare conditional UPDATE", raw.rate,
+               http.rate / raw.rate, "none set"),
+    ]  # fmt: skip
+    if args.events:
+        figures.append(Figure(
+            f"saga: reservations through the quota consumer, {args.events} events", saga, unit,
+            "raw asyncpg, the service's statements (like-for-like)", l4l.rate,
+            saga / l4l.rate, "none set",
+        ))  # fmt: skip
+    figures.append(Figure(
+        "quotas oversubscribed or off their ledger", float(violations + found["ledger"]), "",
+        target="0", met=violations + found["ledger"] == 0,
+    ))  # fmt: skip
+    emit(args.json, "quota_contention", figures)
 
 
 if __name__ == "__main__":
@@ -567,4 +588,5 @@ if __name__ == "__main__":
     parser.add_argument("--pool", type=int, default=10, help="the service's pool (and raw's)")
     parser.add_argument("--idempotency-key", action="store_true")
     parser.add_argument("--events", type=int, default=2000, help="saga path; 0 skips it")
+    add_json_argument(parser)
     asyncio.run(main(parser.parse_args()))

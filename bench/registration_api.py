@@ -59,6 +59,7 @@ import asyncpg
 import orjson
 import uvloop
 from pydantic import SecretStr
+from report import Figure, add_json_argument, emit
 
 from koshiqon.common.database import roles
 from koshiqon.common.migrations import upgrade
@@ -383,7 +384,12 @@ async def take_turn(
 
 
 async def main(
-    seconds: float, clients: int, persons: int, rounds: int, deployments: list[int]
+    seconds: float,
+    clients: int,
+    persons: int,
+    rounds: int,
+    deployments: list[int],
+    json_path: str | None = None,
 ) -> None:
     dsn = await prepare()
     conn = await asyncpg.connect(roles.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
@@ -457,6 +463,17 @@ async def main(
             f" {len(deployed.latencies) / len(raw.latencies):.2f} (target >= 0.5)"
         )
     await roles.drop_schema(admin_dsn(), SCHEMA)
+    figures = []
+    for side, replicas in zip(apis, deployments, strict=True):
+        rate = len(side.latencies) / seconds
+        processes = "one API process" if replicas == 1 else f"{replicas} API processes"
+        as_deployed = " (one per core, as deployed)" if replicas == cores and cores > 1 else ""
+        figures.append(Figure(
+            f"residence registrations over HTTP, {clients} clients, {processes}{as_deployed}",
+            rate, "requests/s", "raw asyncpg, the same SQL", raw_rate, rate / raw_rate,
+            "api/raw >= 0.5", rate / raw_rate >= 0.5,
+        ))  # fmt: skip
+    emit(json_path, "registration_api", figures)
 
 
 def round_ratios(api: Side, raw: Side) -> str:
@@ -493,5 +510,8 @@ if __name__ == "__main__":
         help="the API deployments to measure, by their number of processes (default: 1 and"
         " one per core)",
     )
+    add_json_argument(parser)
     args = parser.parse_args()
-    uvloop.run(main(args.seconds, args.clients, args.persons, args.rounds, args.replicas))
+    uvloop.run(
+        main(args.seconds, args.clients, args.persons, args.rounds, args.replicas, args.json)
+    )
