@@ -12,6 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export KOSHIQON_ENV ?= dev
 
 .PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench up down status logs tokens k8s
+.PHONY: chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -57,6 +58,9 @@ schemas: install ## export the JSON Schema of every event type into contracts/ev
 # some benches start service processes: on a shared broker, run under the stack lock
 bench: install ## every script in bench/ against its raw baseline, into bench/REPORT.md (needs infra-up)
 	$(RUN) python bench/report.py --out bench/REPORT.md $(if $(BENCH_NOTE),--note "$(BENCH_NOTE)")
+
+chaos: install ## faults with reconciliation at full size, on a private Kafka and PostgreSQL (docs/chaos.md)
+	PYTHONPATH=tests $(RUN) python -m e2e.chaos --report .local/chaos-report.txt
 
 # make up SEED=7 DEMO_SIZE=1000, make up DEMO=no: scripts/up.sh passes them on
 up: install ## everything, detached: infra, topics, migrations, 8 supervised processes, demo data; URLs and tokens

@@ -170,19 +170,24 @@ class Service:
     schema: ServiceSchema
     group: str
     port: int
-    probe_port: int
+    probe_ports: list[int]
     api: Role
-    worker: Role
+    workers: list[Role]  # replicas: one relay leads, the others stand by
     client: httpx.AsyncClient
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def worker(self) -> Role:
+        return self.workers[0]
+
     async def ready(self) -> bool:
-        """Both processes answer their /readyz with 200."""
+        """Every process answers its /readyz with 200."""
+        probes = [f"http://127.0.0.1:{port}/readyz" for port in self.probe_ports]
         async with httpx.AsyncClient(timeout=3) as probe:
-            for url in (f"{self.url}/readyz", f"http://127.0.0.1:{self.probe_port}/readyz"):
+            for url in (f"{self.url}/readyz", *probes):
                 try:
                     if (await probe.get(url)).status_code != 200:
                         return False
@@ -201,7 +206,7 @@ class Stack:
 
     @property
     def roles(self) -> list[Role]:
-        return [r for s in self.services.values() for r in (s.api, s.worker)]
+        return [r for s in self.services.values() for r in (s.api, *s.workers)]
 
     async def lag(self) -> dict[str, int]:
         """Each service's group: the records on its topics it has not committed yet."""
@@ -248,13 +253,12 @@ async def start_at_the_end(bootstrap: str, group: str, topics: tuple[str, ...]) 
 
 
 def _environment(
-    name: str, schema: ServiceSchema, bootstrap: str, port: int, probe_port: int,
-    settings: Mapping[str, str],
-) -> dict[str, str]:  # fmt: skip
+    name: str, schema: ServiceSchema, bootstrap: str, port: int, settings: Mapping[str, str]
+) -> dict[str, str]:
     prefix = name.upper()
     own = {
         "database_url": schema.dsn, "database_schema": schema.schema, "http_port": str(port),
-        "worker_probe_port": str(probe_port), "kafka_bootstrap_servers": bootstrap,
+        "kafka_bootstrap_servers": bootstrap,
         "log_level": "WARNING", **settings,
     }  # fmt: skip
     path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
@@ -274,16 +278,18 @@ async def running_stack(
     logs: Path,
     *,
     settings: Mapping[str, Mapping[str, str]] | None = None,
+    replicas: Mapping[str, int] | None = None,
     ready_timeout: float = 120.0,
 ) -> AsyncIterator[Stack]:
     """The four services running (each api and worker ready) until the block ends; then each
     process stopped with SIGTERM and its schema dropped. `settings`: per service, extra
-    settings (`{"registration": {"pending_quota_after_seconds": "2"}}`)."""
+    settings (`{"registration": {"pending_quota_after_seconds": "2"}}`); `replicas`: per
+    service, how many workers (one by default)."""
     logs.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, before anything runs)
-    ports = {name: (free_port(), free_port()) for name in SERVICES}
+    ports = {name: free_port() for name in SERVICES}
     extra: dict[str, dict[str, str]] = {name: {} for name in SERVICES}
     extra["proposals"].update(
-        monitoring_url=f"http://127.0.0.1:{ports['monitoring'][0]}",
+        monitoring_url=f"http://127.0.0.1:{ports['monitoring']}",
         monitoring_token=issue_dev_token(
             scopes=["monitoring:read"], subject="proposals", agency="e2e"
         ),
@@ -297,19 +303,21 @@ async def running_stack(
             schema = await exits.enter_async_context(migrated_schema(admin_dsn, MIGRATIONS[name]))
             group = f"{name}-e2e-{run}"
             await start_at_the_end(bootstrap, group, TOPICS[name])
-            port, probe = ports[name]
-            env = _environment(name, schema, bootstrap, port, probe, extra[name])
+            port = ports[name]
+            env = _environment(name, schema, bootstrap, port, extra[name])
             launch = [sys.executable, "-m", "e2e.launch", name]
             client = await exits.enter_async_context(
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
             )
-            stack.services[name] = Service(
-                name, schema, group, port, probe,
-                api=Role(name, "api", [*launch, "api"], env, logs / f"{name}-api.log"),
-                worker=Role(name, "worker", [*launch, "worker", group], env,
-                            logs / f"{name}-worker.log"),
-                client=client,
-            )  # fmt: skip
+            probes = [free_port() for _ in range((replicas or {}).get(name, 1))]
+            workers = [
+                Role(name, f"worker-{n}" if n else "worker", [*launch, "worker", group],
+                     {**env, f"{name.upper()}_WORKER_PROBE_PORT": str(probe)},
+                     logs / f"{name}-worker{'-' + str(n) if n else ''}.log")
+                for n, probe in enumerate(probes)
+            ]  # fmt: skip
+            api = Role(name, "api", [*launch, "api"], env, logs / f"{name}-api.log")
+            stack.services[name] = Service(name, schema, group, port, probes, api, workers, client)
         try:
             for role in stack.roles:
                 await role.start()
