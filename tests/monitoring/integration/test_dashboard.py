@@ -314,6 +314,12 @@ async def test_every_table_s_csv_has_the_api_s_figures(
                       r["direction"]) == (MONTH, scope, direction))  # fmt: skip
         assert str(persons) == north_january[column], column
     assert sum(int(r["persons"]) for r in monthly) == 6
+    forecast = parse((await client.get(f"{base}/forecast.csv?period={PERIOD}", headers=READ)).text)
+    api_forecast = (await client.get(f"/v1/regions/{NORTH_KAZ}/forecast?years=5",
+                                     headers=READ)).json()  # fmt: skip
+    assert len(forecast) == 5
+    for row, point in zip(forecast, api_forecast["points"], strict=True):
+        assert row == {k: "" if point[k] is None else str(point[k]) for k in row}
     alerts = parse((await client.get(f"{base}/alerts.csv?period={PERIOD}", headers=READ)).text)
     assert [(a["period"], a["period_from"], a["net_departures"]) for a in alerts] == [
         ("year", "2024-01-01", "1")
@@ -339,3 +345,16 @@ async def test_every_table_s_csv_has_the_api_s_figures(
     proposals = parse((await client.get(f"{base}/proposals.csv?period={PERIOD}",
                                         headers=READ)).text)  # fmt: skip
     assert [(p["type"], p["stage"]) for p in proposals] == [("regional_quota_change", "applied")]
+
+
+async def test_a_region_without_figures_says_its_forecast_cannot_be_made(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get(f"/dashboard/regions/{PAVLODAR}?period=2024&lang=en", headers=READ)
+    assert page.status_code == 200
+    assert "No forecast could be made" in page.text
+    assert 'id="chart-forecast"' not in page.text
+    assert len(table_rows(page.text, "indicators")) > 20
+    national = await client.get("/dashboard?period=2024&lang=en", headers=READ)
+    assert national.status_code == 200
+    assert len(table_rows(national.text, "regions")) == 20

@@ -142,6 +142,31 @@ UI: Mapping[str, _] = {
         "Прогноз не построен",
         "No forecast could be made",
     ),
+    "ages_region": (
+        "Орындар өңірдің жас құрылымы бойынша есептелді",
+        "Места рассчитаны по возрастной структуре региона",
+        "Places from the region's own age groups",
+    ),
+    "ages_national": (
+        "Өңірдің жас топтары жүктелмеген: ел бойынша үлестер қолданылды",
+        "Возрастные группы региона не загружены: использованы доли по стране",
+        "The region's age groups are not loaded: the national shares are used",
+    ),
+    "ages_national-from-regions": (
+        "Өңірдің жас топтары жүктелмеген: жас топтары бар өңірлердің жиынтық үлестері қолданылды",
+        "Возрастные группы региона не загружены: использованы доли регионов, где они есть",
+        "The region's age groups are not loaded: the shares of the regions that have them are used",
+    ),
+    "ages_none": (
+        "Жас топтары жүктелмеген: орындар есептелмейді",
+        "Возрастные группы не загружены: места не рассчитываются",
+        "No age groups are loaded: no places are computed",
+    ),
+    "population_forecast": ("Халық саны", "Численность населения", "Population"),
+    "history": ("Деректер", "Данные", "Series"),
+    "forecast": ("Болжам", "Прогноз", "Forecast"),
+    "interval_80": ("80 % аралығы", "Интервал 80 %", "80 % interval"),
+    "interval_95": ("95 % аралығы", "Интервал 95 %", "95 % interval"),
     "date": ("Күні", "Дата", "Date"),
     "lower_95": ("Төменгі 95 %", "Нижняя 95 %", "Lower 95 %"),
     "lower_80": ("Төменгі 80 %", "Нижняя 80 %", "Lower 80 %"),
@@ -228,6 +253,7 @@ INDICATORS: Mapping[str, _] = {
     "vacancies": ("Бос жұмыс орындары", "Вакансии", "Vacancies"),
     "labour_market_balance": ("Еңбек нарығының балансы", "Баланс рынка труда",
                               "Labour market balance"),
+    "ethnic_shares": ("Этникалық құрамы, %", "Этнический состав, %", "Ethnic composition, %"),
 }  # fmt: skip
 
 QUOTA_KINDS: Mapping[str, _] = {
@@ -309,7 +335,7 @@ def place_name(code: str, lang: Lang) -> str:
 
 
 class Words:
-    """What a template calls: `t("key")`, and the named code tables."""
+    """What a template calls: `t(name)` for a UI string, and the named code tables."""
 
     def __init__(self, lang: Lang) -> None:
         self.lang = lang

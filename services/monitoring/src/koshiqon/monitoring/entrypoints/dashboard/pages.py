@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common import kz
-from koshiqon.monitoring import queries
+from koshiqon.monitoring import forecasting, queries
+from koshiqon.monitoring.domain.demand import Norms
+from koshiqon.monitoring.domain.errors import ForecastUnavailable
 from koshiqon.monitoring.domain.periods import Period
 from koshiqon.monitoring.entrypoints.dashboard import reads
 from koshiqon.monitoring.entrypoints.dashboard.i18n import Lang, Words, place_name, region_name
@@ -22,6 +24,7 @@ from koshiqon.monitoring.entrypoints.schemas import (
     IndicatorsOut,
     IndicatorTableOut,
     QuotaUseOut,
+    RegionForecastOut,
 )
 
 MAIN_INDICATORS = (
@@ -33,6 +36,11 @@ QUOTA_KINDS = ("kandas", "migrant", "foreign_labour")
 QUOTA_MEASURES = ("limit", "reserved", "consumed", "utilization", "resettled")
 FLOWS = (("external", "in"), ("external", "out"), ("internal", "in"), ("internal", "out"))
 COUNTERPARTS_CHARTED = 15
+FORECAST_YEARS = 5
+FORECAST_COLUMNS = (
+    "population", "lower_95", "lower_80", "upper_80", "upper_95", "school_places",
+    "kindergarten_places", "primary_care",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,7 @@ def _quotas_sheet(table: IndicatorTableOut, t: Words) -> Sheet:
         Column("kato", t("kato"), numeric=False),
         Column("name", t("region"), numeric=False),
         Column("kind", t("kind"), numeric=False),
-        *(Column(m, t.measure(m)) for m in QUOTA_MEASURES),
+        *(Column(m, t.measure(m), percent=m == "utilization") for m in QUOTA_MEASURES),
     ]
     rows = []
     for item in [*table.items, table.national]:
@@ -188,7 +196,9 @@ def _quota_chart(table: IndicatorTableOut, t: Words) -> Chart:
 # --- a region's page -----------------------------------------------------------------------
 
 
-async def region(engine: AsyncEngine, region_: kz.Region, period: Period, lang: Lang) -> Page:
+async def region(
+    engine: AsyncEngine, region_: kz.Region, period: Period, lang: Lang, *, norms: Norms
+) -> Page:
     t = Words(lang)
     kato = region_.kato
     item = IndicatorsOut.of(await queries.region_indicators(engine, kato, period))
@@ -197,6 +207,12 @@ async def region(engine: AsyncEngine, region_: kz.Region, period: Period, lang: 
     counterparts = await reads.counterpart_flows(engine, kato, period)
     proposals = await reads.proposal_states(engine, kato)
     alerts = await reads.active_alerts(engine, kato)
+    try:
+        forecast: RegionForecastOut | str = await forecasting.region_forecast(
+            engine, kato, FORECAST_YEARS, norms=norms
+        )
+    except ForecastUnavailable as unavailable:
+        forecast = unavailable.detail
     page = Page(region_name(region_, lang))
     page.add(_alerts_sheet(alerts, t))
     page.add(_indicators_sheet(item, t))
@@ -206,6 +222,9 @@ async def region(engine: AsyncEngine, region_: kz.Region, period: Period, lang: 
     page.add(_counterparts_sheet(counterparts, t))
     page.add(_quota_use_chart(projections.quotas, t))
     page.add(_quota_use_sheet(projections.quotas, t))
+    if isinstance(forecast, RegionForecastOut):
+        page.add(_forecast_chart(forecast, t))
+    page.add(_forecast_sheet(forecast, t))
     page.add(_proposals_sheet(proposals, t))
     return page
 
@@ -328,7 +347,7 @@ def _quota_use_sheet(quotas: list[dict[str, Any]], t: Words) -> Sheet:
         Column("year_from", t("years_covered"), numeric=False),
         Column("year_to", t("years_covered"), numeric=False),
         *(Column(m, t.measure(m)) for m in ("limit", "reserved", "consumed", "remaining")),
-        Column("utilization", t.measure("utilization")),
+        Column("utilization", t.measure("utilization"), percent=True),
     ]
     rows = []
     for q in quotas:
@@ -367,3 +386,53 @@ def _proposals_sheet(proposals: list[reads.ProposalState], t: Words) -> Sheet:
         for p in proposals
     ]  # fmt: skip
     return Sheet("proposals", t("proposals_table"), columns, rows, empty=t("no_proposals"))
+
+
+def _forecast_chart(forecast: RegionForecastOut, t: Words) -> Chart:
+    history_x = [f"{h.date}" for h in forecast.history]
+    x = [f"{p.date}" for p in forecast.points]
+    last = forecast.history[-1] if forecast.history else None
+    joined_x = ([f"{last.date}"] if last else []) + x  # the bands start at the last figure
+    start = [last.population] if last else []
+
+    def band(lower: str, upper: str, name: str, colour: str) -> list[dict[str, Any]]:
+        low = start + [getattr(p, lower) for p in forecast.points]
+        high = start + [getattr(p, upper) for p in forecast.points]
+        return [
+            {"type": "scatter", "mode": "lines", "x": joined_x, "y": low,
+             "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"},
+            {"type": "scatter", "mode": "lines", "x": joined_x, "y": high, "fill": "tonexty",
+             "fillcolor": colour, "line": {"width": 0}, "name": name},
+        ]  # fmt: skip
+
+    data = [
+        *band("lower_95", "upper_95", t("interval_95"), "rgba(31, 97, 141, 0.15)"),
+        *band("lower_80", "upper_80", t("interval_80"), "rgba(31, 97, 141, 0.30)"),
+        {"type": "scatter", "mode": "lines+markers", "x": history_x,
+         "y": [h.population for h in forecast.history], "name": t("history"),
+         "line": {"color": "#1b2631"}},
+        {"type": "scatter", "mode": "lines+markers", "x": joined_x,
+         "y": start + [p.population for p in forecast.points], "name": t("forecast"),
+         "line": {"color": "#1f618d", "dash": "dot"}},
+    ]  # fmt: skip
+    layout = _layout(xaxis={"type": "date"}, margin={"l": 80, "r": 20, "t": 10, "b": 40})
+    return Chart("forecast", t("forecast_chart"), {"data": data, "layout": layout})
+
+
+def _forecast_sheet(forecast: RegionForecastOut | str, t: Words) -> Sheet:
+    columns = [
+        Column("date", t("date"), numeric=False),
+        Column("population", t("population_forecast")),
+        *(Column(c, t(c)) for c in FORECAST_COLUMNS[1:]),
+    ]
+    if isinstance(forecast, str):
+        return Sheet("forecast", t("forecast_table"), columns, [],
+                     empty=f"{t('forecast_unavailable')}: {forecast}")  # fmt: skip
+    rows = [Row([p.date, *(getattr(p, c) for c in FORECAST_COLUMNS)]) for p in forecast.points]
+    notes = [
+        f"{t('forecast_method')}: {forecast.method}",
+        f"{t('forecast_base')}: {forecast.base_date}",
+        t(f"ages_{forecast.age_shares}")
+        + (f" ({forecast.places_reason})" if forecast.places_reason else ""),
+    ]
+    return Sheet("forecast", t("forecast_table"), columns, rows, notes=notes)

@@ -27,6 +27,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from koshiqon.common import kz
 from koshiqon.common.errors import DomainError, Forbidden, NotFound, Unauthenticated
+from koshiqon.monitoring import forecasting
+from koshiqon.monitoring.config import MonitoringSettings
+from koshiqon.monitoring.domain.demand import Norms
 from koshiqon.monitoring.domain.periods import FIRST_YEAR, Period, parse_period
 from koshiqon.monitoring.entrypoints.dashboard import pages, session
 from koshiqon.monitoring.entrypoints.dashboard.i18n import LANGS, LANGUAGE_NAMES, Lang, Words, pick
@@ -162,6 +165,14 @@ def _periods(selected: Period, now: datetime) -> dict[str, list[str]]:
     }
 
 
+def _norms(request: Request) -> Norms:
+    """The §9 demand norms the service is configured with (those of the forecast route)."""
+    settings = request.app.state.settings
+    if isinstance(settings, MonitoringSettings):
+        return settings.forecast_norms()
+    return forecasting.default_norms()
+
+
 def _region(kato: str) -> kz.Region:
     if not kz.is_region_code(kato):
         raise NotFound(f"{kato} is not the KATO code of a region", field="kato")
@@ -198,7 +209,9 @@ async def region_page(
     try:
         region = _region(kato)
         selected = _period(request, period)
-        page = await pages.region(request.app.state.engine, region, selected, language)
+        page = await pages.region(
+            request.app.state.engine, region, selected, language, norms=_norms(request)
+        )
     except DomainError as error:
         return _error(request, language, _status(error), error)
     return _page(request, language, selected, page, who, base=f"/dashboard/regions/{kato}")
@@ -249,7 +262,9 @@ async def region_csv(
         return who
     region = _region(kato)
     selected = _period(request, period)
-    page = await pages.region(request.app.state.engine, region, selected, language)
+    page = await pages.region(
+        request.app.state.engine, region, selected, language, norms=_norms(request)
+    )
     return _csv(page.sheets, sheet, f"{kato}-{selected.label}")
 
 

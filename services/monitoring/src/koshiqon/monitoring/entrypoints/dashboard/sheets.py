@@ -19,7 +19,8 @@ from uuid import UUID
 class Column:
     key: str  # the CSV header; for an indicator, its name in /v1/indicators.csv
     label: str
-    numeric: bool = True
+    numeric: bool = True  # right-aligned, thousands separated, sorted as numbers
+    percent: bool = False  # a ratio shown in percent (the CSV keeps the ratio)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Sheet:
     columns: Sequence[Column]
     rows: list[Row] = field(default_factory=list)
     empty: str = ""  # what the page says when there are no rows
+    notes: Sequence[str] = ()  # said under the title (a forecast's method and base)
 
     def csv(self) -> str:
         out = io.StringIO()
@@ -50,7 +52,7 @@ class Sheet:
         out = []
         for i, (column, value) in enumerate(zip(self.columns, row.values, strict=True)):
             shown = row.shown[i] if i < len(row.shown) else None
-            text = shown if shown is not None else display(value, missing)
+            text = shown if shown is not None else display(value, missing, column)
             out.append((text, sort_key(value), column.numeric and shown is None))
         return out
 
@@ -66,11 +68,15 @@ def cell(value: object) -> object:
     return value
 
 
-def display(value: object, missing: str) -> str:
+def display(value: object, missing: str, column: Column | None = None) -> str:
     if value is None:
         return missing
     if isinstance(value, bool):
         return "✓" if value else "—"
+    if column is not None and column.percent and isinstance(value, int | float):
+        return f"{100 * value:.1f} %"
+    if column is not None and not column.numeric:
+        return str(cell(value))
     if isinstance(value, int):
         return f"{value:,}".replace(",", "\u202f")  # a narrow no-break space between thousands
     if isinstance(value, float):
