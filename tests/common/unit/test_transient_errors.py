@@ -63,6 +63,7 @@ TRANSIENT = [
     OSError(errno.EHOSTUNREACH, "no route to host"),
     TransientError("the caller knows"),
     asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+    asyncpg.exceptions.InterfaceError("connection is closed"),  # pooled, the server restarted
     asyncpg.exceptions.ConnectionFailureError("connection failure"),
     asyncpg.exceptions.ReadOnlySQLTransactionError(
         "cannot execute INSERT in a read-only transaction"
@@ -94,6 +95,7 @@ NOT_TRANSIENT = [
     asyncpg.exceptions.CheckViolationError("violates check constraint"),
     asyncpg.exceptions.DataError("invalid input syntax"),
     asyncpg.exceptions.InsufficientPrivilegeError("permission denied"),
+    asyncpg.exceptions.InterfaceError("cannot perform operation: another operation is in progress"),
     sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key")),
 ]
 

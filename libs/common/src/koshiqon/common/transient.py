@@ -5,7 +5,9 @@ that does not count towards dead-lettering rather than an attempt).
 Transient: the database or the network to it away for a while, and what a failover or an
 overloaded server does to a transaction —
 - a connection refused, reset, closed or timed out (08xxx, `ConnectionError`, network
-  errnos, `TimeoutError`, a pooled connection that did not come free in time);
+  errnos, `TimeoutError`, a pooled connection that did not come free in time, a pooled
+  connection the server closed meanwhile: asyncpg's InterfaceError "connection is closed",
+  which a database restart gives the first request on each of them);
 - operator intervention (57xxx): admin or crash shutdown, cannot connect now (a server
   starting, or a standby not yet promoted), a statement timeout or cancel, idle timeouts;
 - a read-only transaction (25006: the old primary is a standby now), transaction and idle
@@ -44,6 +46,10 @@ TRANSIENT_CLASSES: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+# asyncpg's words for a connection closed under it (an InterfaceError, as are defects such
+# as two operations at once on one connection, which stay 500s)
+CLOSED_CONNECTION = "connection is closed"
 
 # SQLSTATE classes and codes, for an error seen through an adapter that kept only the code
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "57"})
@@ -84,6 +90,8 @@ def _transient_itself(exc: BaseException) -> bool:
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, TRANSIENT_CLASSES):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError) and str(exc) == CLOSED_CONNECTION:
         return True
     if isinstance(exc, OSError):  # a connect to several addresses fails with errno None
         return exc.errno in NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
