@@ -144,6 +144,10 @@ class Loader:
                 json=territory,
                 accept=(409,),  # designated already
             )
+        have = await self.get(f"{self.urls.quota}/v1/quotas", self.tokens.ministry, year=2026)
+        if have["items"]:  # the order is in already (an earlier load, or somebody's own)
+            self.progress(1)
+            return
         csv = (self.data_dir / "quotas_2026.csv").read_bytes()
         await self.post(
             f"{self.urls.quota}/v1/quota-orders?order=2026-order",
@@ -151,7 +155,6 @@ class Loader:
             self.plan.key("quota-order"),
             content=csv,
             headers={"Content-Type": "text/csv"},
-            accept=(409,),  # the order is in already
         )
 
     async def persons(self) -> None:

@@ -84,9 +84,15 @@ def executable(name: str) -> str:
 
 class Supervisor:
     def __init__(
-        self, paths: StackPaths, specs: Sequence[ProcessSpec], policy: RestartPolicy
+        self,
+        paths: StackPaths,
+        specs: Sequence[ProcessSpec],
+        policy: RestartPolicy,
+        *,
+        grace: float = GRACE_SECONDS,
     ) -> None:
         self.paths = paths
+        self.grace = grace
         self.children = [Child(spec, RestartTracker(policy)) for spec in specs]
         self.stopping = threading.Event()
         self.started_wall = _now_text()
@@ -143,7 +149,7 @@ class Supervisor:
         for child in running:
             with contextlib.suppress(ProcessLookupError):
                 child.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-        deadline = time.monotonic() + GRACE_SECONDS
+        deadline = time.monotonic() + self.grace
         for child in running:
             assert child.process is not None
             try:
