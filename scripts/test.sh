@@ -15,6 +15,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# The dashboard's browser tests drive Debian's chromium (tests/monitoring/browser); as root,
+# install it when it is missing. Quiet, and a failure is no failure: those tests then say
+# they are skipped and why.
+if [ "$(id -u)" -eq 0 ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "== chromium (for the browser tests)"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+      >/tmp/koshiqon-chromium-install.log 2>&1; then
+    echo "   not installed (see /tmp/koshiqon-chromium-install.log): the browser tests will be skipped"
+  fi
+fi
+
 echo "== infrastructure"
 $RUN koshiqon infra up || exit 1
 
