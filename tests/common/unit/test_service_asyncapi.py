@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from koshiqon.common.events import asyncapi
 from koshiqon.common.settings import ServiceSettings
+from koshiqon.common.topics import CONTEXT_TOPICS
 
 CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
 BASE = "http://service"
@@ -79,6 +80,13 @@ def refs(node: object) -> Iterator[str]:
 
 def client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+
+
+def test_the_committed_document_covers_the_four_topics(committed: dict[str, Any]) -> None:
+    assert set(committed["channels"]) == {topic for topic, _ in SERVICES.values()}
+    assert {spec.name for spec in CONTEXT_TOPICS} == set(committed["channels"])
+    for topic in committed["channels"]:
+        assert committed["channels"][topic]["messages"], f"{topic} has no message"
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
