@@ -207,3 +207,13 @@ def test_too_little_data() -> None:
     assert forecasts[ASTANA] is not None
     with pytest.raises(ValueError, match="years"):
         fc.project(exponential(2020, 4, 100, 0.01), fc.Dynamics(1, 0, 2), 6)
+
+
+def test_figures_that_imply_an_impossible_population_give_no_forecast() -> None:
+    wild = [
+        YearPoint(2022 + i, value, PointKind.LOADED)
+        for i, value in enumerate((1.0, 1e12, 1.0, 1e12, 1.0, 1e12))
+    ]
+    dynamics = fc.estimate([wild, exponential(2022, 6, 1000, 0.01)])
+    with pytest.raises(fc.TooLittleData, match="10\\^13"):
+        fc.project(wild, dynamics, 5)

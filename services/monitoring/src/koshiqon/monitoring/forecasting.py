@@ -66,17 +66,17 @@ def forecast_out(
     series = fc.regional_series(inputs.figures)
     own = series.get(region.kato, [])
     try:
-        dynamics, forecasts = fc.forecast_all(series, years)
+        dynamics = fc.estimate(series.values())
     except fc.TooLittleData as exc:
         raise ForecastUnavailable(f"no forecast can be made yet: {exc}", field="kato") from None
-    forecast = forecasts.get(region.kato)
-    if forecast is None:
+    try:
+        forecast = fc.project(own, dynamics, years)
+    except fc.TooLittleData as exc:
         raise ForecastUnavailable(
-            f"region {region.kato} has too few population figures for a forecast: two "
-            "1 January figures on the same side of 2022 are needed (loaded, or from annual "
-            "averages)",
+            f"region {region.kato} has no forecast: {exc} (two 1 January figures on the same "
+            "side of 2022 are needed, loaded or from annual averages)",
             field="kato",
-        )
+        ) from None
     shares = age_shares(inputs, region.kato)
     return RegionForecastOut(
         region=region.kato,

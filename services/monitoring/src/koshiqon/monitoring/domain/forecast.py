@@ -22,6 +22,7 @@ from koshiqon.common import kz
 
 BREAK_YEAR = 2022
 MAX_YEARS = 5
+CEILING = math.log(1e13)  # persons: a bound no region's forecast may pass
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
 METHOD = (
     "damped growth of the 1 January series (annual averages give the 1 January after them), "
@@ -73,7 +74,8 @@ class Forecast:
 
 
 class TooLittleData(Exception):
-    """A region's figures give no growth rate (two 1 January figures in one segment)."""
+    """No forecast can be made from the figures: they give no growth rate (two 1 January
+    figures in one segment), or one that implies an impossible population."""
 
 
 # --- the 1 January series ---------------------------------------------------------------------
@@ -217,6 +219,10 @@ def project(series: Sequence[YearPoint], dynamics: Dynamics, years: int) -> Fore
             last.rate * dynamics.phi ** (s - last.end) for s in range(base.year + 1, target + 1)
         )
         sd = dynamics.sigma * math.sqrt(_spread(last.end, base.year, target, dynamics.phi))
+        if mean + Z95 * sd > CEILING:
+            raise TooLittleData(
+                f"the growth the figures give implies more than 10^13 persons by {target}"
+            )
         points.append(
             ForecastPoint(
                 year=target, horizon=h, population=math.exp(mean),
