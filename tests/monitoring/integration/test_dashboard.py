@@ -109,15 +109,21 @@ async def test_signing_in_sets_a_strict_http_only_cookie_and_signing_out_clears_
 
 
 async def test_over_https_or_when_configured_the_cookie_is_secure(
-    settings: MonitoringSettings,
+    settings: MonitoringSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def secure(response: httpx.Response) -> bool:
+        attributes = response.headers["set-cookie"].lower().split(";")
+        return "secure" in {a.strip() for a in attributes}
+
     async with served(build_app(settings), "https://monitoring") as https:
-        signed = await sign_in(https)
-        assert "secure" in signed.headers["set-cookie"].lower()
+        assert secure(await sign_in(https))
     app = build_app(settings)
     app.state.dashboard_settings = DashboardSettings(cookie_secure=True)
     async with served(app, "http://monitoring") as http:
-        assert "secure" in (await sign_in(http)).headers["set-cookie"].lower()
+        assert secure(await sign_in(http))
+    monkeypatch.setenv("MONITORING_DASHBOARD_COOKIE_SECURE", "false")
+    async with served(build_app(settings), "https://monitoring") as https:
+        assert not secure(await sign_in(https))  # configured: the setting, not the scheme
 
 
 async def test_a_bad_token_gets_the_form_again_and_no_cookie(
