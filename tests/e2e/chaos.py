@@ -55,6 +55,7 @@ MINISTRY = bearer("quota:admin", "quota:read", subject="ministry")
 CLERK = bearer("registration:read", "registration:write", subject="clerk")
 # target regions of the applications (their migrant quotas) and settlements of registrations
 QUOTA_REGIONS = ("590000000", "390000000", "630000000", "550000000")
+SMALL_QUOTA = 5  # persons: the quota of every other target region, used up at once
 SETTLEMENTS = ("591010000", "391010000", "631010000", "551010000", "351010000", "751110000")
 
 
@@ -223,16 +224,17 @@ async def _run(size: Size, instance: Instance, logs: Path, say: Callable[[str], 
 
 
 async def _quotas(stack: Stack, size: Size) -> None:
-    """A migrant quota in each target region, for about half the applications: the rest are
-    denied."""
+    """A migrant quota in each target region: every other one too small for more than a few
+    applications (the rest there are denied), the others larger than the whole load (all
+    reserved), so both outcomes come whatever rate the machine reaches."""
     year = kz.kz_today(datetime.now(UTC)).year
-    limit = max(1, size.operations // 2 // 2 // len(QUOTA_REGIONS))
     quota = stack["quota"].client
-    for region in QUOTA_REGIONS:
+    for n, region in enumerate(QUOTA_REGIONS):
         territory = {"kato": region, "kind": "migrant", "effective_from": f"{year}-01-01",
                      "decision": "Chaos 1"}  # fmt: skip
         designated = await quota.post("/v1/territories", json=territory, headers=MINISTRY)
         assert designated.status_code == 201, designated.text
+        limit = SMALL_QUOTA if n % 2 else 10 * size.operations + 1000
         body = {"kind": "migrant", "region": region, "year_from": year, "limit": limit}
         created = await quota.post("/v1/quotas", json=body, headers=MINISTRY)
         assert created.status_code == 201, created.text
