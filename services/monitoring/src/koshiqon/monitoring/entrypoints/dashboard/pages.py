@@ -56,7 +56,6 @@ class Page:
 
     title: str
     parts: list[Chart | Sheet] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
     def add(self, part: Chart | Sheet) -> None:
         self.parts.append(part)

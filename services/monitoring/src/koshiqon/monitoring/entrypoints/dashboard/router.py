@@ -99,11 +99,9 @@ def _url(path: str, **params: str | None) -> str:
 def _render(
     request: Request, name: str, lang: Lang, *, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    period_text = request.query_params.get("period")
-    switch = [
-        (code, LANGUAGE_NAMES[code], _url(request.url.path, lang=code, period=period_text))
-        for code in LANGS
-    ]
+    kept = {k: v for k, v in request.query_params.items() if k != "lang"}  # period, next...
+    switch = [(code, LANGUAGE_NAMES[code], _url(request.url.path, lang=code, **kept))
+              for code in LANGS]  # fmt: skip
     body = templates.get_template(name).render(
         t=Words(lang), lang=lang, switch=switch, plotly_url=PLOTLY_URL,
         plotly_version=PLOTLY_VERSION, path=request.url.path, **context,
@@ -156,10 +154,11 @@ async def _guard(request: Request, lang: Lang) -> session.Viewer | Response:
 
 
 def _periods(selected: Period, now: datetime) -> dict[str, list[str]]:
-    last = max(kz.kz_year(now), selected.start.year)
     year = selected.start.year
+    last = max(kz.kz_year(now), year)
+    first = max(FIRST_YEAR, min(FIRST_SHOWN_YEAR, year))
     return {
-        "years": [str(y) for y in range(last, max(FIRST_YEAR, FIRST_SHOWN_YEAR) - 1, -1)],
+        "years": [str(y) for y in range(last, first - 1, -1)],
         "quarters": [f"{year}-Q{q}" for q in range(1, 5)],
         "months": [f"{year}-{m:02d}" for m in range(1, 13)],
     }
