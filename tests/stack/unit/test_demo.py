@@ -163,3 +163,14 @@ def test_too_small_a_size_is_refused() -> None:
 def test_the_dates_move_with_today() -> None:
     later = demo.build(seed=7, size=SMALL, today=TODAY + timedelta(days=40))
     assert later.window_start == date(2025, 1, 1)
+
+
+def test_a_request_keeps_its_key_in_a_plan_of_another_size_or_day(plan: demo.DemoPlan) -> None:
+    """Keys follow what a request is, not its place: the first persons of a larger plan
+    are the same persons under the same keys, and a new day keeps a person's key."""
+    larger = demo.build(seed=7, size=SMALL + 100, today=TODAY)
+    assert larger.persons[0] == plan.persons[0]
+    later = demo.build(seed=7, size=SMALL, today=TODAY + timedelta(days=1))
+    assert later.persons[0].body == plan.persons[0].body
+    assert later.persons[0].key == plan.persons[0].key
+    assert plan.key("step", "x", 0, {"a": 1}) != plan.key("step", "x", 0, {"a": 2})

@@ -29,6 +29,7 @@ and agrees with the birth date and sex, as the registration service demands).
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Sequence
@@ -195,8 +196,12 @@ class DemoPlan:
     proposals: list[ProposalPlan] = field(default_factory=list)
 
     def key(self, *parts: object) -> str:
-        """A deterministic Idempotency-Key for one request of this plan."""
-        return str(uuid.uuid5(NAMESPACE, ":".join(str(p) for p in (self.seed, *parts))))
+        """The Idempotency-Key of one request of this plan: made from the seed and what the
+        request is (its kind, whom it concerns, its body), never from its place in the
+        plan, so that another size or another day sends the same request under the same
+        key, and a different request never reuses one (the services refuse that, 422)."""
+        text = json.dumps([self.seed, *parts], sort_keys=True, default=str)
+        return str(uuid.uuid5(NAMESPACE, text))
 
     @property
     def requests(self) -> int:
@@ -414,7 +419,7 @@ def _person(
                 "departed_on": left.isoformat(),
             }
             steps.append(Step("emigration", body_e, left))
-    return PersonPlan(plan.key("person", index), region, body, steps)
+    return PersonPlan(plan.key("person", body), region, body, steps)
 
 
 def _destination(rng: random.Random, home: str) -> str:
@@ -473,9 +478,10 @@ def applications(plan: DemoPlan, rng: random.Random) -> list[ApplicationPlan]:
                 continue
             taken.add(candidate)
             members = family_of(candidate, family)
+            iins = [plan.persons[i].iin for i in (candidate, *members)]
+            key = plan.key("application", iins, category, target, outcome)
             out.append(ApplicationPlan(
-                plan.key("application", len(out)), candidate, members, category, target,
-                outcome, last_day,
+                key, candidate, members, category, target, outcome, last_day
             ))  # fmt: skip
             return
 
@@ -524,9 +530,9 @@ def proposals(plan: DemoPlan, today: date) -> list[ProposalPlan]:
         ("230000000", quota("kandas", 10), ["withdraw"], "withdrawn", "Atyrau: kandases"),
     ]  # fmt: skip
     return [
-        ProposalPlan(plan.key("proposal", n), region, "regional_quota_change", payload,
-                     f"demo: {text}", actions, outcome)
-        for n, (region, payload, actions, outcome, text) in enumerate(table)
+        ProposalPlan(plan.key("proposal", region, payload, actions, text), region,
+                     "regional_quota_change", payload, f"demo: {text}", actions, outcome)
+        for region, payload, actions, outcome, text in table
     ]  # fmt: skip
 
 

@@ -126,21 +126,22 @@ class Loader:
         return self.report
 
     async def statistics(self) -> None:
-        for n, part in enumerate(self.plan.statistics):
+        for part in self.plan.statistics:
+            body = {"source": part.source, "rows": part.rows}
             await self.post(
                 f"{self.urls.monitoring}/v1/statistics/{part.dataset}",
                 self.tokens.analyst,
-                self.plan.key("statistics", n),
-                json={"source": part.source, "rows": part.rows},
+                self.plan.key("statistics", part.dataset, body),
+                json=body,
                 accept=(409,),  # other figures for these keys are loaded: they are kept
             )
 
     async def quotas(self) -> None:
-        for n, territory in enumerate(self.plan.territories):
+        for territory in self.plan.territories:
             await self.post(
                 f"{self.urls.quota}/v1/territories",
                 self.tokens.ministry,
-                self.plan.key("territory", n),
+                self.plan.key("territory", territory),
                 json=territory,
                 accept=(409,),  # designated already
             )
@@ -182,7 +183,7 @@ class Loader:
             await self.post(
                 f"{base}/{person_id}/{path}",
                 self.tokens.clerk,
-                self.plan.key("step", index, n),
+                self.plan.key("step", person.iin, n, step.body),
                 json=step.body,
             )
             self.report.steps += 1
@@ -310,7 +311,7 @@ class Loader:
                  "plan": "demo: training for young kandases"},
             ]  # fmt: skip
             edited = await self.post(
-                url, akimat, self.plan.key("measures", "edit"), method="PATCH",
+                url, akimat, self.plan.key("measures", proposal["id"], "edit"), method="PATCH",
                 json={"payload": {"checklist": checklist}},
                 headers={"If-Match": f'"{proposal["version"]}"'},
             )  # fmt: skip
@@ -318,7 +319,7 @@ class Loader:
         for action, token in (("submit", akimat), ("review", self.tokens.ministry),
                               ("approve", self.tokens.ministry)):  # fmt: skip
             if action in proposal["allowed_actions"]:
-                key = self.plan.key("measures", action)
+                key = self.plan.key("measures", proposal["id"], action)
                 proposal = (await self.post(f"{url}/{action}", token, key)).json()
         status = str(proposal["status"])
         self.report.proposals[status] = self.report.proposals.get(status, 0) + 1
