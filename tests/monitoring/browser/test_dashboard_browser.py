@@ -243,3 +243,24 @@ async def test_a_bad_token_gets_the_form_again_with_its_error(
     assert not [c for c in await page.context.cookies() if c["name"] == "koshiqon_dashboard"]
     # the console shows the 401 of the refused form as a failed resource: that one is expected
     assert [e for e in tab.errors if "401" not in e] == []
+
+
+async def test_an_unknown_region_and_a_bad_period_are_pages_that_say_so(
+    site: Site, tab: Watched, artifacts: Path
+) -> None:
+    await sign_in(tab, site, f"/dashboard?period={PERIOD}&lang=en")
+    page = tab.page
+    missing = await page.goto(f"{site.url}/dashboard/regions/123456789?period={PERIOD}&lang=en")
+    assert missing is not None
+    assert missing.status == 404
+    await expect(page.locator("h1")).to_have_text("Not found")
+    await expect(page.locator("p.error")).to_contain_text("There is no such region")
+    await shot(page, artifacts, "region-unknown-en")
+    bad = await page.goto(f"{site.url}/dashboard?period=2024-13&lang=ru")
+    assert bad is not None
+    assert bad.status == 422
+    await expect(page.locator("h1")).to_have_text("Неверный запрос")
+    await page.click("main a")  # back to the national page, in the same language
+    await expect(page.locator("h1")).to_contain_text("Обзор по стране")
+    # the browser reports each refused document as a failed resource: those two, nothing else
+    assert [e for e in tab.errors if " 404 " not in e and " 422 " not in e] == []
