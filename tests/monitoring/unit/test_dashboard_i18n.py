@@ -71,3 +71,5 @@ def test_an_unknown_language_is_the_default_and_an_unknown_code_shows_as_sent() 
         "kk", "ru", "en", "kk", "kk", "kk", "kk"
     ]  # fmt: skip
     assert i18n.Words("en").stage("a-later-stage") == "a-later-stage"
+    assert i18n.Words("ru").named("scope_external", "external") == "внешняя"
+    assert i18n.Words("ru").named("ages_by-district", "by-district") == "by-district"

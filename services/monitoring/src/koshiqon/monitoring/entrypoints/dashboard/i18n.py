@@ -343,6 +343,11 @@ class Words:
     def __call__(self, key: str) -> str:
         return text(key, self.lang)
 
+    def named(self, key: str, code: str) -> str:
+        """The UI string `key` made from a code read from the data (`scope_external`), or the
+        code itself when the catalogue has no such string."""
+        return text(key, self.lang) if key in UI else code
+
     def indicator(self, name: str) -> str:
         return word(INDICATORS, name, self.lang)
 

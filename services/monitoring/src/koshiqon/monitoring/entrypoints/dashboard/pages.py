@@ -273,7 +273,8 @@ def _monthly_sheet(monthly: list[reads.MonthlyFlow], t: Words) -> Sheet:
     ]
     rows = [
         Row([f"{m.month:%Y-%m}", m.scope, m.direction, m.legal_status, m.persons],
-            [None, t(f"scope_{m.scope}"), t(f"direction_{m.direction}"), t.status(m.legal_status)])
+            [None, t.named(f"scope_{m.scope}", m.scope),
+             t.named(f"direction_{m.direction}", m.direction), t.status(m.legal_status)])
         for m in monthly
     ]  # fmt: skip
     return Sheet("monthly", t("monthly_table"), columns, rows, empty=t("missing"))
@@ -307,7 +308,7 @@ def _counterparts_sheet(flows: list[reads.CounterpartFlow], t: Words) -> Sheet:
     ]
     rows = [
         Row([f.scope, f.direction, f.counterpart, f.persons],
-            [t(f"scope_{f.scope}"), t(f"direction_{f.direction}"),
+            [t.named(f"scope_{f.scope}", f.scope), t.named(f"direction_{f.direction}", f.direction),
              place_name(f.counterpart, t.lang)])
         for f in flows
     ]  # fmt: skip
@@ -431,7 +432,7 @@ def _forecast_sheet(forecast: RegionForecastOut | str, t: Words) -> Sheet:
     notes = [
         f"{t('forecast_method')}: {forecast.method}",
         f"{t('forecast_base')}: {forecast.base_date}",
-        t(f"ages_{forecast.age_shares}")
+        t.named(f"ages_{forecast.age_shares}", forecast.age_shares)
         + (f" ({forecast.places_reason})" if forecast.places_reason else ""),
     ]
     return Sheet("forecast", t("forecast_table"), columns, rows, notes=notes)
