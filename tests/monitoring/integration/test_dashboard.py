@@ -232,6 +232,8 @@ async def test_bad_language_period_and_region(loaded: None, client: httpx.AsyncC
     abai = await client.get(f"/dashboard/regions/{ABAI}?period=2021&lang=en")
     assert abai.status_code == 404  # formed on 8 June 2022
     assert "did not exist" in abai.text
+    slash = await client.get("/dashboard/?period=2023&lang=ru")
+    assert (slash.status_code, slash.headers["location"]) == (308, "/dashboard?period=2023&lang=ru")
     unknown = await client.get("/dashboard/tables/nothing.csv?period=2023")
     assert unknown.status_code == 404
     assert (await client.get("/dashboard/static/../router.py")).status_code == 404

@@ -197,6 +197,12 @@ async def national_page(
     return _page(request, language, selected, page, who, base="/dashboard")
 
 
+@router.get("/")
+async def trailing_slash(request: Request) -> RedirectResponse:
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/dashboard{query}", status_code=308)
+
+
 @router.get("/regions/{kato}", response_class=HTMLResponse)
 async def region_page(
     request: Request, kato: str, lang: str | None = None, period: str | None = None
