@@ -554,12 +554,21 @@ def envelope_bytes() -> bytes:
     return envelope.to_bytes()
 
 
-async def raw_run(args: argparse.Namespace) -> RawTimes:
+async def raw_topics() -> tuple[str, str]:
+    """The baseline's two topics, made before the services start: their leaders are
+    elected by the time the baseline runs."""
     tag = uuid.uuid4().hex[:8]
     ping, pong = f"bench.e2e.ping.{tag}.v1", f"bench.e2e.pong.{tag}.v1"
     short = {"retention.ms": str(3_600_000)}
+    specs = [TopicSpec(ping, PARTITIONS["registration.v1"], short),
+             TopicSpec(pong, PARTITIONS["quota.v1"], short)]  # fmt: skip
+    await ensure_topics(BOOTSTRAP, specs)
+    return ping, pong
+
+
+async def raw_run(args: argparse.Namespace, ping: str, pong: str) -> RawTimes:
     partitions_of = {ping: PARTITIONS["registration.v1"], pong: PARTITIONS["quota.v1"]}
-    await ensure_topics(BOOTSTRAP, [TopicSpec(t, n, short) for t, n in partitions_of.items()])
+    tag = ping.split(".")[3]
     times = RawTimes()
     value = envelope_bytes()
     sender = AIOKafkaProducer(**producer_settings(BOOTSTRAP, client_id="bench-e2e-raw"))
@@ -642,8 +651,9 @@ def line(name: str, values: list[float]) -> str:
 
 
 async def main(args: argparse.Namespace) -> None:
+    ping, pong = await raw_topics()
     times = await services_run(args)
-    raw = await raw_run(args)
+    raw = await raw_run(args, ping, pong)
 
     projection = [
         times.projected[event] - times.residence_committed[residence]

@@ -185,7 +185,7 @@ def render(runs: Sequence[Run], about: dict[str, str], began: datetime, note: st
     out += ["", "## Machine", ""]
     out += [f"- {key}: {value}" for key, value in about.items()]
     out += ["", "## Figures", ""]
-    out.append("| bench | figure | value | raw baseline | baseline | ratio | target | |")
+    out.append("| bench | figure | value | raw baseline | baseline's value | ratio | target | |")
     out.append("|---|---|---|---|---|---|---|---|")
     for run in runs:
         if run.result is None:
@@ -205,10 +205,21 @@ def render(runs: Sequence[Run], about: dict[str, str], began: datetime, note: st
     out += ["", "## Runs", ""]
     for run in runs:
         status = "ok" if run.returncode == 0 else f"failed, exit {run.returncode}"
+        printed, logs = console(run.output)
         out += [f"### {run.name} ({status}, {run.seconds:.0f} s)", "", "```"]
-        out += [line.rstrip() for line in run.output.strip().splitlines()[-60:]]
+        out += printed[-60:]
         out += ["```", ""]
+        if logs:
+            out += [f"({logs} JSON log records of the service processes left out.)", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def console(output: str) -> tuple[list[str], int]:
+    """A script's own lines, and how many structured log records of the services it started
+    were among them (shown as the run goes, left out of the report)."""
+    lines = [line.rstrip() for line in output.strip().splitlines()]
+    own = [line for line in lines if not (line.startswith("{") and '"level"' in line)]
+    return own, len(lines) - len(own)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,7 +72,13 @@ def test_the_report_shows_figures_baselines_ratios_targets_and_the_machine() -> 
         ["loaded machine"],
     )  # fmt: skip
     runs = [
-        report.Run("outbox_relay", 0, 12.0, "raw: 20000 events/s\n", good),
+        report.Run(
+            "outbox_relay",
+            0,
+            12.0,
+            'raw: 20000 events/s\n{"time": "t", "level": "warning"}\n',
+            good,
+        ),
         report.Run("quota_contention", 1, 3.0, "Traceback: boom\n", None),
     ]
     about = {"logical cores": "2", "CPU model": "AMD EPYC"}
@@ -90,6 +96,9 @@ def test_the_report_shows_figures_baselines_ratios_targets_and_the_machine() -> 
     assert "| quota_contention | **failed** (exit 1) |" in text
     assert "Traceback: boom" in text  # a failed script's output is in the report
     assert "- outbox_relay: loaded machine" in text
+    assert "raw: 20000 events/s" in text
+    assert '"level"' not in text  # the services' log records are left out, and counted
+    assert "(1 JSON log records of the service processes left out.)" in text
 
 
 def test_the_machine_is_read_from_the_system() -> None:
