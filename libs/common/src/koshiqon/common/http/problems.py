@@ -141,8 +141,8 @@ def problem_response(
     }
     if instance:
         body["instance"] = instance
-    if extra:
-        body.update(extra)
+    for name, value in (extra or {}).items():  # an extension never replaces a standard member
+        body.setdefault(name, value)
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
     )
