@@ -71,3 +71,6 @@ def test_the_command_line_names_a_private_instance_or_the_default(
     assert chosen(args) == Instance.of_private(tmp_path, 29092)
     with pytest.raises(SystemExit, match="go together"):
         chosen(parser.parse_args(["infra", action, "--state-dir", str(tmp_path)]))
+    overlapping = ["infra", action, "--state-dir", str(tmp_path), "--base-port", "54319"]
+    with pytest.raises(SystemExit, match="overlap the default instance"):
+        chosen(parser.parse_args(overlapping))

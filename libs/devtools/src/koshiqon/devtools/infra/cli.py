@@ -44,7 +44,10 @@ def chosen(args: argparse.Namespace) -> Instance | None:
         if state is not None or base is not None:
             raise SystemExit("koshiqon infra: --state-dir and --base-port go together")
         return None
-    return Instance.of_private(state, base)
+    try:
+        return Instance.of_private(state, base)
+    except ValueError as error:
+        raise SystemExit(f"koshiqon infra: {error}") from None
 
 
 def uses_local_postgres(instance: Instance | None = None) -> bool:
