@@ -67,10 +67,12 @@ def stack_lock(timeout: float = 1800.0) -> Iterator[None]:
     `flock /tmp/koshiqon-stack.lock <command>` takes it: when this process runs under that
     command, the descriptor it inherited already holds the lock, and is used."""
     for fd in _inherited_descriptors(LOCK):
-        with contextlib.suppress(OSError):
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            yield  # ours already (or free, and now ours through the inherited descriptor)
-            return
+        except OSError:
+            continue  # another holder's descriptor
+        yield  # ours already (or free, and now ours through the inherited descriptor)
+        return
     with LOCK.open("a") as handle:
         deadline = time.monotonic() + timeout
         while True:
