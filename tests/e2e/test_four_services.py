@@ -178,8 +178,8 @@ async def test_an_approved_quota_increase_is_applied_and_a_cut_below_use_fails(
 async def test_an_outflow_beyond_the_natural_increase_opens_a_measures_proposal(
     stack: Stack,
 ) -> None:
-    """Last year's births and deaths give a natural increase of 2 in North Kazakhstan's
-    neighbour; three residents emigrate that year: net departures 3 > 2."""
+    """Last year's births and deaths give Karaganda region a natural increase of 2; three of
+    its residents emigrate that year: net departures 3 > 2."""
     region, settlement = "350000000", "351010000"  # Karaganda
     year = YEAR - 1
     vital = {"source": "e2e", "rows": [{"kato": region, "period": str(year), "births": 12,
