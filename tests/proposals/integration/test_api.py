@@ -144,7 +144,7 @@ async def test_return_edit_and_resubmit_then_reject(
     returned = await act(client, pid, "return", ministry(), {"reason": "name the plant"})
     assert returned["allowed_actions"] == ["edit", "withdraw"]
     refused = await act(client, pid, "submit", akimat(), status=409)
-    assert refused["status"] == "returned"
+    assert (refused["status"], refused["current_status"]) == (409, "returned")
     assert refused["allowed_actions"] == ["edit", "withdraw"]
     patch = {"justification": "The Ekibastuz plant needs 20 specialists"}
     stale = await client.patch(f"/v1/proposals/{pid}", json=patch,
@@ -190,14 +190,15 @@ async def test_an_illegal_transition_names_the_state_and_what_is_allowed(
     refused = await client.post(f"/v1/proposals/{pid}/approve", headers=ministry())
     assert refused.status_code == 409
     problem = refused.json()
-    assert (problem["status"], problem["allowed_actions"]) == (
+    assert (problem["status"], problem["current_status"], problem["allowed_actions"]) == (
+        409,
         "draft",
         ["edit", "submit", "withdraw"],
     )
     assert "draft" in problem["detail"]
     await act(client, pid, "withdraw", akimat())
     again = await client.post(f"/v1/proposals/{pid}/withdraw", headers=akimat())
-    assert (again.status_code, again.json()["status"]) == (409, "withdrawn")
+    assert (again.status_code, again.json()["current_status"]) == (409, "withdrawn")
 
 
 async def test_an_amended_delta_must_fit_the_proposal(client: httpx.AsyncClient) -> None:

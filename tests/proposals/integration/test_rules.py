@@ -51,7 +51,7 @@ async def test_versions_approval_supersession_and_diff(
     old = (await client.get(f"{BASE}/{first['id']}", headers=akimat(REGION))).json()
     assert (old["text"], old["status"]) == (TEXT_1, "superseded")
     again = await approve(client, first["id"], "x")
-    assert (again.status_code, again.json()["status"]) == (409, "superseded")
+    assert (again.status_code, again.json()["current_status"]) == (409, "superseded")
     diff = (await client.get(f"{BASE}/{second['id']}/diff", params={"against": first["id"]},
                              headers=ministry())).json()  # fmt: skip
     assert (diff["from_version"], diff["to_version"]) == (1, 2)

@@ -143,7 +143,7 @@ async def test_an_amended_approval_publishes_the_approved_effect(
     assert "vacancies" not in effect.reason  # the justification stays out of the events
     with pytest.raises(IllegalTransition) as caught:
         await bus.handle(c.ApproveProposal(proposal_id=pid, actor=MINISTRY))
-    assert caught.value.extra == {"status": "approved", "allowed_actions": []}
+    assert caught.value.extra == {"current_status": "approved", "allowed_actions": []}
 
 
 async def test_quota_answers_once_and_stuck_approvals_are_sent_again(

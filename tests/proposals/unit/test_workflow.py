@@ -66,7 +66,7 @@ def test_every_action_from_every_state(status: Status, action: Action) -> None:
     if target is None:
         with pytest.raises(IllegalTransition) as refused:
             run(proposal(status), action)
-        assert refused.value.extra["status"] == status.value
+        assert refused.value.extra["current_status"] == status.value
         assert refused.value.extra["allowed_actions"] == model.allowed_actions(status)
         return
     outcome = run(proposal(status), action)

@@ -22,7 +22,8 @@ class RulesNotFound(NotFound):
 
 class IllegalTransition(Conflict):
     """The action is not allowed from the proposal's current state; the problem names the
-    state and the actions allowed from it."""
+    state (`current_status`: `status` is the problem's HTTP status, RFC 9457) and the
+    actions allowed from it."""
 
     code = "illegal-transition"
 
@@ -30,7 +31,7 @@ class IllegalTransition(Conflict):
         allowed_text = ", ".join(allowed) or "none"
         super().__init__(
             f"cannot {action} a proposal that is {status}; allowed: {allowed_text}",
-            extra={"status": status, "allowed_actions": list(allowed)},
+            extra={"current_status": status, "allowed_actions": list(allowed)},
         )
 
 

@@ -71,7 +71,7 @@ def approve_rules(
     if rules.status is not RulesStatus.DRAFT:
         raise RulesState(
             f"version {rules.version} is {rules.status}, not a draft",
-            extra={"status": rules.status.value},
+            extra={"current_status": rules.status.value},
         )
     if decision_date > kz.kz_today(now):
         raise InvalidProposal(

@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from koshiqon.common.events.proposals import EvidenceStatus, ProposalType
+from koshiqon.common.http.text import TextInput
 from koshiqon.proposals.domain.model import (
     Action,
     Document,
@@ -38,7 +39,7 @@ PAYLOAD_DOC = (
 )
 
 
-class _In(BaseModel):
+class _In(TextInput):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -52,11 +53,30 @@ class DocumentIn(_In):
 
 
 class ProposalIn(_In):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "regional_quota_change",
+                    "region": "550000000",
+                    "justification": "More vacancies in agriculture than job seekers",
+                    "documents": [],
+                    "payload": {"kind": "kandas", "delta": 50, "horizon": {"year": 2027}},
+                }
+            ]
+        }
+    )
+
     type: ProposalType
-    region: str = Field(pattern=KATO_PATTERN, description="the region's own KATO code")
+    region: str = Field(
+        pattern=KATO_PATTERN, description="the region's own KATO code", examples=["550000000"]
+    )
     justification: str = Field(min_length=1, max_length=20_000)
     documents: list[DocumentIn] = Field(default_factory=list, max_length=50)
-    payload: dict[str, Any] = Field(description=PAYLOAD_DOC)
+    payload: dict[str, Any] = Field(
+        description=PAYLOAD_DOC,
+        examples=[{"kind": "kandas", "delta": 50, "horizon": {"year": 2027}}],
+    )
 
 
 class ProposalPatch(_In):
