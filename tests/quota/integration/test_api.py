@@ -147,6 +147,21 @@ async def test_territories_list_and_exclusion(client: httpx.AsyncClient) -> None
     assert len(listed.json()["items"]) == 1
 
 
+async def test_text_holding_nul_is_refused_naming_the_field_and_writes_nothing(
+    client: httpx.AsyncClient, schema: ServiceSchema
+) -> None:
+    """Found by fuzzing: PostgreSQL's text cannot store U+0000, and the INSERT was a 500."""
+    body = {"kato": PAVLODAR, "kind": "kandas", "effective_from": "2026-01-01",
+            "decision": "Decree\x007"}  # fmt: skip
+    before = await schema.scalar("SELECT count(*) FROM territories")
+    response = await client.post("/v1/territories", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["decision"]
+    assert await schema.scalar("SELECT count(*) FROM territories") == before
+    refused = await quota(client, reference="order\x0012")
+    assert [e["field"] for e in refused.json()["errors"]] == ["reference"]
+
+
 async def test_importing_the_2026_order_gives_the_national_totals(
     client: httpx.AsyncClient,
 ) -> None:

@@ -56,6 +56,18 @@ async def test_bad_persons_are_refused_and_nothing_is_written(
     assert (await service.count("persons"), await service.count("outbox")) == (before, outbox)
 
 
+async def test_an_address_holding_nul_is_refused_naming_the_field(service: Any) -> None:
+    """PostgreSQL's text cannot store U+0000: unchecked, it failed at the INSERT (a 500)."""
+    person = await service.person()
+    before = await service.count("residences")
+    response = await service.residence(
+        person, address={"kato": "591010000", "street": "Abaya\x00", "building": "1"}
+    )
+    assert response.status_code == 422, response.text
+    assert field_of(response) == "address.street"
+    assert await service.count("residences") == before
+
+
 async def test_a_second_person_with_the_same_iin_is_409_even_concurrently(service: Any) -> None:
     body = service.citizen_body()
     responses = await asyncio.gather(

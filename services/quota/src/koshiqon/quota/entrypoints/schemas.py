@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from koshiqon.common.http.text import TextInput
 from koshiqon.quota.domain.model import (
     Category,
     DenialReason,
@@ -29,9 +30,11 @@ KATO_PATTERN = r"^[0-9]{9}$"
 Year = Field(ge=2000, le=2100)
 
 
-class QuotaIn(BaseModel):
+class QuotaIn(TextInput):
     kind: Kind
-    region: str = Field(pattern=KATO_PATTERN, description="the region's own KATO code")
+    region: str = Field(
+        pattern=KATO_PATTERN, description="the region's own KATO code", examples=["590000000"]
+    )
     year_from: int = Year
     year_to: int | None = Field(default=None, ge=2000, le=2100, description="medium term")
     category: Category | None = Field(default=None, description="foreign labour only")
@@ -75,7 +78,7 @@ class QuotaOut(BaseModel):
         )
 
 
-class AdjustmentIn(BaseModel):
+class AdjustmentIn(TextInput):
     """Exactly one of `delta` (signed) and `new_limit`."""
 
     delta: int | None = Field(default=None, ge=-10_000_000, le=10_000_000)
@@ -113,14 +116,18 @@ class HistoryOut(BaseModel):
         )
 
 
-class TerritoryIn(BaseModel):
-    kato: str = Field(pattern=KATO_PATTERN, description="a region's or a district's KATO code")
+class TerritoryIn(TextInput):
+    kato: str = Field(
+        pattern=KATO_PATTERN,
+        description="a region's or a district's KATO code",
+        examples=["590000000"],
+    )
     kind: TerritoryKind
     effective_from: date
     decision: str = Field(min_length=1, max_length=500, description="the decision it rests on")
 
 
-class ExclusionIn(BaseModel):
+class ExclusionIn(TextInput):
     effective_from: date
     decision: str = Field(min_length=1, max_length=500)
 
@@ -145,10 +152,12 @@ class TerritoryOut(BaseModel):
         return cls.model_validate(t)
 
 
-class ReservationIn(BaseModel):
+class ReservationIn(TextInput):
     application_id: UUID
     kind: Kind
-    region: str = Field(pattern=KATO_PATTERN, description="target region or district")
+    region: str = Field(
+        pattern=KATO_PATTERN, description="target region or district", examples=["590000000"]
+    )
     year: int = Year
     persons: int = Field(ge=1, le=1000, description="the applicant and family members")
     category: Category | None = Field(default=None, description="foreign labour only")

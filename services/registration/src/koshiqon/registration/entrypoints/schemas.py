@@ -16,6 +16,7 @@ from koshiqon.common.events.registration import (
     ResidenceKind,
     StayPurpose,
 )
+from koshiqon.common.http.text import TextInput
 from koshiqon.common.kz import Sex
 from koshiqon.registration.domain.model import (
     AuditEntry,
@@ -30,7 +31,9 @@ from koshiqon.registration.domain.resettlement import ApplicationStatus, Resettl
 
 IINText = Annotated[str, Field(pattern=r"^[0-9]{12}$", examples=["791028302728"])]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3")]
-KATOText = Annotated[str, Field(pattern=r"^[0-9]{9}$", description="9-digit KATO code")]
+KATOText = Annotated[
+    str, Field(pattern=r"^[0-9]{9}$", description="9-digit KATO code", examples=["590000000"])
+]
 LatinName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=LATIN_NAME)]
 CyrillicName = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=CYRILLIC_NAME)]
 Text = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
@@ -38,7 +41,7 @@ ShortText = Annotated[str, Field(min_length=1, max_length=50, pattern=r"\S")]
 Date = Annotated[date, Field(ge=date(1800, 1, 1), le=date(2999, 12, 31))]
 
 
-class Strict(BaseModel):
+class Strict(TextInput):
     model_config = ConfigDict(extra="forbid")
 
 
