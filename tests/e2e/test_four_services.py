@@ -127,6 +127,8 @@ async def test_a_withdrawal_releases_the_persons(stack: Stack) -> None:
         return (body["reserved"], body["consumed"]) == (0, 0)
 
     await wait_for(released, timeout=60)
+    expected = {"applications": 1, "approved": 3, "withdrawn": 3, "limit": 5, "reserved": 0}
+    await _counted(stack, EAST_KAZ, quota_id, expected)
     # the persons are free again: the same family applies anew and is reserved
     again = await _apply(stack, (await _application_body(stack, application))["applicant_id"],
                          EAST_KAZ, members=members)  # fmt: skip
