@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common.auth import Principal, require_scopes
 from koshiqon.common.errors import InvalidInput
+from koshiqon.common.http.links import link, links
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
 from koshiqon.common.messagebus import Actor
@@ -90,7 +91,15 @@ def _period(text: str) -> Period:
 
 @router.post(
     "/statistics/{dataset}",
-    responses=WRITE,
+    responses={
+        **WRITE,
+        **links(
+            200,
+            list_statistics=link(
+                "GET", "/v1/statistics/{dataset}", dataset="$request.path.dataset"
+            ),
+        ),
+    },
     tags=["statistics"],
     openapi_extra={
         "requestBody": {

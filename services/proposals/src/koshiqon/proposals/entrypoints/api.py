@@ -10,7 +10,7 @@ proposals only: another region's answer 404, as if they did not exist.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
@@ -20,6 +20,7 @@ from koshiqon.common import kz
 from koshiqon.common.auth import Principal, require_scopes
 from koshiqon.common.errors import InvalidInput
 from koshiqon.common.events.proposals import ProposalType
+from koshiqon.common.http.links import link, links
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
 from koshiqon.common.messagebus import Actor
@@ -92,6 +93,36 @@ ACT = problem_responses(401, 403, 404, 409, 422)
 PATCH = problem_responses(401, 403, 404, 409, 412, 422, 428)
 OptionalComment = Annotated[CommentIn | None, Body()]
 
+PROPOSAL = "/v1/proposals/{proposal_id}"
+_ID = "$response.body#/id"
+_STEPS = ("submit", "withdraw", "review", "approve", "reject", "return")
+
+
+def proposal_links(status: int) -> dict[int | str, dict[str, Any]]:
+    """From a proposal in a response: read it, edit it (`If-Match` its ETag), move it on."""
+    return links(
+        status,
+        get_proposal=link("GET", PROPOSAL, proposal_id=_ID),
+        edit_proposal=link(
+            "PATCH", PROPOSAL, proposal_id=_ID, **{"header.If-Match": "$response.header.ETag"}
+        ),
+        **{
+            f"{step}_proposal": link("POST", f"{PROPOSAL}/{step}", proposal_id=_ID)
+            for step in _STEPS
+        },
+    )
+
+
+RULES = "/v1/regions/{kato}/rules"
+_RULES_OF = {"kato": "$response.body#/region", "rules_id": _ID}
+RULES_LINKS = links(
+    201,
+    list_rules=link("GET", RULES, kato="$response.body#/region"),
+    get_rules=link("GET", f"{RULES}/{{rules_id}}", **_RULES_OF),
+    diff_rules=link("GET", f"{RULES}/{{rules_id}}/diff", **_RULES_OF, **{"query.against": _ID}),
+    approve_rules=link("POST", f"{RULES}/{{rules_id}}/approve", **_RULES_OF),
+)
+
 
 def out(bus: Bus, proposal: Proposal, response: Response) -> ProposalOut:
     response.headers["ETag"] = f'"{proposal.version}"'
@@ -110,7 +141,9 @@ def expected_version(if_match: str | None) -> int | None:
 # --- proposals -------------------------------------------------------------------------------
 
 
-@router.post("/proposals", status_code=201, responses=ACT, tags=["proposals"])
+@router.post(
+    "/proposals", status_code=201, responses={**ACT, **proposal_links(201)}, tags=["proposals"]
+)
 async def file_proposal(
     body: ProposalIn, bus: BusDep, actor: Filer, response: Response
 ) -> ProposalOut:
@@ -129,7 +162,9 @@ async def file_proposal(
     return out(bus, proposal, response)
 
 
-@router.patch("/proposals/{proposal_id}", responses=PATCH, tags=["proposals"])
+@router.patch(
+    "/proposals/{proposal_id}", responses={**PATCH, **proposal_links(200)}, tags=["proposals"]
+)
 async def edit_proposal(
     proposal_id: UUID,
     body: ProposalPatch,
@@ -153,7 +188,9 @@ async def edit_proposal(
     return out(bus, proposal, response)
 
 
-@router.post("/proposals/{proposal_id}/submit", responses=ACT, tags=["workflow"])
+@router.post(
+    "/proposals/{proposal_id}/submit", responses={**ACT, **proposal_links(200)}, tags=["workflow"]
+)
 async def submit_proposal(
     proposal_id: UUID,
     bus: BusDep,
@@ -167,7 +204,9 @@ async def submit_proposal(
     return out(bus, await bus.handle(command), response)
 
 
-@router.post("/proposals/{proposal_id}/withdraw", responses=ACT, tags=["workflow"])
+@router.post(
+    "/proposals/{proposal_id}/withdraw", responses={**ACT, **proposal_links(200)}, tags=["workflow"]
+)
 async def withdraw_proposal(
     proposal_id: UUID,
     bus: BusDep,
@@ -180,7 +219,9 @@ async def withdraw_proposal(
     return out(bus, await bus.handle(command), response)
 
 
-@router.post("/proposals/{proposal_id}/review", responses=ACT, tags=["workflow"])
+@router.post(
+    "/proposals/{proposal_id}/review", responses={**ACT, **proposal_links(200)}, tags=["workflow"]
+)
 async def review_proposal(
     proposal_id: UUID,
     bus: BusDep,
@@ -193,7 +234,9 @@ async def review_proposal(
     return out(bus, await bus.handle(command), response)
 
 
-@router.post("/proposals/{proposal_id}/approve", responses=ACT, tags=["workflow"])
+@router.post(
+    "/proposals/{proposal_id}/approve", responses={**ACT, **proposal_links(200)}, tags=["workflow"]
+)
 async def approve_proposal(
     proposal_id: UUID,
     bus: BusDep,
@@ -209,7 +252,9 @@ async def approve_proposal(
     return out(bus, await bus.handle(command), response)
 
 
-@router.post("/proposals/{proposal_id}/reject", responses=ACT, tags=["workflow"])
+@router.post(
+    "/proposals/{proposal_id}/reject", responses={**ACT, **proposal_links(200)}, tags=["workflow"]
+)
 async def reject_proposal(
     proposal_id: UUID, body: ReasonIn, bus: BusDep, actor: Decider, response: Response
 ) -> ProposalOut:
@@ -219,7 +264,9 @@ async def reject_proposal(
     return out(bus, await bus.handle(command), response)
 
 
-@router.post("/proposals/{proposal_id}/return", responses=ACT, tags=["workflow"])
+@router.post(
+    "/proposals/{proposal_id}/return", responses={**ACT, **proposal_links(200)}, tags=["workflow"]
+)
 async def return_proposal(
     proposal_id: UUID, body: ReasonIn, bus: BusDep, actor: Decider, response: Response
 ) -> ProposalOut:
@@ -294,7 +341,12 @@ async def list_rules(kato: KatoPath, engine: Engine, actor: Reader) -> RulesList
     return RulesList(items=[RulesOut.of(r) for r in items], in_force=in_force)
 
 
-@router.post("/regions/{kato}/rules", status_code=201, responses=ACT, tags=["regional rules"])
+@router.post(
+    "/regions/{kato}/rules",
+    status_code=201,
+    responses={**ACT, **RULES_LINKS},
+    tags=["regional rules"],
+)
 async def draft_rules(
     kato: KatoPath, body: RulesIn, bus: BusDep, actor: Filer, response: Response
 ) -> RulesOut:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common.auth import Principal, require_scopes
 from koshiqon.common.errors import InvalidInput
+from koshiqon.common.http.links import link, links
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
 from koshiqon.common.messagebus import Actor
@@ -90,6 +91,19 @@ READ = problem_responses(401, 403, 422)
 ONE = problem_responses(401, 403, 404, 422)
 ADMIN = problem_responses(401, 403, 404, 409, 422)
 
+QUOTA = "/v1/quotas/{quota_id}"
+
+
+def quota_links(status: int, quota_id: str) -> dict[int | str, dict[str, Any]]:
+    """A quota's reads and its adjustment, for the quota `quota_id` (an expression) names."""
+    return links(
+        status,
+        get_quota=link("GET", QUOTA, quota_id=quota_id),
+        get_ledger=link("GET", f"{QUOTA}/ledger", quota_id=quota_id),
+        get_history=link("GET", f"{QUOTA}/history", quota_id=quota_id),
+        adjust_quota=link("POST", f"{QUOTA}/adjustments", quota_id=quota_id),
+    )
+
 
 # --- quotas ---------------------------------------------------------------------------------
 
@@ -136,7 +150,12 @@ async def get_history(
     return make_page(items, limit=page.limit, cursor_of=lambda h: (h.seq,))
 
 
-@router.post("/quotas", status_code=201, responses=ADMIN, tags=["quotas"])
+@router.post(
+    "/quotas",
+    status_code=201,
+    responses={**ADMIN, **quota_links(201, "$response.body#/id")},
+    tags=["quotas"],
+)
 async def establish_quota(body: QuotaIn, bus: BusDep, actor: Admin, response: Response) -> QuotaOut:
     spec = QuotaSpec.of(
         kind=body.kind,
@@ -150,7 +169,11 @@ async def establish_quota(body: QuotaIn, bus: BusDep, actor: Admin, response: Re
     return QuotaOut.of(quota)
 
 
-@router.post("/quotas/{quota_id}/adjustments", responses=ADMIN, tags=["quotas"])
+@router.post(
+    "/quotas/{quota_id}/adjustments",
+    responses={**ADMIN, **quota_links(200, "$response.body#/id")},
+    tags=["quotas"],
+)
 async def adjust_quota(quota_id: UUID, body: AdjustmentIn, bus: BusDep, actor: Admin) -> QuotaOut:
     command = c.AdjustQuota(
         quota_id=quota_id,
@@ -204,7 +227,22 @@ async def list_territories(
     return make_page(items, limit=page.limit, cursor_of=lambda t: (str(t.id),))
 
 
-@router.post("/territories", status_code=201, responses=ADMIN, tags=["territories"])
+@router.post(
+    "/territories",
+    status_code=201,
+    responses={
+        **ADMIN,
+        **links(
+            201,
+            exclude_territory=link(
+                "POST",
+                "/v1/territories/{territory_id}/exclusion",
+                territory_id="$response.body#/id",
+            ),
+        ),
+    },
+    tags=["territories"],
+)
 async def designate_territory(body: TerritoryIn, bus: BusDep, actor: Admin) -> TerritoryOut:
     command = c.DesignateTerritory(
         kato=body.kato,
@@ -227,7 +265,21 @@ async def exclude_territory(
 # --- reservations ---------------------------------------------------------------------------
 
 
-@router.post("/reservations", responses=ADMIN, tags=["reservations"])
+@router.post(
+    "/reservations",
+    responses={
+        **ADMIN,
+        **links(
+            200,
+            release=link(
+                "POST",
+                "/v1/reservations/{application_id}/release",
+                application_id="$response.body#/application_id",
+            ),
+        ),
+    },
+    tags=["reservations"],
+)
 async def reserve(body: ReservationIn, bus: BusDep, actor: Reserver) -> ReservationOut:
     """Reserve synchronously: `reserved`, or `denied` with the reason (not an error). A
     repeat for the same application id returns the first outcome (and publishes its event

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from koshiqon.common.auth import Principal, require_scopes
 from koshiqon.common.errors import InvalidInput
+from koshiqon.common.http.links import link, links
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
 from koshiqon.common.messagebus import Actor
@@ -50,6 +51,33 @@ Auditor = Annotated[Principal, Depends(require_scopes("registration:audit"))]
 READ_ERRORS = problem_responses(401, 403, 404, 422)
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
+PERSON = "/v1/persons/{person_id}"
+APPLICATION = "/v1/resettlement-applications/{application_id}"
+CREATED_PERSON = links(
+    201,
+    get_person=link("GET", PERSON, person_id="$response.body#/id"),
+    register_residence=link("POST", f"{PERSON}/residences", person_id="$response.body#/id"),
+    list_residences=link("GET", f"{PERSON}/residences", person_id="$response.body#/id"),
+    record_emigration=link("POST", f"{PERSON}/emigration", person_id="$response.body#/id"),
+    list_audit=link("GET", "/v1/audit", **{"query.person_id": "$response.body#/id"}),
+)
+CREATED_RESIDENCE = links(
+    201,
+    end_residence=link(
+        "POST",
+        f"{PERSON}/residences/{{residence_id}}/end",
+        person_id="$request.path.person_id",
+        residence_id="$response.body#/id",
+    ),
+    list_residences=link("GET", f"{PERSON}/residences", person_id="$request.path.person_id"),
+)
+APPLICATION_LINKS = {
+    "get_application": link("GET", APPLICATION, application_id="$response.body#/id"),
+    "withdraw_application": link(
+        "POST", f"{APPLICATION}/withdraw", application_id="$response.body#/id"
+    ),
+}
+
 
 async def get_bus(request: Request) -> RegistrationBus:
     """`async`: a plain `def` dependency would run in the threadpool, a thread hop per request."""
@@ -73,7 +101,9 @@ def route_of(request: Request) -> str:
 # --- persons -------------------------------------------------------------------------------
 
 
-@router.post("/persons", status_code=201, responses=WRITE_ERRORS, tags=["persons"])
+@router.post(
+    "/persons", status_code=201, responses={**WRITE_ERRORS, **CREATED_PERSON}, tags=["persons"]
+)
 async def register_person(
     body: PersonIn, principal: Writer, bus: Bus, response: Response
 ) -> PersonOut:
@@ -136,7 +166,10 @@ async def find_persons(
 
 
 @router.post(
-    "/persons/{person_id}/residences", status_code=201, responses=WRITE_ERRORS, tags=["residences"]
+    "/persons/{person_id}/residences",
+    status_code=201,
+    responses={**WRITE_ERRORS, **CREATED_RESIDENCE},
+    tags=["residences"],
 )
 async def register_residence(
     person_id: uuid.UUID, body: ResidenceIn, principal: Writer, bus: Bus, response: Response
@@ -217,7 +250,10 @@ async def record_emigration(
 
 
 @router.post(
-    "/resettlement-applications", status_code=201, responses=WRITE_ERRORS, tags=["resettlement"]
+    "/resettlement-applications",
+    status_code=201,
+    responses={**WRITE_ERRORS, **links(201, **APPLICATION_LINKS)},
+    tags=["resettlement"],
 )
 async def apply_for_resettlement(
     body: ApplicationIn, principal: Writer, bus: Bus, response: Response
@@ -252,7 +288,7 @@ async def get_application(
 
 @router.post(
     "/resettlement-applications/{application_id}/withdraw",
-    responses=WRITE_ERRORS,
+    responses={**WRITE_ERRORS, **links(200, **APPLICATION_LINKS)},
     tags=["resettlement"],
 )
 async def withdraw_application(
