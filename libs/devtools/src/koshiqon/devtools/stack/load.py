@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,14 @@ class Loader:
             ):
                 break
             await asyncio.sleep(0.2 * 2**attempt)  # the service is busy, or the key in use
+        if response.status_code == 422 and _code(response) == "invalid-idempotency-key":
+            # the key was spent on another body (seen once after an aborted load): the
+            # request is sent again under a key of its own, and the load says so
+            self.report.notes.append(f"{method} {url}: its key was spent, sent under another")
+            return await self.post(
+                url, token, str(uuid.uuid5(demo.NAMESPACE, key)), json=json, content=content,
+                headers=headers, accept=accept, method=method,
+            )  # fmt: skip
         self.progress(1)
         if response.is_success or response.status_code in accept:
             return response
@@ -209,8 +218,15 @@ class Loader:
             "target_region": a.target_region,
             "target_year": self.plan.today.year,
         }
-        created = (await self.post(url, self.tokens.clerk, a.key, json=body)).json()
-        app_id = created["id"]
+        response = await self.post(url, self.tokens.clerk, a.key, json=body, accept=(409,))
+        if response.status_code == 409:  # an earlier load's application, still open
+            found = await self._open_application(url, body)
+            if found is None:  # open for another region (a load of another plan): kept
+                self.progress(1)
+                return "kept from an earlier load"
+            app_id = found
+        else:
+            app_id = response.json()["id"]
         status = await self._settled(
             lambda: self.get(f"{url}/{app_id}", self.tokens.clerk),
             lambda found: found["status"] != "pending_quota",
@@ -236,6 +252,23 @@ class Loader:
             self.progress(1)
         return str(status["status"])
 
+    async def _open_application(self, url: str, body: dict[str, Any]) -> str | None:
+        """The applicant's open application in the target region and year (409
+        open-application-exists: one open application per applicant)."""
+        params: dict[str, Any] = {"region": body["target_region"], "year": body["target_year"],
+                                  "limit": 200}  # fmt: skip
+        while True:
+            page = await self.get(url, self.tokens.clerk, **params)
+            for found in page["items"]:
+                if found["applicant_id"] == body["applicant_id"] and found["status"] in (
+                    "pending_quota",
+                    "approved",
+                ):
+                    return str(found["id"])
+            if not page.get("next_cursor"):
+                return None
+            params["cursor"] = page["next_cursor"]
+
     async def _settled(
         self,
         read: Callable[[], Awaitable[Any]],
@@ -259,6 +292,10 @@ class Loader:
         akimat = self.tokens.akimat(p.region)
         body = {"type": p.type, "region": p.region, "justification": p.justification,
                 "payload": p.payload}  # fmt: skip
+        earlier = await self._earlier_proposal(base, akimat, p)
+        if earlier is not None:  # an earlier load filed it (its keys may have expired)
+            self.progress(1 + len(p.actions))
+            return str(earlier["status"])
         proposal = (await self.post(base, akimat, p.key, json=body)).json()
         url = f"{base}/{proposal['id']}"
         for n, action in enumerate(p.actions):
@@ -285,6 +322,19 @@ class Loader:
                 lambda found: found["status"] != "approved",
             )
         return str(proposal["status"])
+
+    async def _earlier_proposal(
+        self, base: str, akimat: str, p: demo.ProposalPlan
+    ) -> dict[str, Any] | None:
+        params: dict[str, Any] = {"region": p.region, "limit": 200}
+        while True:
+            page = await self.get(base, akimat, **params)
+            for found in page["items"]:
+                if found["justification"].startswith(p.justification) and found["type"] == p.type:
+                    return dict(found)
+            if not page.get("next_cursor"):
+                return None
+            params["cursor"] = page["next_cursor"]
 
     async def measures(self) -> None:
         """North Kazakhstan's §8 alert opens a draft measures proposal (monitoring.v1 to
@@ -327,11 +377,19 @@ class Loader:
 
 def _in_progress(response: httpx.Response) -> bool:
     """409 because the same key's first request is still being carried out."""
+    return _code(response) == "idempotency-key-in-use"
+
+
+def _code(response: httpx.Response) -> str:
+    """The problem's `code` (or the last part of its `type`)."""
     try:
-        code = response.json().get("code", "")
+        problem = response.json()
     except ValueError:
-        return False
-    return bool(code == "idempotency-key-in-use")
+        return ""
+    if not isinstance(problem, dict):
+        return ""
+    code = problem.get("code") or str(problem.get("type", "")).rsplit("/", 1)[-1]
+    return str(code)
 
 
 async def load(
