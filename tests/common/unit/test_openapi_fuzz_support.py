@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from koshiqon.common.http.links import broken_links, link, links, operation_of
 from koshiqon.common.http.problems import problem_response
-from koshiqon.common.http.text import NUL_MESSAGE, TextInput, holds_nul
+from koshiqon.common.http.text import NUL_MESSAGE, TextInput, holds_nul, no_nul
 
 
 def test_an_extension_member_does_not_replace_a_standard_one() -> None:
@@ -52,6 +52,9 @@ def test_text_holding_nul_is_refused_naming_the_field(data: dict[str, object], f
 def test_text_without_nul_passes() -> None:
     assert Named.model_validate({"name": "Қостанай", "tags": ["a"]}).name == "Қостанай"
     assert not holds_nul({"a": ["b", ("c",)]})
+    assert (no_nul("order 12"), no_nul(None)) == ("order 12", None)
+    with pytest.raises(ValueError, match="NUL"):
+        no_nul("order\x0012")
 
 
 DOCUMENT = {

@@ -206,3 +206,26 @@ async def test_load_reference_keeps_the_preliminary_in_history_and_runs_twice_al
     table = await client.get("/v1/indicators?period=2023", headers=token("monitoring:read"))
     assert table.status_code == 200, table.text
     assert table.json()["national"]["population"]["value"] == 19_766_807
+
+
+async def test_a_source_holding_nul_is_refused_naming_the_field(
+    client: httpx.AsyncClient, schema: ServiceSchema
+) -> None:
+    """PostgreSQL's text cannot store U+0000: unchecked, the source failed at the INSERT
+    (a 500), given in the JSON body or as a CSV file's `?source=`."""
+    before = await schema.scalar("SELECT count(*) FROM statistics")
+    row = {"kato": PAVLODAR, "date": "2023-01-01", "total": 750000}
+    as_json = await client.post(
+        "/v1/statistics/population", json={"source": "BNS\x00", "rows": [row]}, headers=token()
+    )
+    as_csv = await client.post(
+        "/v1/statistics/population", params={"source": "BNS\x00"},
+        content="kato,date,total\n550000000,2023-01-01,750000\n", headers={**token(), **CSV},
+    )  # fmt: skip
+    fields = [[e["field"] for e in r.json()["errors"]] for r in (as_json, as_csv)]
+    assert (as_json.status_code, as_csv.status_code, fields) == (
+        422,
+        422,
+        [["source"], ["query.source"]],
+    )
+    assert await schema.scalar("SELECT count(*) FROM statistics") == before

@@ -160,6 +160,12 @@ async def test_text_holding_nul_is_refused_naming_the_field_and_writes_nothing(
     assert await schema.scalar("SELECT count(*) FROM territories") == before
     refused = await quota(client, reference="order\x0012")
     assert [e["field"] for e in refused.json()["errors"]] == ["reference"]
+    order = await client.post(
+        "/v1/quota-orders", params={"order": "12\x00"}, content=ORDER_2026.read_bytes(),
+        headers={**ADMIN, "content-type": "text/csv"},
+    )  # fmt: skip
+    assert order.status_code == 422, order.text
+    assert [e["field"] for e in order.json()["errors"]] == ["query.order"]
 
 
 async def test_importing_the_2026_order_gives_the_national_totals(

@@ -56,8 +56,9 @@ async def test_bad_persons_are_refused_and_nothing_is_written(
     assert (await service.count("persons"), await service.count("outbox")) == (before, outbox)
 
 
-async def test_an_address_holding_nul_is_refused_naming_the_field(service: Any) -> None:
-    """PostgreSQL's text cannot store U+0000: unchecked, it failed at the INSERT (a 500)."""
+async def test_text_holding_nul_is_refused_naming_the_field(service: Any) -> None:
+    """PostgreSQL's text cannot store U+0000, nor take it as a query's parameter: unchecked,
+    an address's street failed at the INSERT, a document number at the SELECT (500s)."""
     person = await service.person()
     before = await service.count("residences")
     response = await service.residence(
@@ -66,6 +67,12 @@ async def test_an_address_holding_nul_is_refused_naming_the_field(service: Any) 
     assert response.status_code == 422, response.text
     assert field_of(response) == "address.street"
     assert await service.count("residences") == before
+    found = await service.client.get(
+        "/v1/persons", params={"document_number": "N\x001", "document_country": "RUS"},
+        headers=service.auth(),
+    )  # fmt: skip
+    assert found.status_code == 422, found.text
+    assert field_of(found) == "query.document_number"
 
 
 async def test_a_second_person_with_the_same_iin_is_409_even_concurrently(service: Any) -> None:

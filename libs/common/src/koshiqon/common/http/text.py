@@ -1,12 +1,14 @@
 """Text a request may carry: anything but NUL (U+0000), which PostgreSQL's `text` cannot
-store. Unchecked, a NUL reaches the INSERT and fails there (a 500); checked, it is a 422
-naming the field, as any other bad value is."""
+store. Unchecked, a NUL reaches the INSERT (or a query's parameter) and fails there (a
+500); checked, it is a 422 naming the field, as any other bad value is. A request model
+derives from `TextInput`; a query parameter that is stored or searched by takes
+`WITHOUT_NUL`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import AfterValidator, BaseModel, field_validator
 
 NUL_MESSAGE = "text must not hold the NUL character (U+0000)"
 
@@ -29,6 +31,15 @@ class TextInput(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if holds_nul(value):
-            raise ValueError(NUL_MESSAGE)
-        return value
+        return no_nul(value)
+
+
+def no_nul(value: Any) -> Any:
+    """`value` if it holds no NUL, else `ValueError`: for a parameter, `Annotated[str,
+    Query(...), WITHOUT_NUL]` (a 422 naming `query.<name>`)."""
+    if holds_nul(value):
+        raise ValueError(NUL_MESSAGE)
+    return value
+
+
+WITHOUT_NUL = AfterValidator(no_nul)

@@ -26,6 +26,7 @@ from koshiqon.common.errors import InvalidInput
 from koshiqon.common.http.links import link, links
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
+from koshiqon.common.http.text import WITHOUT_NUL
 from koshiqon.common.messagebus import Actor
 from koshiqon.monitoring import forecasting, queries
 from koshiqon.monitoring.bus import Bus
@@ -122,6 +123,7 @@ async def import_statistics(
     source: Annotated[
         str | None,
         Query(min_length=1, max_length=500, description="who published a CSV file's figures"),
+        WITHOUT_NUL,
     ] = None,
 ) -> ImportOut:
     """A whole file is one transaction: any bad row imports nothing (422, every bad row

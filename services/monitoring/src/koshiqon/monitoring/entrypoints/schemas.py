@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from koshiqon.common.http.text import TextInput
 from koshiqon.monitoring import queries
 from koshiqon.monitoring.domain.commands import ImportResult
 from koshiqon.monitoring.domain.figures import Fig
@@ -17,7 +18,7 @@ from koshiqon.monitoring.domain.statistics import MAX_ROWS, Dataset
 RowValue = int | float | str | None
 
 
-class StatisticsIn(BaseModel):
+class StatisticsIn(TextInput):
     """A JSON import: the rows (the same fields as the CSV columns) and their source."""
 
     model_config = ConfigDict(extra="forbid")

@@ -20,6 +20,7 @@ from koshiqon.common.errors import InvalidInput
 from koshiqon.common.http.links import link, links
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
+from koshiqon.common.http.text import WITHOUT_NUL
 from koshiqon.common.messagebus import Actor
 from koshiqon.quota import queries
 from koshiqon.quota.bus import Bus
@@ -200,7 +201,9 @@ async def import_quota_order(
     request: Request,
     bus: BusDep,
     actor: Admin,
-    order: Annotated[str, Query(min_length=1, max_length=200, description="order number")],
+    order: Annotated[
+        str, Query(min_length=1, max_length=200, description="order number"), WITHOUT_NUL
+    ],
 ) -> OrderOut:
     text = _csv_text(await request.body())
     imported = await bus.handle(c.ImportQuotaOrder(text, order=order, actor=actor))

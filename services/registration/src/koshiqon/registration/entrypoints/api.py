@@ -20,6 +20,7 @@ from koshiqon.common.errors import InvalidInput
 from koshiqon.common.http.links import link, links
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
+from koshiqon.common.http.text import WITHOUT_NUL
 from koshiqon.common.messagebus import Actor
 from koshiqon.registration.bus import Bus as RegistrationBus
 from koshiqon.registration.domain import commands as c
@@ -143,7 +144,7 @@ async def find_persons(
     bus: Bus,
     request: Request,
     iin: Annotated[IINText | None, Query()] = None,
-    document_number: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    document_number: Annotated[str | None, Query(min_length=1, max_length=64), WITHOUT_NUL] = None,
     document_country: Annotated[Country | None, Query()] = None,
 ) -> PersonList:
     """Look a person up by IIN, or by travel document number and issuing country."""
