@@ -41,6 +41,7 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ensure_resource_availability,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -68,6 +69,10 @@ CHECKS = [
 ]
 # a resource a link's source just created, then not found by the operation it links to
 STATEFUL_CHECKS = [*CHECKS, ensure_resource_availability]
+# a request that breaks the document's rules is refused, not carried out
+NEGATIVE_CHECKS = [*CHECKS, negative_data_rejection]
+# what refuses one: schemathesis' list, and 413 (a body past `http_max_body_bytes`)
+_REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 _SETTINGS: dict[str, Any] = {
     "deadline": None,
     "derandomize": True,
@@ -85,14 +90,19 @@ def fuzz_every_operation(
     headers: Sequence[Mapping[str, str]],
     operations: int,
     examples: int,
+    invalid: int = 0,
 ) -> None:
     """Fuzz each of the app's `operations` (their count is checked, so a route left out of
-    the document is noticed) with `examples` cases per set of headers."""
+    the document is noticed) with `examples` valid cases per set of headers, and `invalid`
+    cases that break the document's own rules, each of which must be refused (4xx)."""
     found = _operations(app, operations)
     with _client(app) as client:
         for each in headers:
             for operation in found:
                 _fuzz(operation.as_strategy(), client, dict(each), CHECKS, examples)
+                if invalid:
+                    negative = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+                    _fuzz(negative, client, dict(each), NEGATIVE_CHECKS, invalid)
 
 
 @dataclass(frozen=True)
@@ -407,6 +417,7 @@ def _seeded(machine: Any, schema: Any, seeds: Sequence[Seed]) -> Any:
 
 def _operations(app: FastAPI, expected: int) -> list[Any]:
     schema: Any = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema.config.checks.negative_data_rejection.expected_statuses = _REFUSALS
     found = [result.ok() for result in schema.get_all_operations()]
     assert len(found) == expected, [f"{o.method} {o.path}" for o in found]
     return found

@@ -74,7 +74,9 @@ def app(fuzzed: tuple[MonitoringSettings, Reset]) -> FastAPI:
 
 
 def test_every_operation_fuzzed_without_a_server_error(app: FastAPI) -> None:
-    fuzz_every_operation(app, headers=[token(*ALL_SCOPES)], operations=OPERATIONS, examples=30)
+    fuzz_every_operation(
+        app, headers=[token(*ALL_SCOPES)], operations=OPERATIONS, examples=30, invalid=10
+    )
 
 
 def test_every_operation_refuses_a_bad_token_as_documented(app: FastAPI) -> None:

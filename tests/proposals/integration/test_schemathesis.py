@@ -96,7 +96,9 @@ def app(fuzzed: tuple[ProposalsSettings, Reset]) -> FastAPI:
 
 
 def test_every_operation_fuzzed_without_a_server_error(app: FastAPI) -> None:
-    fuzz_every_operation(app, headers=[AKIMAT, MINISTRY], operations=OPERATIONS, examples=10)
+    fuzz_every_operation(
+        app, headers=[AKIMAT, MINISTRY], operations=OPERATIONS, examples=10, invalid=10
+    )
 
 
 def test_every_operation_refuses_a_bad_token_as_documented(app: FastAPI) -> None:
