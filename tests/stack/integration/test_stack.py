@@ -70,12 +70,21 @@ def free_base() -> int:
 
 
 def _free(port: int) -> bool:
+    """Nobody listens there, and a server may bind it (SO_REUSEADDR, as uvicorn's: a port
+    that served connections keeps them in TIME_WAIT for a minute)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def _listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
 
 
 def stack(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -158,6 +167,6 @@ def test_up_restart_up_again_status_and_down(tmp_path: Path) -> None:
         ]
         assert all(pid is None for pid in children)
         assert not any(is_alive(pid) for pid in pids.values())
-        until(lambda: all(_free(s.port) for s in specs), timeout=30)
+        until(lambda: not any(_listening(s.port) for s in specs), timeout=30)
         assert not paths.pid_file.exists()
         assert not paths.infra_marker.exists()  # the broker ran before: up started none
