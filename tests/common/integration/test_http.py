@@ -302,8 +302,13 @@ async def client(
         yield c
 
 
-def auth(subject: str = "agency-a", *, key: str | None = None) -> dict[str, str]:
-    token = issue_dev_token(scopes=["test:read", "test:write"], subject=subject)
+def auth(
+    subject: str = "agency-a",
+    *,
+    key: str | None = None,
+    scopes: Sequence[str] = ("test:read", "test:write"),
+) -> dict[str, str]:
+    token = issue_dev_token(scopes=list(scopes), subject=subject)
     headers = {"Authorization": f"Bearer {token}"}
     if key is not None:
         headers["Idempotency-Key"] = key
@@ -544,6 +549,25 @@ async def test_keys_are_scoped_to_the_caller(client: httpx.AsyncClient, ws: Work
     assert mine.json()["id"] != theirs.json()["id"]
     assert "Idempotent-Replayed" not in theirs.headers
     assert await ws.scalar("SELECT count(*) FROM persons") == 2
+
+
+async def test_a_replay_needs_the_authority_of_the_first_request(
+    client: httpx.AsyncClient, ws: Workspace
+) -> None:
+    """The same subject under the same key, with a token that may not write: the route
+    refuses it (403) instead of the stored 201 being replayed past its authorization."""
+    key = new_key()
+    first = await client.post("/persons", json=PERSON, headers=auth(key=key))
+    weaker = await client.post("/persons", json=PERSON,
+                               headers=auth(key=key, scopes=["test:read"]))  # fmt: skip
+    again = await client.post("/persons", json=PERSON, headers=auth(key=key))
+
+    assert first.status_code == 201
+    problem(weaker, 403)
+    assert "Idempotent-Replayed" not in weaker.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert await ws.scalar("SELECT count(*) FROM persons") == 1
 
 
 async def test_5xx_is_not_stored_so_a_retry_runs_again(

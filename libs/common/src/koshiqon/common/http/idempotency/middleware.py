@@ -44,6 +44,7 @@ REPLAYED_HEADERS = frozenset(
 _KEY = re.compile(r"[\x20-\x7e]{1,200}")
 _HEADER_KEY = IDEMPOTENCY_HEADER.lower().encode("latin-1")
 _MAX_PRINCIPAL = 200
+_AUTHORITY_DIGITS = 16  # of the sha256 of a token's scopes, agency and region
 _MAX_ROUTE = 300
 
 log = logging.getLogger("koshiqon.http.idempotency")
@@ -179,7 +180,11 @@ def _key_headers(scope: Scope) -> list[str]:
 
 
 async def _principal(scope: Scope) -> str | None:
-    """The verified caller's subject, or None when there is no trustworthy bearer token."""
+    """The verified caller: its subject and a digest of what its token allows (scopes,
+    agency, region), or None when there is no trustworthy bearer token. A key's stored
+    response is replayed only to a token with the same authority, since a replay skips the
+    route's authorization: the same subject with fewer scopes or another region is another
+    caller, whose request the route then judges itself."""
     verifier = token_verifier(scope["app"])
     authorization = next((v for n, v in scope.get("headers", ()) if n == b"authorization"), b"")
     token = bearer_token(authorization.decode("latin-1"))
@@ -189,7 +194,12 @@ async def _principal(scope: Scope) -> str | None:
         principal = await verifier.verify(token)
     except Unauthenticated:
         return None
-    return _bounded(principal.subject, _MAX_PRINCIPAL)
+    authority = "\x1f".join(
+        [*sorted(principal.scopes), f"agency={principal.agency}", f"region={principal.region}"]
+    )
+    digest = hashlib.sha256(authority.encode()).hexdigest()[:_AUTHORITY_DIGITS]
+    subject = _bounded(principal.subject, _MAX_PRINCIPAL - _AUTHORITY_DIGITS - 1)
+    return f"{subject} {digest}"
 
 
 def _sessions(scope: Scope) -> async_sessionmaker[AsyncSession]:
