@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import REGISTRY
@@ -567,6 +568,46 @@ async def test_a_replay_needs_the_authority_of_the_first_request(
     assert "Idempotent-Replayed" not in weaker.headers
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
+    assert await ws.scalar("SELECT count(*) FROM persons") == 1
+
+
+async def test_a_keyed_request_cut_off_mid_body_claims_nothing_and_runs_nothing(
+    state_dir: Path, ws: Workspace, lab: Lab
+) -> None:
+    """The client goes away after part of its body: the route never sees the part as a
+    whole body (a 422 stored under the key would refuse the full retry as another
+    request's), and the retry runs."""
+    key = new_key()
+    body = orjson.dumps(PERSON)
+    headers = [(k.lower().encode(), v.encode()) for k, v in auth(key=key).items()]
+    headers += [(b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode())]  # fmt: skip
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/persons", "raw_path": b"/persons", "query_string": b"",
+        "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80), "state": {},
+    }  # fmt: skip
+    messages = iter([{"type": "http.request", "body": body[:7], "more_body": True},
+                     {"type": "http.disconnect"}])  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    app = build_app(ws, lab, [])
+    async with serving(app) as client:
+        await app(scope, receive, send)
+        kept = await ws.scalar(f"SELECT count(*) FROM idempotency_keys WHERE key = '{key}'")
+        retried = await client.post("/persons", json=PERSON, headers=auth(key=key))
+
+    assert not [m for m in sent if m["type"] == "http.response.start" and m["status"] < 500]
+    assert kept == 0
+    assert retried.status_code == 201, retried.text
+    assert "Idempotent-Replayed" not in retried.headers
     assert await ws.scalar("SELECT count(*) FROM persons") == 1
 
 

@@ -49,7 +49,7 @@ IDEMPOTENT_REQUESTS = Counter(
     "koshiqon_idempotent_requests_total",
     "POSTs under an Idempotency-Key by outcome: stored (run, its response kept), replayed,"
     " released (run, nothing kept), rolled-back (its effect undone with a failure),"
-    " commit-failed, mismatch, in-flight, response-lost",
+    " commit-failed, mismatch, in-flight, response-lost, abandoned (the client left mid-body)",
     ["outcome"],
 )
 DLQ_EVENTS = Counter("koshiqon_dlq_events_total", "Events sent to a dead-letter topic", ["group"])

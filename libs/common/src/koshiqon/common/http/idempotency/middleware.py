@@ -74,6 +74,9 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)  # the route answers 401 itself
             return
         body, receive = await _buffer_body(receive)
+        if body is None:  # the client went away mid-body: nothing to claim, no one to answer
+            _count("abandoned")  # not run, not claimed
+            return
         request = _keyed(scope, key=raw[0], principal=principal, body=body)
         await self._handle(scope, receive, send, request)
 
@@ -212,13 +215,14 @@ def _sessions(scope: Scope) -> async_sessionmaker[AsyncSession]:
     return sessions
 
 
-async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole request body, and a `receive` that hands it to the app once more."""
+async def _buffer_body(receive: Receive) -> tuple[bytes | None, Receive]:
+    """The whole request body, and a `receive` that hands it to the app once more; None
+    when the client went away before the body was complete (its part is not a request)."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break  # the client went away; the app will see the same
+            return None, receive
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
