@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -59,6 +61,7 @@ from koshiqon.devtools.devkey import (
     issue_dev_token,
     sign_token,
 )
+from support.services import ServiceSchema, migrated_schema
 
 CHECKS = [
     not_a_server_error,
@@ -208,6 +211,30 @@ _KINDS = frozenset({
 
 
 Reset = Callable[[], None]
+
+
+@contextmanager
+def fuzzed_schema(
+    admin_dsn: str,
+    migrations: Path,
+    *,
+    prepare: Callable[[ServiceSchema], Awaitable[object]] | None = None,
+) -> Iterator[tuple[ServiceSchema, Reset]]:
+    """A service's migrated schema for a module of fuzz tests, made (then `prepare`d: the
+    reference data a scenario keeps) and dropped on a loop of its own, since the app runs on
+    the ASGI client's; and what empties it again between stateful scenarios."""
+    loop = asyncio.new_event_loop()
+    stack = AsyncExitStack()
+    try:
+        service = loop.run_until_complete(
+            stack.enter_async_context(migrated_schema(admin_dsn, migrations))
+        )
+        if prepare is not None:
+            loop.run_until_complete(prepare(service))
+        yield service, loop.run_until_complete(emptier(service.dsn, service.schema))
+    finally:
+        loop.run_until_complete(stack.aclose())
+        loop.close()
 
 
 async def emptier(dsn: str, schema: str) -> Reset:

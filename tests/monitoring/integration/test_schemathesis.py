@@ -7,9 +7,7 @@ headers, body schema)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
 
 import pytest
 from fastapi import FastAPI
@@ -17,15 +15,15 @@ from monitoring.helpers import ALL_SCOPES, PAVLODAR, token
 from support.fuzz import (
     Reset,
     Seed,
-    emptier,
     fuzz_every_operation,
     fuzz_refused,
     fuzz_stateful,
+    fuzzed_schema,
     refused_tokens,
     stateful_probes,
 )
 from support.reference import DATA
-from support.services import migrated_schema
+from support.services import ServiceSchema
 
 from koshiqon.monitoring.adapters.reference import load_reference
 from koshiqon.monitoring.bootstrap import MIGRATIONS, build_app, sql_bus
@@ -48,23 +46,19 @@ SEEDS = [
 
 @pytest.fixture(scope="module")
 def fuzzed(admin_database_url: str) -> Iterator[tuple[MonitoringSettings, Reset]]:
-    """The app runs on the ASGI client's own loop; the schema is made, loaded with the
-    reference data (kept between stateful scenarios) and dropped on this one."""
-    loop = asyncio.new_event_loop()
-    stack = AsyncExitStack()
-    service = loop.run_until_complete(
-        stack.enter_async_context(migrated_schema(admin_database_url, MIGRATIONS))
-    )
-    try:
-        loop.run_until_complete(load_reference(sql_bus(service.engine), DATA))
-        reset = loop.run_until_complete(emptier(service.dsn, service.schema))
-        settings_ = MonitoringSettings(
-            database_url=service.dsn, database_schema=service.schema, environment="test"
+    """The app's settings on a schema of this module's loaded with the reference data (kept
+    between stateful scenarios), and what empties the rest again."""
+
+    async def loaded(service: ServiceSchema) -> object:
+        return await load_reference(sql_bus(service.engine), DATA)
+
+    with fuzzed_schema(admin_database_url, MIGRATIONS, prepare=loaded) as (service, reset):
+        yield (
+            MonitoringSettings(
+                database_url=service.dsn, database_schema=service.schema, environment="test"
+            ),
+            reset,
         )
-        yield settings_, reset
-    finally:
-        loop.run_until_complete(stack.aclose())
-        loop.close()
 
 
 @pytest.fixture

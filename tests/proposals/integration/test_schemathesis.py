@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
 
 import pytest
 from fastapi import FastAPI
@@ -22,15 +21,14 @@ from support.fuzz import (
     Headers,
     Reset,
     Seed,
-    emptier,
     fuzz_every_operation,
     fuzz_refused,
     fuzz_stateful,
+    fuzzed_schema,
     refused_tokens,
     stateful_probes,
     wrong_region,
 )
-from support.services import migrated_schema
 
 from koshiqon.proposals.bootstrap import MIGRATIONS, build_app
 from koshiqon.proposals.config import ProposalsSettings
@@ -62,31 +60,23 @@ OTHER_REGION = wrong_region(
 
 @pytest.fixture(scope="module")
 def fuzzed(admin_database_url: str) -> Iterator[tuple[ProposalsSettings, Reset]]:
-    """The app runs on the ASGI client's own loop: the schema is made and dropped on this
-    one, and the stand-in serves from a thread of its own."""
-    loop = asyncio.new_event_loop()
-    stack = AsyncExitStack()
-    service = loop.run_until_complete(
-        stack.enter_async_context(migrated_schema(admin_database_url, MIGRATIONS))
-    )
+    """The app's settings on a schema of this module's, and what empties it again; the
+    stand-in for monitoring serves from a thread of its own."""
     monitoring, served = MonitoringStandIn(), asyncio.new_event_loop()
     thread = threading.Thread(target=served.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(monitoring.start(), served).result(timeout=10)
     try:
-        reset = loop.run_until_complete(emptier(service.dsn, service.schema))
-        settings_ = ProposalsSettings(
-            database_url=service.dsn, database_schema=service.schema, environment="test",
-            monitoring_url=monitoring.url, evidence_timeout_seconds=0.3,
-        )  # fmt: skip
-        yield settings_, reset
+        with fuzzed_schema(admin_database_url, MIGRATIONS) as (service, reset):
+            yield ProposalsSettings(
+                database_url=service.dsn, database_schema=service.schema, environment="test",
+                monitoring_url=monitoring.url, evidence_timeout_seconds=0.3,
+            ), reset  # fmt: skip
     finally:
         asyncio.run_coroutine_threadsafe(monitoring.stop(), served).result(timeout=10)
         served.call_soon_threadsafe(served.stop)
         thread.join(timeout=10)
         served.close()
-        loop.run_until_complete(stack.aclose())
-        loop.close()
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ headers, body schema)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
 
 import pytest
 from fastapi import FastAPI
@@ -17,15 +15,14 @@ from quota.helpers import ALL_SCOPES, NORTH_KAZ, PAVLODAR, token
 from support.fuzz import (
     Reset,
     Seed,
-    emptier,
     fuzz_every_operation,
     fuzz_refused,
     fuzz_stateful,
+    fuzzed_schema,
     refused_tokens,
     stateful_probes,
     wrong_region,
 )
-from support.services import migrated_schema
 
 from koshiqon.devtools.devkey import issue_dev_token
 from koshiqon.quota.bootstrap import MIGRATIONS, build_app
@@ -61,22 +58,14 @@ OTHER_REGION = wrong_region(
 
 @pytest.fixture(scope="module")
 def fuzzed(admin_database_url: str) -> Iterator[tuple[QuotaSettings, Reset]]:
-    """The app's settings, on a schema made and dropped on this loop (the app runs on the
-    ASGI client's own), and what empties the schema again between stateful scenarios."""
-    loop = asyncio.new_event_loop()
-    stack = AsyncExitStack()
-    service = loop.run_until_complete(
-        stack.enter_async_context(migrated_schema(admin_database_url, MIGRATIONS))
-    )
-    try:
-        reset = loop.run_until_complete(emptier(service.dsn, service.schema))
-        settings_ = QuotaSettings(
-            database_url=service.dsn, database_schema=service.schema, environment="test"
+    """The app's settings on a schema of this module's, and what empties it again."""
+    with fuzzed_schema(admin_database_url, MIGRATIONS) as (service, reset):
+        yield (
+            QuotaSettings(
+                database_url=service.dsn, database_schema=service.schema, environment="test"
+            ),
+            reset,
         )
-        yield settings_, reset
-    finally:
-        loop.run_until_complete(stack.aclose())
-        loop.close()
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ with a fixed seed keep it fast and repeatable."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Iterator, Sequence
-from contextlib import AsyncExitStack
 from datetime import date
 from typing import Any
 
@@ -21,15 +19,14 @@ from registration.integration.conftest import ALL_SCOPES, auth, citizen_body, ma
 from support.fuzz import (
     Reset,
     Seed,
-    emptier,
     fuzz_every_operation,
     fuzz_refused,
     fuzz_stateful,
+    fuzzed_schema,
     refused_tokens,
     stateful_probes,
     wrong_region,
 )
-from support.services import migrated_schema
 
 from koshiqon.registration.bootstrap import MIGRATIONS, build_app
 from koshiqon.registration.config import RegistrationSettings
@@ -89,25 +86,17 @@ OTHER_REGION = wrong_region(
 
 @pytest.fixture(scope="module")
 def fuzzed(admin_database_url: str) -> Iterator[tuple[RegistrationSettings, Reset]]:
-    """The app runs on the ASGI client's own loop (its lifespan too), with an engine of its
-    own; the schema is made and dropped on this one."""
-    loop = asyncio.new_event_loop()
-    stack = AsyncExitStack()
-    service = loop.run_until_complete(
-        stack.enter_async_context(migrated_schema(admin_database_url, MIGRATIONS))
-    )
-    try:
-        reset = loop.run_until_complete(emptier(service.dsn, service.schema))
-        settings_ = RegistrationSettings(
-            database_url=service.dsn,
-            database_schema=service.schema,  # type: ignore[arg-type]
-            environment="test",
-            db_pool_size=5,
+    """The app's settings on a schema of this module's, and what empties it again."""
+    with fuzzed_schema(admin_database_url, MIGRATIONS) as (service, reset):
+        yield (
+            RegistrationSettings(
+                database_url=service.dsn,
+                database_schema=service.schema,
+                environment="test",
+                db_pool_size=5,
+            ),
+            reset,
         )
-        yield settings_, reset
-    finally:
-        loop.run_until_complete(stack.aclose())
-        loop.close()
 
 
 @pytest.fixture
