@@ -11,8 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 # unset, KOSHIQON_ENV means prod (the development key and password refused): say dev
 export KOSHIQON_ENV ?= dev
 
-.PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench up down status logs tokens k8s
-.PHONY: chaos
+.PHONY: help install lint format test test-unit infra-up infra-down infra-reset infra-status schemas bench chaos up down status logs tokens k8s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
