@@ -61,7 +61,10 @@ OTHER_REGION = wrong_region(
 @pytest.fixture(scope="module")
 def fuzzed(admin_database_url: str) -> Iterator[tuple[ProposalsSettings, Reset]]:
     """The app's settings on a schema of this module's, and what empties it again; the
-    stand-in for monitoring serves from a thread of its own."""
+    stand-in for monitoring serves from a thread of its own, given time enough to answer
+    every evidence request however loaded the machine (the thread shares the GIL with the
+    fuzzer): a submit whose evidence timed out answers otherwise than one whose evidence
+    came, and a scenario then replays differently (Hypothesis: inconsistent generation)."""
     monitoring, served = MonitoringStandIn(), asyncio.new_event_loop()
     thread = threading.Thread(target=served.run_forever, daemon=True)
     thread.start()
@@ -70,7 +73,7 @@ def fuzzed(admin_database_url: str) -> Iterator[tuple[ProposalsSettings, Reset]]
         with fuzzed_schema(admin_database_url, MIGRATIONS) as (service, reset):
             yield ProposalsSettings(
                 database_url=service.dsn, database_schema=service.schema, environment="test",
-                monitoring_url=monitoring.url, evidence_timeout_seconds=0.3,
+                monitoring_url=monitoring.url, evidence_timeout_seconds=10,
             ), reset  # fmt: skip
     finally:
         asyncio.run_coroutine_threadsafe(monitoring.stop(), served).result(timeout=10)
