@@ -21,6 +21,7 @@ Every run is seeded (`derandomize`) and bounded (`examples`, `scenarios`, `steps
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, contextmanager
@@ -379,6 +380,16 @@ def fuzz_stateful(
     return answers
 
 
+def _probe_headers(case: Any, refused: Refused) -> dict[str, str]:
+    """A refused token's headers for `case`; under an Idempotency-Key of its own when the
+    case has one, since the generated key may be one this caller already used for another
+    request (a 422 then, rightly, where the probe is about the token)."""
+    headers = dict(refused.headers)
+    if any(name.lower() == "idempotency-key" for name in case.headers or {}):
+        headers["Idempotency-Key"] = f"probe-{uuid.uuid4()}"
+    return headers
+
+
 def _machine(
     base: Any,
     client: object,
@@ -403,7 +414,7 @@ def _machine(
             for each, checks in probes if linked else ():
                 if not each.applies(label):
                     continue
-                bad = case.call(headers=dict(each.headers), session=client)
+                bad = case.call(headers=_probe_headers(case, each), session=client)
                 answers.refused_probes += 1
                 if each.invalid_first and bad.status_code in _INPUT_ERRORS:
                     invalid.append((each, bad))  # judged by the right token's answer
