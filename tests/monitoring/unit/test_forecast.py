@@ -1,7 +1,7 @@
 """The §9 forecast's domain (domain/forecast.py, domain/backtest.py) on series with a known
-answer: a pure exponential series forecast exactly with narrow intervals, the interval
-coverage on synthetic noise, the 1 January series from annual averages, and the 2022
-border change."""
+answer: a pure exponential series forecast exactly with narrow intervals, the damped and the
+undamped model averaged by their BIC weights, the interval coverage on synthetic noise, the
+1 January series from annual averages, and the 2022 border change."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ def test_intervals_widen_with_the_horizon_as_the_innovations_accumulate() -> Non
         assert math.log(point.population / point.lower_95) == pytest.approx(fc.Z95 * sd)
 
 
-def simulated(rng: np.random.Generator, regions: int, *, phi: float, sigma: float) -> dict:
+def simulated(
+    rng: np.random.Generator, regions: int, *, phi: float, sigma: float
+) -> dict[str, list[YearPoint]]:
     """Regions whose yearly growth rates follow the model: each the last times phi, plus
     a normal innovation (sd sigma), from 2015 to 2025."""
     out: dict[str, list[YearPoint]] = {}
@@ -89,11 +91,14 @@ def simulated(rng: np.random.Generator, regions: int, *, phi: float, sigma: floa
     return out
 
 
-def test_the_80_and_95_percent_intervals_cover_their_share_of_synthetic_noise() -> None:
+@pytest.mark.parametrize("phi", [0.9, 1.0])
+def test_the_80_and_95_percent_intervals_cover_their_share_of_synthetic_noise(phi: float) -> None:
+    # phi 0.9: the damped model is the true one (weight near 1); phi 1: the undamped one
+    # (weight near 0.1), so the mixture's quantiles make the intervals
     rng = np.random.default_rng(20260515)
     inside_80 = inside_95 = total = 0
     for _ in range(40):
-        result = backtest.run(simulated(rng, 30, phi=0.9, sigma=0.004), horizon=2)
+        result = backtest.run(simulated(rng, 30, phi=phi, sigma=0.004), horizon=2)
         inside_80 += sum(c.in_80 for c in result.checks)
         inside_95 += sum(c.in_95 for c in result.checks)
         total += len(result.checks)
@@ -109,6 +114,47 @@ def test_phi_is_estimated_across_regions_and_kept_within_zero_and_one() -> None:
     )
     growing = [[YearPoint(2022 + i, 100 * 2 ** (i * i), PointKind.LOADED) for i in range(4)]]
     assert fc.estimate(growing).phi == 1.0
+
+
+def test_the_weight_of_the_damped_model_is_its_bic_posterior_probability() -> None:
+    n, damped, unit = 20, 0.00016, 0.00020  # residual sums of squares
+    bic_damped = n * math.log(damped / n) + 1 * math.log(n)  # phi estimated
+    bic_unit = n * math.log(unit / n)  # phi = 1: nothing estimated
+    expected = 1 / (1 + math.exp((bic_damped - bic_unit) / 2))
+    assert fc.bic_weight(damped, unit, n) == pytest.approx(expected, rel=1e-12)
+    assert fc.bic_weight(0.0, 0.0, n) == pytest.approx(1 / (1 + math.sqrt(n)))  # one model
+
+
+def test_the_weight_goes_to_the_model_the_growth_rates_follow() -> None:
+    rng = np.random.default_rng(11)
+    damped = fc.estimate(simulated(rng, 200, phi=0.8, sigma=0.002).values())
+    assert damped.weight > 0.999
+    undamped = fc.estimate(simulated(rng, 200, phi=1.0, sigma=0.002).values())
+    assert undamped.weight < 0.2
+    assert undamped.unit_sigma == pytest.approx(0.002, rel=0.1)
+
+
+def test_the_forecast_averages_the_damped_and_undamped_rates_by_their_weights() -> None:
+    series = [YearPoint(2022, 1000.0, PointKind.LOADED), YearPoint(2023, 1000 * math.e**0.04,
+              PointKind.LOADED)]  # fmt: skip
+    exact = fc.Dynamics(phi=0.5, sigma=0.0, pairs=10, weight=0.25, unit_sigma=0.0)
+    logs = [math.log(p.population / 1000) for p in fc.project(series, exact, 2).points]
+    damped = [0.04 + 0.02, 0.04 + 0.02 + 0.01]
+    undamped = [0.04 + 0.04, 0.04 + 0.04 + 0.04]
+    assert logs == pytest.approx(
+        [0.25 * d + 0.75 * u for d, u in zip(damped, undamped, strict=True)]
+    )
+    noisy = fc.Dynamics(phi=0.5, sigma=0.01, pairs=10, weight=0.25, unit_sigma=0.02)
+    point = fc.project(series, noisy, 2).points[1]
+
+    def mixture_cdf(population: float) -> float:  # the two models' normals on the log scale
+        x = math.log(population / 1000)
+        parts = ((0.25, damped[1], 0.01 * math.sqrt(1 + 1.5**2)),  # reach 1 + phi
+                 (0.75, undamped[1], 0.02 * math.sqrt(1 + 2**2)))  # fmt: skip
+        return sum(w * 0.5 * (1 + math.erf((x - m) / (sd * math.sqrt(2)))) for w, m, sd in parts)
+
+    bounds = (point.lower_80, point.upper_80, point.lower_95, point.upper_95)
+    assert [mixture_cdf(b) for b in bounds] == pytest.approx([0.1, 0.9, 0.025, 0.975], abs=1e-9)
 
 
 # --- the 1 January series ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The forecast held against what happened: the last `horizon` years of every region's
-1 January series held back, forecast from the years before (the dynamics estimated on those
-years only), and compared with two naive forecasts made from the same years: the last value,
-and the last growth rate continued. Pure."""
+1 January series held back, forecast from the years before (the dynamics and the models'
+weights estimated on those years only), and compared with two naive forecasts made from the
+same years: the last value, and the last growth rate continued. Pure."""
 
 from __future__ import annotations
 
@@ -62,9 +62,7 @@ class Score:
 @dataclass(frozen=True)
 class Backtest:
     horizon: int
-    phi: float
-    sigma: float
-    pairs: int
+    dynamics: Dynamics  # estimated on the years kept
     checks: list[Check]
     skipped: list[str]  # regions with too few years to hold any back
 
@@ -110,7 +108,7 @@ def run(series: Mapping[str, Sequence[YearPoint]], horizon: int) -> Backtest:
             checks += _checks(kato, kept[kato], held[kato], dynamics=dynamics)
         except TooLittleData:
             skipped.append(kato)
-    return Backtest(horizon, dynamics.phi, dynamics.sigma, dynamics.pairs, checks, skipped)
+    return Backtest(horizon, dynamics, checks, skipped)
 
 
 def _checks(

@@ -1,7 +1,7 @@
 """The §9 forecast of a region's population: its 1 January series (loaded, or derived from
-the annual averages), a damped growth rate, and prediction intervals from the spread of the
-growth rates. Pure: figures in, the forecast out. The method and its reasons are in
-docs/forecast.md.
+the annual averages), a damped growth rate averaged with the undamped one by the weight the
+growth rates give each, and prediction intervals from the spread of the growth rates. Pure:
+figures in, the forecast out. The method and its reasons are in docs/forecast.md.
 
 The series has two segments: before 1 January 2022 (the 17 regions in their old borders,
 figures estimated before the 2021 census) and from it (today's 20 regions, recalculated on
@@ -25,8 +25,9 @@ MAX_YEARS = 5
 CEILING = math.log(1e13)  # persons: a bound no region's forecast may pass
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
 METHOD = (
-    "damped growth of the 1 January series (annual averages give the 1 January after them), "
-    "damping and spread of the growth rates estimated across regions"
+    "damped and undamped growth of the 1 January series averaged by their BIC weights (annual "
+    "averages give the 1 January after them), damping and spread of the growth rates "
+    "estimated across regions"
 )
 
 
@@ -46,12 +47,17 @@ class YearPoint:
 
 @dataclass(frozen=True)
 class Dynamics:
-    """How growth rates move from one year to the next, pooled over regions: the next rate
-    is `phi` times the last, give or take an innovation of standard deviation `sigma`."""
+    """How growth rates move from one year to the next, pooled over regions. Two models: the
+    damped one (the next rate is `phi` times the last, give or take an innovation of standard
+    deviation `sigma`) with the probability `weight`, and the undamped one (the next rate is
+    the last, innovations of sd `unit_sigma`) with the rest. `weight` 1 is the damped model
+    alone."""
 
     phi: float
     sigma: float
     pairs: int
+    weight: float = 1.0
+    unit_sigma: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -170,20 +176,35 @@ def steps(series: Sequence[YearPoint]) -> list[Step]:
 
 def estimate(every: Iterable[Sequence[YearPoint]]) -> Dynamics:
     """The damping `phi` (least squares through the origin of each one-year rate on the one
-    before it, over every region, within [0, 1]) and the innovations' spread."""
+    before it, over every region, within [0, 1]), the innovations' spread, and the weight of
+    the damped model against the undamped one (phi = 1) from their BIC."""
     pairs = [
         (a.rate, b.rate)
         for series in every
         for a, b in _neighbours(steps(series))
     ]  # fmt: skip
-    if len(pairs) < 2:
+    n = len(pairs)
+    if n < 2:
         raise TooLittleData("fewer than two pairs of consecutive yearly growth rates")
     sxx = sum(x * x for x, _ in pairs)
     sxy = sum(x * y for x, y in pairs)
     phi = 1.0 if sxx == 0 else min(max(sxy / sxx, 0.0), 1.0)
-    residuals = [y - phi * x for x, y in pairs]
-    sigma = math.sqrt(sum(r * r for r in residuals) / (len(pairs) - 1))
-    return Dynamics(phi=phi, sigma=sigma, pairs=len(pairs))
+    damped = sum((y - phi * x) ** 2 for x, y in pairs)
+    unit = sum((y - x) ** 2 for x, y in pairs)
+    return Dynamics(
+        phi=phi, sigma=math.sqrt(damped / (n - 1)), pairs=n,
+        weight=bic_weight(damped, unit, n), unit_sigma=math.sqrt(unit / n),
+    )  # fmt: skip
+
+
+def bic_weight(damped: float, unit: float, n: int) -> float:
+    """The probability of the damped model (one parameter more, phi) against the undamped one
+    from their residual sums of squares on `n` pairs, by the Bayesian information criterion
+    (n log(RSS / n) + k log n) with even prior odds: 1 / (1 + sqrt(n) (RSS_damped /
+    RSS_undamped)^(n/2)). Least squares within [0, 1] never fits worse than phi = 1, so the
+    ratio is at most 1; with both fits exact the two models are one."""
+    ratio = 1.0 if unit <= 0 else damped / unit
+    return 1 / (1 + math.sqrt(n) * math.pow(ratio, n / 2))
 
 
 def _neighbours(found: Sequence[Step]) -> list[tuple[Step, Step]]:
@@ -198,9 +219,10 @@ def _neighbours(found: Sequence[Step]) -> list[tuple[Step, Step]]:
 
 
 def project(series: Sequence[YearPoint], dynamics: Dynamics, years: int) -> Forecast:
-    """The next `years` 1 Januaries after the series' last: the last growth rate damped by
-    `phi` each year, on the log scale; the intervals from the innovations each year adds to
-    the rates still to come."""
+    """The next `years` 1 Januaries after the series' last, on the log scale: the last
+    growth rate damped by `phi` each year, and continued undamped, averaged by the models'
+    weights; the intervals are the quantiles of the two models' mixture, each model's
+    variance from the innovations each year adds to the rates still to come."""
     if not 1 <= years <= MAX_YEARS:
         raise ValueError(f"years must be 1..{MAX_YEARS}")
     if not series:
@@ -211,26 +233,81 @@ def project(series: Sequence[YearPoint], dynamics: Dynamics, years: int) -> Fore
     last, base = found[-1], series[-1]
     if base.population <= 0:
         raise TooLittleData("the last population figure is zero")
-    level = math.log(base.population)
+    models = [
+        (w, phi, sigma)
+        for w, phi, sigma in (
+            (dynamics.weight, dynamics.phi, dynamics.sigma),
+            (1 - dynamics.weight, 1.0, dynamics.unit_sigma),
+        )
+        if w > 0
+    ]
     points = []
     for h in range(1, years + 1):
         target = base.year + h
-        mean = level + sum(
-            last.rate * dynamics.phi ** (s - last.end) for s in range(base.year + 1, target + 1)
-        )
-        sd = dynamics.sigma * math.sqrt(_spread(last.end, base.year, target, dynamics.phi))
-        if mean + Z95 * sd > CEILING:
+        parts = [
+            _Normal(w, math.log(base.population) + _growth(last, base.year, target, phi),
+                    sigma * math.sqrt(_spread(last.end, base.year, target, phi)))
+            for w, phi, sigma in models
+        ]  # fmt: skip
+        mean, (lower_80, upper_80, lower_95, upper_95) = _log_bounds(parts)
+        if upper_95 > CEILING:
             raise TooLittleData(
                 f"the growth the figures give implies more than 10^13 persons by {target}"
             )
         points.append(
             ForecastPoint(
                 year=target, horizon=h, population=math.exp(mean),
-                lower_80=math.exp(mean - Z80 * sd), upper_80=math.exp(mean + Z80 * sd),
-                lower_95=math.exp(mean - Z95 * sd), upper_95=math.exp(mean + Z95 * sd),
+                lower_80=math.exp(lower_80), upper_80=math.exp(upper_80),
+                lower_95=math.exp(lower_95), upper_95=math.exp(upper_95),
             )
         )  # fmt: skip
     return Forecast(base.year, last.rate, last.end, points)
+
+
+@dataclass(frozen=True)
+class _Normal:
+    """One model's forecast of the log population: its weight, mean and sd."""
+
+    weight: float
+    mean: float
+    sd: float
+
+
+def _growth(last: Step, base: int, target: int, phi: float) -> float:
+    """The log growth from the base to `target`: the last rate times phi^(years after it)."""
+    return sum(last.rate * phi ** (s - last.end) for s in range(base + 1, target + 1))
+
+
+def _log_bounds(parts: Sequence[_Normal]) -> tuple[float, list[float]]:
+    """The point (the weighted mean of the models' log forecasts) and the bounds: the
+    mixture's 10 %, 90 %, 2.5 % and 97.5 % quantiles (one model's are mean ± z·sd)."""
+    mean = sum(p.weight * p.mean for p in parts)
+    if len(parts) == 1:
+        sd = parts[0].sd
+        return mean, [mean - Z80 * sd, mean + Z80 * sd, mean - Z95 * sd, mean + Z95 * sd]
+    return mean, [_quantile(parts, q) for q in (0.1, 0.9, 0.025, 0.975)]
+
+
+def _quantile(parts: Sequence[_Normal], q: float) -> float:
+    """The `q` quantile of the mixture of normals, by bisection of its distribution function
+    (a model with sd 0 is a point mass)."""
+    lo = min(p.mean - 10 * p.sd for p in parts)
+    hi = max(p.mean + 10 * p.sd for p in parts)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        if sum(p.weight * _cdf(mid, p) for p in parts) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _cdf(x: float, p: _Normal) -> float:
+    if p.sd <= 0:
+        return 1.0 if x >= p.mean else 0.0
+    return 0.5 * (1 + math.erf((x - p.mean) / (p.sd * math.sqrt(2))))
 
 
 def _spread(known_until: int, base: int, target: int, phi: float) -> float:

@@ -66,9 +66,11 @@ def _backtest(data: Path, horizon: int) -> None:
         f"backtest: the last {horizon} year(s) of every region's 1 January series held back "
         f"and forecast from the years before ({data})"
     )
+    d = result.dynamics
     print(
-        f"damping phi {result.phi:.4f}, growth-rate innovation sd {result.sigma:.5f} "
-        f"({result.pairs} pairs of yearly growth rates)"
+        f"damped: phi {d.phi:.4f}, growth-rate innovation sd {d.sigma:.5f}, weight {d.weight:.3f}; "
+        f"undamped: sd {d.unit_sigma:.5f}, weight {1 - d.weight:.3f} "
+        f"({d.pairs} pairs of yearly growth rates)"
     )
     print(f"{'':36}{'points':>7}{'MAPE %':>9}{'in 80 %':>9}{'in 95 %':>9}"
           f"{'last value %':>14}{'last growth %':>15}")  # fmt: skip
