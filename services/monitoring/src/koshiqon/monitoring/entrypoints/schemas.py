@@ -340,8 +340,11 @@ class RegionForecastOut(BaseModel):
     name: Names
     method: str
     base_date: date = Field(description="the last 1 January of the series (loaded or derived)")
-    growth_rate: float = Field(description="the last yearly growth rate (log) the forecast damps")
-    damping: float = Field(description="phi: each year's growth rate is phi times the last")
+    growth_rate: float = Field(description="the last yearly growth rate (log), continued")
+    damping: float = Field(
+        description="phi of the damped model (each year's growth rate phi times the last), "
+        "averaged with the undamped one by their BIC weights (docs/forecast.md)"
+    )
     age_shares: str = Field(
         description="whose age structure gives the places: region, national, "
         "national-from-regions (the regions with age groups, summed), or none"
