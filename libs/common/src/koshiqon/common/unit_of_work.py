@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from koshiqon.common import outbox
+from koshiqon.common.database.admission import Admission, admission
 from koshiqon.common.database.driver import Connection as DriverConnection
 from koshiqon.common.database.driver import driver_connection
 from koshiqon.common.events.contracts import EventPayload, make_event
@@ -110,9 +111,10 @@ class _Owned:
     a statement first needs it. Its `commit` and `close` make it the held transaction of a
     keyed request too."""
 
-    def __init__(self, engine: AsyncEngine, pooled: Any) -> None:
+    def __init__(self, engine: AsyncEngine, pooled: Any, admitted: Admission) -> None:
         self._engine = engine
         self._pooled = pooled  # the pool's connection record (a `PoolProxiedConnection`)
+        self._admitted = admitted  # left when the connection is given back
         self._driver: DriverConnection = pooled.driver_connection
         self._transaction: DriverTransaction | None = None  # the one begun, till it ends
         self._state = "new"  # new -> begun -> ended, or new -> ended (autocommitted `last`)
@@ -121,8 +123,16 @@ class _Owned:
 
     @classmethod
     async def begin(cls, engine: AsyncEngine) -> _Owned:
-        pooled: Any = await greenlet_spawn(engine.sync_engine.pool.connect)
-        return cls(engine, pooled)
+        """A connection of the pool, taken in the order the units of work asked for one
+        (`database.admission`)."""
+        admitted = admission(engine)
+        await admitted.enter()
+        try:
+            pooled: Any = await greenlet_spawn(engine.sync_engine.pool.connect)
+        except BaseException:
+            admitted.leave()
+            raise
+        return cls(engine, pooled, admitted)
 
     async def _begun(self) -> None:
         if self._state == "begun":
@@ -175,6 +185,12 @@ class _Owned:
         if self._released:
             return
         self._released = True
+        try:
+            await self._give_back()
+        finally:
+            self._admitted.leave()
+
+    async def _give_back(self) -> None:
         transaction, self._transaction, self._state = self._transaction, None, "ended"
         healthy = True
         if transaction is not None:
