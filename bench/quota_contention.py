@@ -4,23 +4,29 @@ saga path (resettlement-requested events through the quota consumer).
 
     uv run python bench/quota_contention.py [--reservers 200] [--requests 4000]
                                             [--idempotency-key] [--pool 10] [--events 2000]
+                                            [--replicas 1,2]
 
 Needs the local infrastructure (`make infra-up`). The service runs as its own process
 (`python -m koshiqon.quota.entrypoints.cli api`, uvicorn on uvloop) on a throwaway schema
 built by its real migrations; the quotas and their territories are set up through its admin
-API.
+API. `--replicas` names the API deployments measured, one after the other, by their number
+of processes (each on its own port and its own quota; the reservers' connections spread
+over the processes as a Service spreads them over pods; the pool split between them, so
+that every deployment has `--pool` connections in all, as the raw baselines have): one
+process uses one core at most, and on this machine one process is what limits the rate.
 
 HTTP: `--reservers` keep-alive HTTP/1.1 connections (a light asyncio-streams client, so the
 client does not starve the server of CPU) POST /v1/reservations, each request with its own
 application id and 1-5 persons, all on ONE quota. Per request the service does: bearer token
-check, body validation, the region check, one read without a transaction (the quota and
-its designation), and ONE statement, autocommitted, that locks the quota row, claims the
-application's ledger entry (a repeat finds it there, writes nothing and is answered from
-it), writes the counters with the 90 %/100 % marks and the outbox rows of the outcome
-(quota-reserved | quota-denied, and threshold-reached once each) with the relay's NOTIFY;
-then the JSON response. With
---idempotency-key also the Idempotency-Key middleware's claim and completion, and the
-reservation's transaction is then held until its response is stored (so is its lock).
+check, body validation, the region check, its turn for a pooled connection (first come,
+first served: `koshiqon.common.database.admission`), one read without a transaction (the
+quota and its designation), and ONE statement, autocommitted, that locks the quota row,
+claims the application's ledger entry (a repeat finds it there, writes nothing and is
+answered from it), writes the counters with the 90 %/100 % marks and the outbox rows of
+the outcome (quota-reserved | quota-denied, and threshold-reached once each) with the
+relay's NOTIFY; then the JSON response. With --idempotency-key also the Idempotency-Key
+middleware's claim and completion, and the reservation's transaction is then held until
+its response is stored (so is its lock).
 
 Raw, two baselines over an asyncpg pool of the service's pool size, from as many asyncio
 tasks, on the same quota data:
@@ -58,6 +64,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import orjson
@@ -90,10 +97,10 @@ from koshiqon.quota.entrypoints.consumer import subscription
 SCHEMA = "bench_quota"
 PASSWORD = "bench-quota"
 PORT = 8802
-REGION = "590000000"  # the quota measured through the API
+API_REGIONS = ("590000000", "390000000", "110000000")  # each deployment's measured quota
+WARM_REGIONS = ("550000000", "350000000", "150000000")  # and the quota it is warmed up on
 L4L_REGION = "710000000"  # the like-for-like baseline's quota (same limit)
 SAGA_REGION = "750000000"  # the saga path's quota
-WARM_REGION = "550000000"  # a quota to warm the service up without touching the others
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
 
 
@@ -108,8 +115,8 @@ class Connection:
         self.writer = writer
 
     @classmethod
-    async def open(cls) -> Connection:
-        reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    async def open(cls, port: int = PORT) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
 
     async def request(
@@ -153,29 +160,39 @@ async def prepare() -> str:
 
 
 @contextlib.contextmanager
-def api_process(dsn: str, pool: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "QUOTA_DATABASE_URL": dsn,
-        "QUOTA_DATABASE_SCHEMA": SCHEMA,
-        "QUOTA_HTTP_PORT": str(PORT),
-        "QUOTA_DB_POOL_SIZE": str(pool),
-        "QUOTA_LOG_LEVEL": "WARNING",
-        "KOSHIQON_ENV": "dev",
-    }
-    cmd = [sys.executable, "-m", "koshiqon.quota.entrypoints.cli", "api"]
-    proc = subprocess.Popen(cmd, env=env)
+def api_processes(dsn: str, pool: int, replicas: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`replicas` API processes on PORT and the next ports, `pool` connections between them."""
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        yield proc
+        for n in range(replicas):
+            env = {
+                **os.environ,
+                "QUOTA_DATABASE_URL": dsn,
+                "QUOTA_DATABASE_SCHEMA": SCHEMA,
+                "QUOTA_HTTP_PORT": str(PORT + n),
+                "QUOTA_DB_POOL_SIZE": str(max(pool // replicas + (n < pool % replicas), 1)),
+                "QUOTA_LOG_LEVEL": "WARNING",
+                "KOSHIQON_ENV": "dev",
+            }
+            cmd = [sys.executable, "-m", "koshiqon.quota.entrypoints.cli", "api"]
+            procs.append(subprocess.Popen(cmd, env=env))
+        yield procs
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
 
 
-async def wait_ready() -> None:
+async def wait_ready(replicas: int) -> None:
+    for port in range(PORT, PORT + replicas):
+        await _ready(port)
+
+
+async def _ready(port: int) -> None:
     for _ in range(300):
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            conn = await Connection.open()
+            conn = await Connection.open(port)
             status, _ = await conn.request("GET", "/livez")
             conn.close()
             if status == 200:
@@ -244,10 +261,12 @@ async def drive(ones: list[One], sizes: list[int]) -> Result:
     return Result(len(sizes) / elapsed, q[49], q[98], granted, denied, persons_granted)
 
 
-async def http_round(sizes: list[int], reservers: int, *, region: str, keyed: bool) -> Result:
+async def http_round(
+    sizes: list[int], reservers: int, *, region: str, keyed: bool, replicas: int
+) -> Result:
     token = issue_dev_token(scopes=["quota:reserve"], subject="bench")
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    conns = [await Connection.open() for _ in range(reservers)]
+    conns = [await Connection.open(PORT + n % replicas) for n in range(reservers)]
 
     def reserver(conn: Connection) -> One:
         async def one(persons: int) -> bool:
@@ -449,7 +468,7 @@ def cpu_seconds(pid: int) -> float:
 # --- the checks -------------------------------------------------------------------------------
 
 
-async def checks(dsn: str) -> dict[str, int]:
+async def checks(dsn: str, api_regions: list[str]) -> dict[str, Any]:
     conn = await asyncpg.connect(roles.asyncpg_dsn(dsn), server_settings={"search_path": SCHEMA})
     try:
         row = await conn.fetchrow(
@@ -457,7 +476,8 @@ async def checks(dsn: str) -> dict[str, int]:
             '(SELECT count(*) FROM raw_quota WHERE reserved + consumed > "limit") AS raw, '
             "(SELECT count(*) FROM quotas q WHERE q.reserved <> (SELECT coalesce(sum(persons), "
             "0) FROM reservations r WHERE r.quota_id = q.id AND r.status = 'reserved')) AS ledger, "
-            "(SELECT reserved FROM quotas WHERE region = $1) AS reserved, "
+            "(SELECT array_agg(reserved ORDER BY array_position($1::text[], region)) FROM quotas "
+            "WHERE region = ANY($1::text[])) AS reserved, "
             "(SELECT reserved FROM quotas WHERE region = $2) AS l4l_reserved, "
             "(SELECT reserved FROM raw_quota) AS raw_reserved, "
             "(SELECT count(*) FROM reservations) AS ledger_rows, "
@@ -466,7 +486,7 @@ async def checks(dsn: str) -> dict[str, int]:
             "AS outcome_events, "
             "(SELECT count(*) FROM outbox WHERE event_type = "
             "'kz.migration.quota.quota-threshold-reached.v1') AS threshold_events",
-            REGION,
+            api_regions,
             L4L_REGION,
         )
         assert row is not None
@@ -477,10 +497,48 @@ async def checks(dsn: str) -> dict[str, int]:
 
 def line(name: str, r: Result) -> str:
     return (
-        f"{name:>4}: {r.rate:7.0f} reservations/s  p50 {r.p50 * 1000:7.1f} ms  "
+        f"{name:>7}: {r.rate:7.0f} reservations/s  p50 {r.p50 * 1000:7.1f} ms  "
         f"p99 {r.p99 * 1000:7.1f} ms  granted {r.granted_requests} ({r.granted_persons} persons)"
         f"  denied {r.denied_requests}"
     )
+
+
+@dataclass
+class Deployment:
+    replicas: int
+    result: Result
+    cpu_per_request: float  # seconds, over all its processes
+
+    @property
+    def name(self) -> str:
+        return "http" if self.replicas == 1 else f"http x{self.replicas}"
+
+    @property
+    def processes(self) -> str:
+        return "one API process" if self.replicas == 1 else f"{self.replicas} API processes"
+
+
+async def measure(
+    dsn: str, args: argparse.Namespace, sizes: list[int], limit: int, replicas: int, n: int
+) -> Deployment:
+    """One deployment: its processes started, warmed up on a quota of their own, then the
+    reservers on the measured quota (`API_REGIONS[n]`, of `limit` persons)."""
+    rng = random.Random(13 + n)
+    with api_processes(dsn, args.pool, replicas) as procs:
+        await wait_ready(replicas)
+        await establish(API_REGIONS[n], limit)
+        await establish(WARM_REGIONS[n], 10**6)
+        warm = [rng.randint(1, 5) for _ in range(4 * args.reservers)]
+        keyed = args.idempotency_key
+        await http_round(
+            warm, args.reservers, region=WARM_REGIONS[n], keyed=keyed, replicas=replicas
+        )
+        before = sum(cpu_seconds(p.pid) for p in procs)
+        result = await http_round(
+            sizes, args.reservers, region=API_REGIONS[n], keyed=keyed, replicas=replicas
+        )
+        cpu = (sum(cpu_seconds(p.pid) for p in procs) - before) / len(sizes)
+    return Deployment(replicas, result, cpu)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -488,91 +546,95 @@ async def main(args: argparse.Namespace) -> None:
     sizes = [rng.randint(1, 5) for _ in range(args.requests)]
     limit = sum(sizes) * 3 // 4
     saga_limit = max(args.events * 3 * 3 // 4, 1)
+    deployments: list[Deployment] = []
     dsn = await prepare()
     try:
-        with api_process(dsn, args.pool) as api:
-            await wait_ready()
-            for region, quota_limit in (
-                (REGION, limit),
-                (L4L_REGION, limit),
-                (SAGA_REGION, saga_limit),
-                (WARM_REGION, 10**6),
-            ):
-                await establish(region, quota_limit)  # fmt: skip
-            warm = [rng.randint(1, 5) for _ in range(4 * args.reservers)]
-            keyed = args.idempotency_key
-            await http_round(warm, args.reservers, region=WARM_REGION, keyed=keyed)
-            cpu_before = cpu_seconds(api.pid)
-            http = await http_round(sizes, args.reservers, region=REGION, keyed=keyed)
-            api_cpu = (cpu_seconds(api.pid) - cpu_before) / args.requests
+        with api_processes(dsn, args.pool, 1):  # the baselines' quotas, through the admin API
+            await wait_ready(1)
+            await establish(L4L_REGION, limit)
+            await establish(SAGA_REGION, saga_limit)
+        for n, replicas in enumerate(args.replicas):
+            deployments.append(await measure(dsn, args, sizes, limit, replicas, n))
         l4l = await l4l_round(dsn, sizes, args.reservers, pool_size=args.pool)
         raw = await raw_round(dsn, sizes, args.reservers, pool_size=args.pool, limit=limit)
         saga = await saga_round(dsn, args.events, pool_size=args.pool) if args.events else 0.0
-        found = await checks(dsn)
+        found = await checks(dsn, [API_REGIONS[n] for n in range(len(deployments))])
     finally:
         await roles.drop_schema(admin_dsn(), SCHEMA)
         await roles.drop_role(admin_dsn(), SCHEMA)
-    report(args, limit, http=http, l4l=l4l, raw=raw, saga=saga, found=found)
-    print(f"the API process spent {api_cpu * 1e6:.0f} us of CPU per request")
+    report(args, limit, deployments=deployments, l4l=l4l, raw=raw, saga=saga, found=found)
 
 
 def report(
     args: argparse.Namespace,
     limit: int,
     *,
-    http: Result,
+    deployments: list[Deployment],
     l4l: Result,
     raw: Result,
     saga: float,
-    found: dict[str, int],
+    found: dict[str, Any],
 ) -> None:
     with_key = " + Idempotency-Key" if args.idempotency_key else ""
     print(
         f"{args.requests} requests of 1-5 persons, {args.reservers} concurrent reservers, "
-        f"one quota of {limit} persons, service pool {args.pool}{with_key}"
+        f"one quota of {limit} persons per deployment, {args.pool} connections per deployment"
+        f"{with_key}"
     )
-    print(line("http", http))
+    for d in deployments:
+        print(line(d.name, d.result))
     print(line("raw-l4l", l4l))
     print(line("raw", raw))
-    print(f"http/raw-l4l throughput ratio: {http.rate / l4l.rate:.3f}")
-    print(f"http/raw throughput ratio: {http.rate / raw.rate:.3f}")
+    for d in deployments:
+        print(f"{d.name}/raw-l4l throughput ratio: {d.result.rate / l4l.rate:.3f}")
     print(f"raw-l4l/raw throughput ratio: {l4l.rate / raw.rate:.3f}")
     if args.events:
         print(
             f"saga: {saga:7.0f} reservations/s through the quota consumer ({args.events} "
             f"resettlement-requested events); saga/raw-l4l {saga / l4l.rate:.3f}"
         )
+    granted = [f"{r} = granted {d.result.granted_persons}"
+               for r, d in zip(found["reserved"] or [], deployments, strict=True)]  # fmt: skip
     print(
-        f"reserved: quota row {found['reserved']} = granted {http.granted_persons}; "
-        f"like-for-like row {found['l4l_reserved']} = granted {l4l.granted_persons}; "
-        f"raw row {found['raw_reserved']} = granted {raw.granted_persons}"
+        f"reserved: quota rows {'; '.join(granted)}; like-for-like row {found['l4l_reserved']}"
+        f" = granted {l4l.granted_persons}; raw row {found['raw_reserved']} = granted "
+        f"{raw.granted_persons}"
     )
-    expected = 2 * args.requests + 4 * args.reservers + args.events
+    expected = (len(deployments) + 1) * args.requests + 4 * args.reservers * len(deployments)
+    expected += args.events
     print(
         f"ledger rows {found['ledger_rows']}, outcome events {found['outcome_events']} "
-        f"(expected {expected}: api, warm-up, like-for-like, saga), threshold events "
-        f"{found['threshold_events']} (expected {6 if args.events else 4}: 90 % and 100 % of "
-        f"each quota filled: api, like-for-like{', saga' if args.events else ''})"
+        f"(expected {expected}: each deployment and its warm-up, like-for-like, saga), "
+        f"threshold events {found['threshold_events']} (expected "
+        f"{2 * (len(deployments) + 1 + bool(args.events))}: 90 % and 100 % of each quota "
+        "filled)"
     )
     violations = found["quota"] + found["raw"]
     print(
         f"oversubscription (reserved + consumed > limit): {violations} violations "
         f"(quotas {found['quota']}, raw {found['raw']}); ledger mismatches {found['ledger']}"
     )
+    for d in deployments:
+        print(f"{d.name}: the API spent {d.cpu_per_request * 1e6:.0f} us of CPU per request")
     unit = "reservations/s"
-    figures = [
-        Figure(f"reservations over HTTP on one quota, {args.reservers} reservers{with_key}",
-               http.rate, unit, "raw asyncpg, the service's statements (like-for-like)",
-               l4l.rate, http.rate / l4l.rate, "http/like-for-like >= 0.5 (issue 12, item 22)",
-               met=http.rate / l4l.rate >= 0.5),
-        Figure(f"reservation p99 over HTTP, {args.reservers} reservers{with_key}",
-               http.p99 * 1000, "ms", "raw asyncpg like-for-like p99", l4l.p99 * 1000,
-               http.p99 / l4l.p99 if l4l.p99 else None, "p99 <= 500 ms at 200 reservers",
-               met=http.p99 <= 0.5),
-        Figure(f"reservations over HTTP on one quota, {args.reservers} reservers{with_key}",
-               http.rate, unit, "raw asyncpg, the bare conditional UPDATE", raw.rate,
-               http.rate / raw.rate, "none set"),
-    ]  # fmt: skip
+    figures: list[Figure] = []
+    for d in deployments:
+        what = f"{args.reservers} reservers, {d.processes}{with_key}"
+        figures += [
+            Figure(f"reservations over HTTP on one quota, {what}", d.result.rate, unit,
+                   "raw asyncpg, the service's statements (like-for-like)", l4l.rate,
+                   d.result.rate / l4l.rate, "http/like-for-like >= 0.5 (issue 12, item 22)",
+                   met=d.result.rate / l4l.rate >= 0.5),
+            Figure(f"reservation p99 over HTTP, {what}", d.result.p99 * 1000, "ms",
+                   "raw asyncpg like-for-like p99", l4l.p99 * 1000,
+                   d.result.p99 / l4l.p99 if l4l.p99 else None,
+                   "p99 <= 500 ms at 200 reservers", met=d.result.p99 <= 0.5),
+        ]  # fmt: skip
+    figures.append(Figure(
+        f"reservations over HTTP on one quota, {args.reservers} reservers, one API process",
+        deployments[0].result.rate, unit, "raw asyncpg, the bare conditional UPDATE", raw.rate,
+        deployments[0].result.rate / raw.rate, "none set",
+    ))  # fmt: skip
     if args.events:
         figures.append(Figure(
             f"saga: reservations through the quota consumer, {args.events} events", saga, unit,
@@ -586,6 +648,13 @@ def report(
     emit(args.json, "quota_contention", figures)
 
 
+def replicas_list(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or any(n < 1 for n in counts) or len(counts) > len(API_REGIONS):
+        raise argparse.ArgumentTypeError(f"1 to {len(API_REGIONS)} process counts, each >= 1")
+    return counts
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reservers", type=int, default=200)
@@ -593,5 +662,9 @@ if __name__ == "__main__":
     parser.add_argument("--pool", type=int, default=10, help="the service's pool (and raw's)")
     parser.add_argument("--idempotency-key", action="store_true")
     parser.add_argument("--events", type=int, default=2000, help="saga path; 0 skips it")
+    parser.add_argument(
+        "--replicas", type=replicas_list, default=[1],
+        help="the API deployments measured, by their processes (1,2: one, then two)",
+    )  # fmt: skip
     add_json_argument(parser)
     asyncio.run(main(parser.parse_args()))
