@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from koshiqon.common.auth import Principal, require_scopes
 from koshiqon.common.errors import InvalidInput
+from koshiqon.common.http.idempotency import effect_is_idempotent
 from koshiqon.common.http.links import link, links
 from koshiqon.common.http.pagination import Page, PageQuery, make_page
 from koshiqon.common.http.problems import problem_responses
@@ -287,7 +288,9 @@ async def reserve(body: ReservationIn, bus: BusDep, actor: Reserver) -> Reservat
     """Reserve synchronously: `reserved`, or `denied` with the reason (not an error). A
     repeat for the same application id returns the first outcome (and publishes its event
     again); one asking for other kind, region, year, category or persons is 409
-    `reservation-conflict`."""
+    `reservation-conflict`. Under an Idempotency-Key nothing is held for the response: the
+    reservation is idempotent by its application id already (`effect_is_idempotent`)."""
+    effect_is_idempotent()
     command = c.ReserveQuota(
         application_id=body.application_id,
         kind=body.kind,

@@ -10,6 +10,7 @@ documentation).
 
 from koshiqon.common.http.idempotency.held import (
     commit_effect,
+    effect_is_idempotent,
     keyed_request,
     record_effect,
     settle_held,
@@ -21,6 +22,7 @@ from koshiqon.common.http.idempotency.store import purge_expired_keys
 __all__ = [
     "IdempotencyMiddleware",
     "commit_effect",
+    "effect_is_idempotent",
     "idempotency_openapi",
     "keyed_request",
     "purge_expired_keys",

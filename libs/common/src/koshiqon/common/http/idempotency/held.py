@@ -3,7 +3,9 @@
 A unit of work under an `Idempotency-Key` does not commit on its own (`commit_effect`
 holds its transaction); the middleware writes the finished response into the claim in that
 same transaction and commits both, so no effect ever commits without the response a repeat
-would get. `_running` is the keyed request of the current context, set by the middleware.
+would get. A route whose effect is idempotent by the request's own identity says so
+(`effect_is_idempotent`): nothing is held for it. `_running` is the keyed request of the
+current context, set by the middleware.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ async def commit_effect(
     was held: the caller must then neither commit nor close it."""
     running = _running.get()
     if running is None or not running.may_hold():
-        if running is not None:
+        if running is not None and not running.idempotent_effect:
             await record_effect(target)  # the request is past holding: mark it, as before
         await transaction.commit()
         return False
@@ -68,9 +70,25 @@ async def commit_effect(
 
 
 def keyed_request() -> bool:
-    """Whether a keyed request runs in this context: its unit of work must then commit
-    through `commit_effect`, never on its own (no autocommitted statement)."""
-    return _running.get() is not None
+    """Whether a keyed request whose effect is held runs in this context: its unit of work
+    must then commit through `commit_effect`, never on its own (no autocommitted
+    statement)."""
+    running = _running.get()
+    return running is not None and not running.idempotent_effect
+
+
+def effect_is_idempotent() -> None:
+    """The route running says that its effect is idempotent by the request's own identity:
+    a repeat of the request carries nothing out a second time and is answered with the
+    first outcome (a reservation, by its application id). Under an Idempotency-Key its unit
+    of work then commits on its own, as outside one, and its response is kept after it. So
+    the transaction, and its locks, do not wait for the response to be stored (on a hot
+    quota that wait is in every reservation's lock); should the response be lost, a retry
+    under the key runs the request again and gets the same answer from it. Call it before
+    the unit of work; no-op outside a keyed request."""
+    running = _running.get()
+    if running is not None:
+        running.idempotent_effect = True
 
 
 async def settle_held() -> None:
@@ -115,12 +133,13 @@ class _KeyedRun:
         self._path = path
         self._held: _Held | None = None
         self._responding = False
+        self.idempotent_effect = False  # `effect_is_idempotent`: nothing is held
 
     def claim_params(self) -> tuple[str, str, datetime]:
         return self.request.key, self.request.principal, self.claim.at
 
     def may_hold(self) -> bool:
-        return self._held is None and not self._responding
+        return self._held is None and not self._responding and not self.idempotent_effect
 
     def hold(self, conn: DriverConnection, transaction: HeldTransaction) -> None:
         self._held = _Held(conn, transaction)
