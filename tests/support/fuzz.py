@@ -357,27 +357,40 @@ def fuzz_stateful(
     refused: Sequence[Refused] = (),
     scenarios: int,
     steps: int,
+    follow: Sequence[str] = (),
 ) -> Answers:
     """`scenarios` sequences of up to `steps` calls following the document's links, with
     `headers` (or `headers(operation)`); each linked step first with every one of `refused`
-    (see the module doc)."""
+    (see the module doc).
+
+    `follow` names operations the links must reach (each `Answers.linked` at least once).
+    The run is seeded, so it explores one way, and any change to the service's document or
+    code can change which way: while an operation of `follow` is not reached, the run is
+    made again with twice the scenarios, up to `FOLLOW_ROUNDS` times as many (the answers
+    are the last run's)."""
     document = app.openapi()
     assert not broken_links(document), broken_links(document)
     schema: Any = schemathesis.openapi.from_asgi("/openapi.json", app)
     # valid data only: a chain goes on from what was created (the stateless runs send the
     # invalid data, to every operation)
     schema.config.generation.update(modes=[GenerationMode.POSITIVE])
-    answers = Answers()
-    with _client(app) as client:
-        base = schema.as_state_machine()
-        chosen = headers if callable(headers) else (lambda _: headers)
-        machine = _machine(base, client, chosen, refused, answers, reset)
-        if seeds:
-            machine = _seeded(machine, schema, seeds)
-        machine.run(
-            settings=settings(max_examples=scenarios, stateful_step_count=steps, **_SETTINGS)
-        )
-    return answers
+    chosen = headers if callable(headers) else (lambda _: headers)
+    budget = scenarios
+    while True:
+        answers = Answers()
+        with _client(app) as client:
+            machine = _machine(schema.as_state_machine(), client, chosen, refused, answers, reset)
+            if seeds:
+                machine = _seeded(machine, schema, seeds)
+            machine.run(
+                settings=settings(max_examples=budget, stateful_step_count=steps, **_SETTINGS)
+            )
+        if all(answers.linked[label] for label in follow) or budget >= scenarios * FOLLOW_ROUNDS:
+            return answers
+        budget *= 2
+
+
+FOLLOW_ROUNDS = 8  # `fuzz_stateful` explores up to this many times the scenarios asked for
 
 
 def _probe_headers(case: Any, refused: Refused) -> dict[str, str]:

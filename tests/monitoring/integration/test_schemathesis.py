@@ -85,6 +85,7 @@ def test_links_followed_and_each_linked_step_refuses_a_bad_token(
     answers = fuzz_stateful(
         app, headers=token(*ALL_SCOPES), reset=reset, seeds=SEEDS,
         refused=stateful_probes(refused_tokens(ALL_SCOPES)), scenarios=20, steps=5,
+        follow=["GET /v1/statistics/{dataset}"],
     )  # fmt: skip
     assert answers.linked["GET /v1/statistics/{dataset}"] > 0, answers
     assert answers.refused_probes > 0
