@@ -84,7 +84,7 @@ from koshiqon.common.migrations import upgrade
 from koshiqon.common.settings import admin_dsn, role_dsn
 from koshiqon.common.topics import CONTEXT_TOPICS
 from koshiqon.devtools.devkey import issue_dev_token
-from koshiqon.quota.adapters.repository.ledger import _RESERVE, _outbox_columns, _unset
+from koshiqon.quota.adapters.repository.ledger import _RESERVE, _outbox_columns
 from koshiqon.quota.adapters.repository.quotas import _QUOTA_TO_RESERVE
 from koshiqon.quota.bootstrap import MIGRATIONS
 from koshiqon.quota.domain.announcements import (
@@ -368,9 +368,8 @@ def candidates(
     correlation = uuid.uuid4().hex
 
     def envelope(payload: object, subject: object, unset: tuple[str, ...]) -> Envelope:
-        made = make_event(payload, subject=str(subject), source="/koshiqon/quota",  # type: ignore[arg-type]
-                          correlation_id=correlation)  # fmt: skip
-        return _unset(made, unset)
+        return make_event(payload, subject=str(subject), source="/koshiqon/quota",  # type: ignore[arg-type]
+                          correlation_id=correlation, unset=unset)  # fmt: skip
 
     return [
         ("reserved", envelope(reserved, app, RESERVED_FILLED)),

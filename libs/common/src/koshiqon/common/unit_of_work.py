@@ -24,7 +24,7 @@ statement's own round trip (the quota reservation, `bench/quota_contention.py`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self
@@ -272,15 +272,19 @@ class SqlUnitOfWork(ABC):
         the outbox at `commit`."""
         self._events.extend(self.envelope(payload, subject=subject) for payload in payloads)
 
-    def envelope(self, payload: EventPayload, *, subject: object) -> Envelope:
+    def envelope(
+        self, payload: EventPayload, *, subject: object, unset: Collection[str] = ()
+    ) -> Envelope:
         """The envelope `emit` writes for `payload`, for a statement that writes its outbox
-        rows itself (`outbox.columns`) in the unit of work's `Transaction.last`."""
+        rows itself (`outbox.columns`) in the unit of work's `Transaction.last`; `unset`
+        names the data fields the statement fills (`make_event`)."""
         return make_event(
             payload,
             subject=str(subject),
             source=self.source,
             correlation_id=current_correlation_id(),
             traceparent=self._traceparent or current_traceparent(),
+            unset=unset,
         )
 
     @asynccontextmanager

@@ -18,15 +18,18 @@ from __future__ import annotations
 import builtins
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from koshiqon.common.errors import PermanentEventError
-from koshiqon.common.events.envelope import TYPE_PATTERN, Envelope
+from koshiqon.common.events.envelope import TRACEPARENT_PATTERN, TYPE_PATTERN, Envelope
+from koshiqon.common.trace import new_traceparent
 
 TOPICS: dict[str, str] = {
     "registration": "registration.v1",
@@ -166,21 +169,31 @@ def make_event(
     source: str,
     correlation_id: str,
     traceparent: str | None = None,
+    unset: Collection[str] = (),
 ) -> Envelope:
-    """Wrap a payload in its envelope. `subject` is the aggregate id and the Kafka key."""
+    """Wrap a payload in its envelope. `subject` is the aggregate id and the Kafka key.
+
+    `unset` names data fields sent as null, for a statement that fills them in the outbox
+    row's text (the figures only it knows; the quota reservation). The payload has been
+    validated and the contract's type checked when it was declared, so the envelope is
+    constructed without validating them again (a reservation writes four envelopes)."""
     if not subject:
         raise ValueError("subject (the aggregate id) must not be empty")
-    contract = contract_of(type(payload))
-    fields = {
-        "source": source,
-        "type": contract.type,
-        "subject": subject,
-        "correlationid": correlation_id,
-        "data": payload.model_dump(mode="json"),
-    }
-    if traceparent is not None:
-        fields["traceparent"] = traceparent
-    return Envelope.model_validate(fields)
+    if traceparent is not None and not TRACEPARENT_PATTERN.match(traceparent):
+        raise ValueError("traceparent must be a W3C trace context version 00")
+    data = payload.model_dump(mode="json")
+    for name in unset:
+        data[name] = None
+    return Envelope.model_construct(
+        id=uuid.uuid4(),
+        source=source,
+        type=contract_of(type(payload)).type,
+        time=datetime.now(UTC),
+        subject=subject,
+        correlationid=correlation_id,
+        traceparent=new_traceparent() if traceparent is None else traceparent,
+        data=data,
+    )
 
 
 def decode(envelope: Envelope, *, registry: Registry | None = None) -> EventPayload:

@@ -105,13 +105,13 @@ class SqlLedgerRepository(SqlRepository):
         the events are published: the outcome, then the thresholds."""
         reserved, exhausted = outcomes.reserved, outcomes.exhausted
         events = [
-            ("reserved", _unset(self._envelope(reserved, subject=reserved.application_id),
-                                RESERVED_FILLED)),
-            ("denied", _unset(self._envelope(exhausted, subject=exhausted.application_id),
-                              EXHAUSTED_FILLED)),
+            ("reserved", self._envelope(reserved, subject=reserved.application_id,
+                                        unset=RESERVED_FILLED)),
+            ("denied", self._envelope(exhausted, subject=exhausted.application_id,
+                                      unset=EXHAUSTED_FILLED)),
         ]  # fmt: skip
         events += [
-            (t.threshold.value, _unset(self._envelope(t, subject=t.quota_id), THRESHOLD_FILLED))
+            (t.threshold.value, self._envelope(t, subject=t.quota_id, unset=THRESHOLD_FILLED))
             for t in outcomes.thresholds
         ]
         return events
@@ -292,10 +292,6 @@ _DENY = (
     "WHERE EXISTS (SELECT FROM entry) ORDER BY t.ord RETURNING 1) "
     "SELECT e.* FROM entry e"
 )
-
-
-def _unset(event: Envelope, fields: Sequence[str]) -> Envelope:
-    return event.model_copy(update={"data": {**event.data, **dict.fromkeys(fields)}})
 
 
 def _outbox_columns(events: Sequence[tuple[str, Envelope]]) -> tuple[list[Any], ...]:
