@@ -209,6 +209,16 @@ class _Owned:
             await greenlet_spawn(self._pooled.invalidate)
 
 
+async def autocommitted(engine: AsyncEngine, sql: str, *args: object) -> list[asyncpg.Record]:
+    """One statement on its own, autocommitted on the driver (no BEGIN or COMMIT: one round
+    trip), on a connection of `engine`'s pool taken in its turn like a unit of work's."""
+    owned = await _Owned.begin(engine)
+    try:
+        return await owned.read(sql, *args)
+    finally:
+        await owned.close()
+
+
 def _autocommit_connection(engine: AsyncEngine, pooled: Any) -> Connection:
     """A Core connection over the checked-out `pooled` connection that sends no BEGIN or
     COMMIT: the transaction is the driver's (see the module doc)."""

@@ -1,8 +1,12 @@
 """The `idempotency_keys` table: claims, stored responses, and the verdict on a repeat.
 
-Each of claim, complete and release is a short transaction of its own; the two statements
-that run inside the held transaction of an effect (`_EFFECT`, `_COMPLETE_HELD`) are kept
-here with the rest of the SQL, in the driver's `$n` style.
+Each of claim, complete and release is one statement, or two, each autocommitted on the
+driver (`unit_of_work.autocommitted`: a round trip each, where a session's BEGIN, statement
+and COMMIT were three, twice per keyed request); the two statements that run inside the
+held transaction of an effect (`_EFFECT`, `_COMPLETE_HELD`) are kept here with the rest of
+the SQL, all in the driver's `$n` style. A claim's two statements need no transaction
+between them: under READ COMMITTED each reads its own snapshot either way, and a claim
+released between them is tried again.
 """
 
 from __future__ import annotations
@@ -14,37 +18,36 @@ from typing import Any, cast
 
 import orjson
 from sqlalchemy import CursorResult, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 KEY_TTL = timedelta(hours=24)
 IN_FLIGHT_LEASE = timedelta(minutes=5)
 NOT_STORED = frozenset({401, 403, 408, 429})
 
-_CLAIM = text(
+_CLAIM = (
     "INSERT INTO idempotency_keys AS k (key, principal, route, request_hash) "
-    "VALUES (:key, :principal, :route, :request_hash) "
+    "VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (key, principal) DO UPDATE SET route = EXCLUDED.route, "
     "request_hash = EXCLUDED.request_hash, status_code = NULL, response_body = NULL, "
     "response_headers = NULL, effect_committed = false, created_at = now() "
-    "WHERE k.created_at < now() - make_interval(secs => :ttl) "
+    "WHERE k.created_at < now() - make_interval(secs => $5::float8) "
     "OR (k.status_code IS NULL AND NOT k.effect_committed "
-    "AND k.created_at < now() - make_interval(secs => :lease) "
+    "AND k.created_at < now() - make_interval(secs => $6::float8) "
     "AND k.route = EXCLUDED.route AND k.request_hash = EXCLUDED.request_hash) "
     "RETURNING k.created_at"
 )
-_EXISTING = text(
+_EXISTING = (
     "SELECT route, request_hash, status_code, response_body, response_headers, "
-    "effect_committed FROM idempotency_keys WHERE key = :key AND principal = :principal"
+    "effect_committed FROM idempotency_keys WHERE key = $1 AND principal = $2"
 )
-_COMPLETE = text(
-    "UPDATE idempotency_keys SET status_code = :status, response_body = :body, "
-    "response_headers = CAST(:headers AS jsonb) "
-    "WHERE key = :key AND principal = :principal AND created_at = :claimed_at "
-    "AND status_code IS NULL"
+_COMPLETE = (
+    "UPDATE idempotency_keys SET status_code = $4, response_body = $5, "
+    "response_headers = $6::jsonb "
+    "WHERE key = $1 AND principal = $2 AND created_at = $3 AND status_code IS NULL"
 )
-_RELEASE = text(
-    "DELETE FROM idempotency_keys WHERE key = :key AND principal = :principal "
-    "AND created_at = :claimed_at AND status_code IS NULL AND NOT effect_committed"
+_RELEASE = (
+    "DELETE FROM idempotency_keys WHERE key = $1 AND principal = $2 "
+    "AND created_at = $3 AND status_code IS NULL AND NOT effect_committed"
 )
 _EFFECT = (
     "UPDATE idempotency_keys SET effect_committed = true "
@@ -98,7 +101,8 @@ Outcome = Claimed | StoredResponse | Verdict
 
 
 class IdempotencyStore:
-    """The `idempotency_keys` table: claim, complete, release, each its own transaction."""
+    """The `idempotency_keys` table: claim, complete, release, each on its own, on the
+    engine of `sessions` (see the module doc)."""
 
     def __init__(
         self,
@@ -107,35 +111,45 @@ class IdempotencyStore:
         ttl: timedelta = KEY_TTL,
         lease: timedelta = IN_FLIGHT_LEASE,
     ) -> None:
-        self._sessions = sessions
+        engine = sessions.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise TypeError("the idempotency store needs sessions bound to an AsyncEngine")
+        self._engine = engine
         self._ttl = ttl.total_seconds()
         self._lease = lease.total_seconds()
 
     async def claim(self, request: KeyedRequest) -> Outcome:
         """`Claimed` (run it), a `StoredResponse` (replay it) or a `Verdict` (refuse it)."""
-        values: dict[str, object] = {**request.params(), "route": request.route}
-        values |= {"request_hash": request.request_hash, "ttl": self._ttl, "lease": self._lease}
+        key, principal = request.key, request.principal
+        claim = (key, principal, request.route, request.request_hash, self._ttl, self._lease)
         for _ in range(3):  # a claim released between our two statements: try again
-            async with self._sessions() as session, session.begin():
-                claimed_at = (await session.execute(_CLAIM, values)).scalar_one_or_none()
-                if claimed_at is not None:
-                    return Claimed(claimed_at)
-                row = (await session.execute(_EXISTING, request.params())).one_or_none()
-            if row is not None:
-                return _judge(request, row._mapping)
+            claimed = await autocommitted(self._engine, _CLAIM, *claim)
+            if claimed:
+                return Claimed(claimed[0]["created_at"])
+            rows = await autocommitted(self._engine, _EXISTING, key, principal)
+            if rows:
+                return _judge(request, rows[0])
         return Verdict.IN_FLIGHT
 
     async def complete(
         self, request: KeyedRequest, claim: Claimed, response: StoredResponse
     ) -> None:
         headers = orjson.dumps([list(pair) for pair in response.headers]).decode()
-        values = {"status": response.status, "body": response.body, "headers": headers}
-        async with self._sessions() as session, session.begin():
-            await session.execute(_COMPLETE, {**request.params(), **values, "claimed_at": claim.at})
+        await autocommitted(
+            self._engine, _COMPLETE, request.key, request.principal, claim.at,
+            response.status, response.body, headers,
+        )  # fmt: skip
 
     async def release(self, request: KeyedRequest, claim: Claimed) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.execute(_RELEASE, {**request.params(), "claimed_at": claim.at})
+        await autocommitted(self._engine, _RELEASE, request.key, request.principal, claim.at)
+
+
+async def autocommitted(engine: AsyncEngine, sql: str, *args: object) -> list[Any]:
+    """`unit_of_work.autocommitted`, imported when first run: the unit of work imports this
+    package (it commits through `commit_effect`)."""
+    from koshiqon.common.unit_of_work import autocommitted as run
+
+    return await run(engine, sql, *args)
 
 
 def _judge(request: KeyedRequest, row: Any) -> Outcome:
