@@ -104,9 +104,10 @@ async def test_an_admission_lets_in_in_arrival_order() -> None:
     order: list[int] = []
 
     async def wait(n: int) -> None:
-        async with gate.admitted():
-            order.append(n)
-            await asyncio.sleep(0)
+        await gate.enter()
+        order.append(n)
+        await asyncio.sleep(0)
+        gate.leave()
 
     tasks = [asyncio.create_task(wait(n)) for n in range(5)]
     await asyncio.sleep(0)

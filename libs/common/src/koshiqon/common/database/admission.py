@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import Pool
@@ -62,14 +60,6 @@ class Admission:
     def leave(self) -> None:
         self._inside -= 1
         self._semaphore.release()
-
-    @asynccontextmanager
-    async def admitted(self) -> AsyncIterator[None]:
-        await self.enter()
-        try:
-            yield
-        finally:
-            self.leave()
 
 
 # One admission per pool and event loop (a semaphore belongs to the loop that first waits

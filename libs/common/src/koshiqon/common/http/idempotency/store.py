@@ -73,9 +73,6 @@ class KeyedRequest:
     route: str
     request_hash: str
 
-    def params(self) -> dict[str, str]:
-        return {"key": self.key, "principal": self.principal}
-
 
 @dataclass(frozen=True)
 class StoredResponse:
