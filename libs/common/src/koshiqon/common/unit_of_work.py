@@ -26,6 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self
 
@@ -226,6 +227,33 @@ def _autocommit_connection(engine: AsyncEngine, pooled: Any) -> Connection:
     return connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
+@dataclass(frozen=True, slots=True)
+class Envelopes:
+    """A unit of work's envelopes (`SqlUnitOfWork.envelope`): the ones `emit` writes, and the
+    ones a statement that writes its outbox rows itself (`outbox.columns`) in the unit of
+    work's `Transaction.last` is given; `unset` names the data fields the statement fills
+    (`make_event`).
+
+    A value of its own, not a bound method, so that a repository given it does not refer back
+    to the unit of work: a unit of work and its repositories are then freed by reference
+    counting when the request ends, not left as cyclic garbage to the collector."""
+
+    source: str
+    traceparent: str | None = None
+
+    def __call__(
+        self, payload: EventPayload, *, subject: object, unset: Collection[str] = ()
+    ) -> Envelope:
+        return make_event(
+            payload,
+            subject=str(subject),
+            source=self.source,
+            correlation_id=current_correlation_id(),
+            traceparent=self.traceparent or current_traceparent(),
+            unset=unset,
+        )
+
+
 class SqlUnitOfWork(ABC):
     """A unit of work on the service's engine (`within` an `AsyncEngine`: a transaction of its
     own per `async with`) or in a borrowed transaction (`within` an `AsyncConnection`,
@@ -233,13 +261,14 @@ class SqlUnitOfWork(ABC):
     over the `Transaction` in `bind`."""
 
     source: ClassVar[str]
+    envelope: Envelopes
 
     def __init__(
         self, within: AsyncEngine | AsyncConnection, *, traceparent: str | None = None
     ) -> None:
         self._engine = within if isinstance(within, AsyncEngine) else None
         self._borrowed = within if isinstance(within, AsyncConnection) else None
-        self._traceparent = traceparent
+        self.envelope = Envelopes(self.source, traceparent)
         self._transaction: _Owned | _Borrowed | None = None
         self._events: list[Envelope] = []
         self._held = False
@@ -282,21 +311,6 @@ class SqlUnitOfWork(ABC):
         the outbox at `commit`."""
         self._events.extend(self.envelope(payload, subject=subject) for payload in payloads)
 
-    def envelope(
-        self, payload: EventPayload, *, subject: object, unset: Collection[str] = ()
-    ) -> Envelope:
-        """The envelope `emit` writes for `payload`, for a statement that writes its outbox
-        rows itself (`outbox.columns`) in the unit of work's `Transaction.last`; `unset`
-        names the data fields the statement fills (`make_event`)."""
-        return make_event(
-            payload,
-            subject=str(subject),
-            source=self.source,
-            correlation_id=current_correlation_id(),
-            traceparent=self._traceparent or current_traceparent(),
-            unset=unset,
-        )
-
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested transaction: on an exception its writes and its events are undone."""
@@ -325,4 +339,4 @@ class SqlUnitOfWork(ABC):
             self._held = await commit_effect(driver, transaction)
 
 
-__all__ = ["SqlUnitOfWork", "Transaction", "UnitOfWork"]
+__all__ = ["Envelopes", "SqlUnitOfWork", "Transaction", "UnitOfWork"]

@@ -4,7 +4,7 @@ statement (`reserve`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,7 +12,7 @@ from uuid import UUID
 from koshiqon.common import outbox
 from koshiqon.common.events.contracts import EventPayload
 from koshiqon.common.events.envelope import Envelope
-from koshiqon.common.unit_of_work import Transaction
+from koshiqon.common.unit_of_work import Envelopes, Transaction
 from koshiqon.quota.adapters.repository.sql import (
     SqlRepository,
     attributes,
@@ -36,7 +36,7 @@ from koshiqon.quota.domain.model import (
 
 
 class SqlLedgerRepository(SqlRepository):
-    def __init__(self, transaction: Transaction, *, envelope: EnvelopeOf) -> None:
+    def __init__(self, transaction: Transaction, *, envelope: Envelopes) -> None:
         super().__init__(transaction)
         self._envelope = envelope  # the unit of work's, for the events a statement writes
 
@@ -210,9 +210,6 @@ class SqlLedgerRepository(SqlRepository):
             now=now,
         )
         return [reservation_of(r) for r in rows]
-
-
-EnvelopeOf = Callable[..., Envelope]  # `SqlUnitOfWork.envelope(payload, subject=...)`
 
 
 # The outbox rows a statement writes: its candidates, as `outbox.add` would write them, each
