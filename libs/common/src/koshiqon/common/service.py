@@ -40,7 +40,7 @@ import uvloop
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from koshiqon.common import logs
+from koshiqon.common import collector, logs
 from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
 from koshiqon.common.database.engine import service_engine, session_factory
 from koshiqon.common.health import ReadinessCheck, service_checks
@@ -147,6 +147,7 @@ def run(service: ServiceDefinition[S], argv: Sequence[str] | None = None) -> int
     role = parser.parse_args(argv).role
     settings = service.settings()
     logs.configure(service.name, settings.log_level)
+    collector.tune(settings.gc_young_threshold)
     runners = {"api": _api, "worker": _worker, "migrate": _migrate, "all": _all}
     uvloop.run(runners[role](service, settings))
     return 0
@@ -167,7 +168,9 @@ def _server(app: FastAPI, settings: S) -> uvicorn.Server:
 
 
 async def _api(service: ServiceDefinition[S], settings: S) -> None:
-    await _server(service.build_app(settings), settings).serve()
+    server = _server(service.build_app(settings), settings)
+    collector.freeze()
+    await server.serve()
 
 
 async def _worker(service: ServiceDefinition[S], settings: S) -> None:
@@ -175,6 +178,7 @@ async def _worker(service: ServiceDefinition[S], settings: S) -> None:
     async with service.worker(settings) as components:
         checks = components.checks if isinstance(components, Worker) else ()
         server = probe_component(checks, host=settings.http_host, port=settings.probe_port)
+        collector.freeze()
         await run_components([*components, server])
 
 
@@ -198,6 +202,7 @@ async def _all(service: ServiceDefinition[S], settings: S) -> None:
     async with service.worker(settings) as components:
         if isinstance(components, Worker):  # one process: the API's /readyz answers for both
             app.state.readiness = (*app.state.readiness, *components.checks)
+        collector.freeze()
         await run_components([serve, *components], stop=stop)
 
 

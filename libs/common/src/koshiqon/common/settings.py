@@ -37,6 +37,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from koshiqon.common.collector import DEFAULT_YOUNG_THRESHOLD
+
 Environment = Literal["dev", "test", "staging", "prod"]
 
 # the local infrastructure's addresses (`koshiqon infra up`); its ports can be moved so that
@@ -182,6 +184,13 @@ class ServiceSettings(SecretFiles, BaseSettings):
         description="a larger request body is refused with 413 before it is read whole",
     )
     log_level: str = "INFO"
+    gc_young_threshold: int = Field(
+        default=DEFAULT_YOUNG_THRESHOLD,
+        ge=700,
+        le=10_000_000,
+        description="net allocations between the garbage collector's young collections "
+        "(koshiqon.common.collector; CPython's own default is 700)",
+    )
     outbox_retention_hours: float = Field(default=72.0, gt=0)
     outbox_poll_seconds: float = Field(
         default=0.25,
