@@ -7,12 +7,12 @@ without `commit` rolls an owned transaction back.
 
 Repositories reach the transaction through a `Transaction`: SQLAlchemy Core (`core()`, the
 default) or the asyncpg connection under it (`driver()`, where a bench shows it pays). An
-owned transaction is begun and ended on the driver, on a connection of the service engine's
-pool (the process's one pool); its Core connection is made on first use, in driver-level
-autocommit so that SQLAlchemy sends no BEGIN or COMMIT of its own inside it. A transaction's
-cost is then a plain asyncpg one (about 100 us of CPU less than SQLAlchemy's own
-connect-begin-commit-close, measured on the registration write path); a unit of work that
-uses Core pays for its Core connection when it first asks for it.
+owned transaction (`database.owned`) is begun and ended on the driver, on a connection of
+the service engine's pool (the process's one pool); its Core connection is made on first
+use, in driver-level autocommit so that SQLAlchemy sends no BEGIN or COMMIT of its own
+inside it. A transaction's cost is then a plain asyncpg one (about 100 us of CPU less than
+SQLAlchemy's own connect-begin-commit-close, measured on the registration write path); a
+unit of work that uses Core pays for its Core connection when it first asks for it.
 
 An owned transaction sends its BEGIN with its first statement's need for it (`core()`,
 `driver()`), not on entry. A unit of work whose whole effect is one statement, outbox rows
@@ -28,18 +28,15 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import ClassVar, Protocol, Self
 
 import asyncpg
-from asyncpg.transaction import Transaction as DriverTransaction
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
 from koshiqon.common import outbox
-from koshiqon.common.database.admission import Admission, admission
 from koshiqon.common.database.driver import Connection as DriverConnection
 from koshiqon.common.database.driver import driver_connection
+from koshiqon.common.database.owned import OwnedTransaction
 from koshiqon.common.events.contracts import EventPayload, make_event
 from koshiqon.common.events.envelope import Envelope
 from koshiqon.common.http.correlation import current_correlation_id, current_traceparent
@@ -107,126 +104,6 @@ class _Borrowed:
         return await (await self.driver()).fetch(sql, *args)
 
 
-class _Owned:
-    """A transaction of its own on a connection of `engine`'s pool, begun on the driver when
-    a statement first needs it. Its `commit` and `close` make it the held transaction of a
-    keyed request too."""
-
-    def __init__(self, engine: AsyncEngine, pooled: Any, admitted: Admission) -> None:
-        self._engine = engine
-        self._pooled = pooled  # the pool's connection record (a `PoolProxiedConnection`)
-        self._admitted = admitted  # left when the connection is given back
-        self._driver: DriverConnection = pooled.driver_connection
-        self._transaction: DriverTransaction | None = None  # the one begun, till it ends
-        self._state = "new"  # new -> begun -> ended, or new -> ended (autocommitted `last`)
-        self._core: AsyncConnection | None = None
-        self._released = False
-
-    @classmethod
-    async def begin(cls, engine: AsyncEngine) -> _Owned:
-        """A connection of the pool, taken in the order the units of work asked for one
-        (`database.admission`)."""
-        admitted = admission(engine)
-        await admitted.enter()
-        try:
-            pooled: Any = await greenlet_spawn(engine.sync_engine.pool.connect)
-        except BaseException:
-            admitted.leave()
-            raise
-        return cls(engine, pooled, admitted)
-
-    async def _begun(self) -> None:
-        if self._state == "begun":
-            return
-        if self._state == "ended":
-            raise RuntimeError("the transaction is closed")
-        transaction = self._driver.transaction()
-        await transaction.start()
-        self._transaction, self._state = transaction, "begun"
-
-    async def core(self) -> AsyncConnection:
-        await self._begun()
-        if self._core is None:
-            sync = await greenlet_spawn(_autocommit_connection, self._engine, self._pooled)
-            self._core = AsyncConnection(self._engine, sync)
-        return self._core
-
-    async def driver(self) -> DriverConnection:
-        await self._begun()
-        return self._driver
-
-    async def read(self, sql: str, *args: object) -> list[asyncpg.Record]:
-        if self._state == "new":
-            return await self._driver.fetch(sql, *args)
-        return await (await self.driver()).fetch(sql, *args)
-
-    async def last(self, sql: str, *args: object) -> list[asyncpg.Record]:
-        if self._state == "new" and not keyed_request():
-            self._state = "ended"  # one statement, its own implicit transaction
-            return await self._driver.fetch(sql, *args)
-        return await (await self.driver()).fetch(sql, *args)
-
-    @property
-    def ended(self) -> bool:
-        return self._state == "ended"
-
-    async def commit(self) -> None:
-        if self._state == "new":  # nothing ran: nothing to commit
-            self._state = "ended"
-            return
-        if self._transaction is None:
-            raise RuntimeError("the transaction is closed")
-        transaction, self._transaction, self._state = self._transaction, None, "ended"
-        await transaction.commit()  # on failure, PostgreSQL has rolled it back
-
-    async def close(self) -> None:
-        """Idempotent: rolls back what was not committed and gives the connection back to
-        the pool; a connection whose rollback failed is discarded, never pooled in a
-        transaction."""
-        if self._released:
-            return
-        self._released = True
-        try:
-            await self._give_back()
-        finally:
-            self._admitted.leave()
-
-    async def _give_back(self) -> None:
-        transaction, self._transaction, self._state = self._transaction, None, "ended"
-        healthy = True
-        if transaction is not None:
-            try:
-                await transaction.rollback()
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                healthy = False
-        healthy = healthy and not self._driver.is_closed() and not self._driver.is_in_transaction()
-        if self._core is not None:  # it gives the pooled connection back with it
-            if not healthy and not self._core.invalidated:
-                await self._core.invalidate()
-            await self._core.close()
-        elif healthy:
-            await greenlet_spawn(self._pooled.close)
-        else:
-            await greenlet_spawn(self._pooled.invalidate)
-
-
-async def autocommitted(engine: AsyncEngine, sql: str, *args: object) -> list[asyncpg.Record]:
-    """One statement on its own, autocommitted on the driver (no BEGIN or COMMIT: one round
-    trip), on a connection of `engine`'s pool taken in its turn like a unit of work's."""
-    owned = await _Owned.begin(engine)
-    try:
-        return await owned.read(sql, *args)
-    finally:
-        await owned.close()
-
-
-def _autocommit_connection(engine: AsyncEngine, pooled: Any) -> Connection:
-    """A Core connection over the checked-out `pooled` connection that sends no BEGIN or
-    COMMIT: the transaction is the driver's (see the module doc)."""
-    connection = Connection(engine.sync_engine, connection=pooled)
-    return connection.execution_options(isolation_level="AUTOCOMMIT")
-
-
 @dataclass(frozen=True, slots=True)
 class Envelopes:
     """A unit of work's envelopes (`SqlUnitOfWork.envelope`): the ones `emit` writes, and the
@@ -269,7 +146,7 @@ class SqlUnitOfWork(ABC):
         self._engine = within if isinstance(within, AsyncEngine) else None
         self._borrowed = within if isinstance(within, AsyncConnection) else None
         self.envelope = Envelopes(self.source, traceparent)
-        self._transaction: _Owned | _Borrowed | None = None
+        self._transaction: OwnedTransaction | _Borrowed | None = None
         self._events: list[Envelope] = []
         self._held = False
 
@@ -290,7 +167,9 @@ class SqlUnitOfWork(ABC):
         else:
             assert self._engine is not None
             await settle_held()  # an earlier unit of work of this request, held: commit it
-            self._transaction = await _Owned.begin(self._engine)
+            self._transaction = await OwnedTransaction.begin(
+                self._engine, may_autocommit=not keyed_request()
+            )
         self.bind(self._transaction)
         return self
 
@@ -303,7 +182,7 @@ class SqlUnitOfWork(ABC):
         """Rolls back what an owned transaction did not commit and gives the connection back;
         a held one is the request's to commit and close."""
         transaction, self._transaction = self._transaction, None
-        if isinstance(transaction, _Owned) and not self._held:
+        if isinstance(transaction, OwnedTransaction) and not self._held:
             await transaction.close()
 
     def emit(self, *payloads: EventPayload, subject: object) -> None:
@@ -329,13 +208,13 @@ class SqlUnitOfWork(ABC):
         committed by its owner."""
         transaction = self.transaction
         events, self._events = self._events, []
-        if isinstance(transaction, _Owned) and transaction.ended:
+        if isinstance(transaction, OwnedTransaction) and transaction.ended:
             if events:
                 raise RuntimeError("events emitted after the autocommitted last statement")
             return
         driver = await transaction.driver()
         await outbox.add(driver, *events)
-        if isinstance(transaction, _Owned):
+        if isinstance(transaction, OwnedTransaction):
             self._held = await commit_effect(driver, transaction)
 
 

@@ -1,7 +1,7 @@
 """The `idempotency_keys` table: claims, stored responses, and the verdict on a repeat.
 
 Each of claim, complete and release is one statement, or two, each autocommitted on the
-driver (`unit_of_work.autocommitted`: a round trip each, where a session's BEGIN, statement
+driver (`database.owned.autocommitted`: a round trip each, where a session's BEGIN, statement
 and COMMIT were three, twice per keyed request); the two statements that run inside the
 held transaction of an effect (`_EFFECT`, `_COMPLETE_HELD`) are kept here with the rest of
 the SQL, all in the driver's `$n` style. A claim's two statements need no transaction
@@ -19,6 +19,8 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from koshiqon.common.database.owned import autocommitted
 
 KEY_TTL = timedelta(hours=24)
 IN_FLIGHT_LEASE = timedelta(minutes=5)
@@ -139,14 +141,6 @@ class IdempotencyStore:
 
     async def release(self, request: KeyedRequest, claim: Claimed) -> None:
         await autocommitted(self._engine, _RELEASE, request.key, request.principal, claim.at)
-
-
-async def autocommitted(engine: AsyncEngine, sql: str, *args: object) -> list[Any]:
-    """`unit_of_work.autocommitted`, imported when first run: the unit of work imports this
-    package (it commits through `commit_effect`)."""
-    from koshiqon.common.unit_of_work import autocommitted as run
-
-    return await run(engine, sql, *args)
 
 
 def _judge(request: KeyedRequest, row: Any) -> Outcome:
