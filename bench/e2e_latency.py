@@ -44,8 +44,9 @@ the round trip (send -> second read) that of application -> outcome: what the br
 clients alone take, without the outbox, the relays' polling, the databases and the handlers.
 
 Prints p50 and p99 of each path and of its baseline, and path/baseline (how many times the
-bare broker's latency); and the outcome path in three parts, from quota's own stamps (the
-reservation's `updated_at`, the outcome's outbox `published_at`). Targets: commit ->
+bare broker's latency); the projection path in two parts, at the stay's record on
+registration.v1 (its timestamp); and the outcome path in three parts, from quota's own
+stamps (the reservation's `updated_at`, the outcome's outbox `published_at`). Targets: commit ->
 projection p99 <= 250 ms, as bench/monitoring_freshness.py; application -> outcome, two
 such hops, p99 <= 500 ms.
 Not a test: nothing asserts the figures.
@@ -272,6 +273,7 @@ async def load_quota_order(quota: Service) -> None:
 class Times:
     residence_committed: dict[uuid.UUID, float] = field(default_factory=dict)  # residence id
     event_of: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # event id -> residence
+    recorded: dict[uuid.UUID, float] = field(default_factory=dict)  # event id -> its timestamp
     projected: dict[uuid.UUID, float] = field(default_factory=dict)  # event id
     application_committed: dict[uuid.UUID, float] = field(default_factory=dict)
     outcome: dict[uuid.UUID, float] = field(default_factory=dict)  # application id
@@ -366,6 +368,7 @@ async def tail_registrations(
                 if value.get("type") == REGISTERED:
                     residence = uuid.UUID(value["data"]["residence_id"])
                     times.event_of[uuid.UUID(value["id"])] = residence
+                    times.recorded[uuid.UUID(value["id"])] = record.timestamp / 1000.0
     finally:
         await consumer.stop()
 
@@ -458,6 +461,24 @@ async def phase(
         stop.set()
         await asyncio.gather(*tasks)
     return times
+
+
+def projection_parts(times: Times) -> dict[str, list[float]]:
+    """The projection path in two parts, at the stay's record on registration.v1 (its
+    timestamp, the relay's producer creating it)."""
+    both = [
+        (times.residence_committed[residence], times.recorded[event], times.projected[event])
+        for event, residence in times.event_of.items()
+        if event in times.projected and residence in times.residence_committed
+    ]
+    return {
+        "commit -> record on registration.v1 (registration's relay)": [
+            recorded - committed for committed, recorded, _ in both
+        ],
+        "record -> seen projected (broker, monitoring's worker)": [
+            seen - recorded for _, recorded, seen in both
+        ],
+    }
 
 
 async def outcome_parts(quota: Service, times: Times) -> None:
@@ -684,6 +705,8 @@ async def main(args: argparse.Namespace) -> None:
         line("application -> quota outcome at registration", outcome)
         + f"   (target p99 <= {OUTCOME_TARGET * 1000:.0f} ms)"
     )
+    for part, values in projection_parts(times).items():
+        print(line(f"  {part}", values))
     for part, values in times.parts.items():
         print(line(f"  {part}", values))
     print(f"raw baseline: {len(raw.sent):,} records at {args.rate:g}/s for {args.raw_seconds:g} s")

@@ -109,10 +109,12 @@ def worker_checks(
 
 
 def consumer_config(settings: ServiceSettings) -> ConsumerConfig:
-    """A worker's consumer settings: its brokers and its dead-letter topic's replicas."""
+    """A worker's consumer settings: its brokers, its dead-letter topic's replicas and its
+    fetch wait."""
     return ConsumerConfig(
         bootstrap=settings.kafka_bootstrap_servers,
         dlq_replication_factor=settings.kafka_dlq_replication_factor,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
 

@@ -169,6 +169,13 @@ class ServiceSettings(SecretFiles, BaseSettings):
         description="replicas of a consumer group's dead-letter topic when the worker creates "
         "it; unset: the broker's default",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="the longest the broker holds a worker's fetch that finds no new records "
+        "(ConsumerConfig.fetch_max_wait_ms)",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     worker_probe_port: int | None = Field(

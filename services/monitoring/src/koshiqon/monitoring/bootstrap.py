@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from koshiqon.common.consumer import ConsumerConfig, ConsumerRunner
+from koshiqon.common.consumer import ConsumerRunner
 from koshiqon.common.database.engine import session_factory
 from koshiqon.common.http.app import create_app
 from koshiqon.common.messagebus import MessageBus
 from koshiqon.common.migrations import script_location
 from koshiqon.common.service import (
+    consumer_config,
     expect_settings,
     idempotency_housekeeping,
     outbox_relay,
@@ -74,9 +76,8 @@ async def build_worker(
     consumer = ConsumerRunner(
         subscription(now=now, group=group, topics=monitoring.topics),
         session_factory(engine),
-        ConsumerConfig(
-            bootstrap=monitoring.kafka_bootstrap_servers,
-            dlq_replication_factor=monitoring.kafka_dlq_replication_factor,
+        replace(
+            consumer_config(monitoring),
             transaction_batch=monitoring.consumer_transaction_batch,
             max_records=monitoring.consumer_max_records,
         ),

@@ -51,6 +51,13 @@ class ConsumerConfig:
     bootstrap: str
     max_records: int = 500
     poll_timeout_ms: int = 500
+    # the longest the broker holds a fetch that finds no new records. The consumer has one
+    # fetch in flight per broker, for the partitions none of whose records are buffered: with
+    # the busy partitions' records buffered, that fetch may cover idle partitions only (an
+    # idle topic), and records arriving at the busy ones wait for it to come back. At the
+    # client's default of 500 ms that was 235 ms at p50 on monitoring's worker
+    # (bench/e2e_latency.py); an idle consumer pays one fetch per broker per wait
+    fetch_max_wait_ms: int = 100
     max_attempts: int = 5
     backoff_initial: float = 0.2
     backoff_max: float = 30.0

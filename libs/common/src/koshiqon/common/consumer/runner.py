@@ -123,6 +123,7 @@ class ConsumerRunner:
             session_timeout_ms=self.config.session_timeout_ms,
             heartbeat_interval_ms=self.config.heartbeat_interval_ms,
             max_poll_records=self.config.max_records,
+            fetch_max_wait_ms=self.config.fetch_max_wait_ms,
         )
         consumer.subscribe(list(self.subscription.topics), listener=_Rebalance(self))
         return consumer
