@@ -1,5 +1,6 @@
 """Issue 14: `ConsumerConfig.transaction_batch` handles a partition's records of one poll in
-chunks of one transaction each, against the real PostgreSQL and the real Kafka. Every
+chunks of one transaction each, and a poll of several partitions that brings no more than
+that in one, against the real PostgreSQL and the real Kafka. Every
 `effects` row carries `now()`, its transaction's start: the rows of one chunk share it,
 rows of separate transactions do not."""
 
@@ -108,6 +109,80 @@ async def test_duplicates_in_a_chunk_and_across_redeliveries_are_applied_once(
     assert await seqs_in_order(ws) == [1, 2, 3, 4]
     assert await ws.scalar("SELECT count(*) FROM processed_events") == 4
     assert handled == [one.id, two.id, three.id, four.id]
+
+
+async def send_to(
+    producer: AIOKafkaProducer, topic: str, by_partition: dict[int, list[Envelope]]
+) -> None:
+    for partition, events in by_partition.items():
+        for e in events:
+            await producer.send_and_wait(
+                topic, e.to_bytes(), key=e.subject.encode(), partition=partition
+            )
+
+
+async def test_a_poll_of_a_record_or_two_from_each_of_several_partitions_is_one_transaction(
+    ws: Workspace, bootstrap: str, producer: AIOKafkaProducer
+) -> None:
+    """At a low rate each partition brings a record or two per poll: handled partition by
+    partition, that was a transaction each (and a record alone, its own)."""
+    payload, topic = fresh_contract(partitions=4)
+    await create_topic(bootstrap, topic)
+    events = {p: [counted(payload, key=f"k{p}", seq=10 * p + i) for i in range(1 + p % 2)]
+              for p in range(4)}  # fmt: skip
+    await send_to(producer, topic.name, events)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    handled: list[uuid.UUID] = []
+    handlers: dict[str, EventHandler] = {payload.contract.type: record_effect}
+    async with consuming(ws, bootstrap, group, topic.name, handlers, handled=handled):
+        await wait_for(effects(ws, 6), timeout=30)
+        await asyncio.sleep(0.5)
+    assert await ws.scalar("SELECT count(DISTINCT at) FROM effects") == 1
+    assert await ws.scalar("SELECT count(*) FROM processed_events") == 6
+    assert sorted(handled) == sorted(e.id for es in events.values() for e in es)
+    for es in events.values():  # each partition's records in their order
+        assert [i for i in handled if i in {e.id for e in es}] == [e.id for e in es]
+
+
+async def test_a_poll_larger_than_the_batch_is_handled_partition_by_partition(
+    ws: Workspace, bootstrap: str, producer: AIOKafkaProducer
+) -> None:
+    payload, topic = fresh_contract(partitions=2)
+    await create_topic(bootstrap, topic)
+    events = {p: [counted(payload, key=f"k{p}", seq=10 * p + i) for i in range(3)]
+              for p in range(2)}  # fmt: skip
+    await send_to(producer, topic.name, events)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    handlers: dict[str, EventHandler] = {payload.contract.type: record_effect}
+    async with consuming(ws, bootstrap, group, topic.name, handlers, batch=4):
+        await wait_for(effects(ws, 6), timeout=30)
+        await asyncio.sleep(0.5)
+    assert await ws.scalar("SELECT count(DISTINCT at) FROM effects") == 2  # one per partition
+    assert await ws.scalar("SELECT count(*) FROM processed_events") == 6
+
+
+async def test_a_poison_record_in_a_poll_of_several_partitions_is_dead_lettered_alone(
+    ws: Workspace, bootstrap: str, producer: AIOKafkaProducer
+) -> None:
+    payload, topic = fresh_contract(partitions=3)
+    await create_topic(bootstrap, topic)
+
+    async def refusing(session: AsyncSession, envelope: Envelope, data: EventPayload) -> None:
+        assert isinstance(data, Counted)
+        await record_effect(session, envelope, data)  # rolled back with the poll's chunk
+        if data.seq == 2:
+            raise InvalidInput("seq 2 is refused by the domain", field="seq")
+
+    events = {p: [counted(payload, key=f"k{p}", seq=p + 1)] for p in range(3)}
+    await send_to(producer, topic.name, events)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    async with consuming(ws, bootstrap, group, topic.name, {payload.contract.type: refusing}):
+        await wait_for(effects(ws, 2), timeout=30)
+        dead = await read_topic(bootstrap, dlq_topic(group).name, at_least=1)
+        await asyncio.sleep(1.0)
+    assert [dict(r.headers)["dlq.error.type"] for r in dead] == [b"InvalidInput"]
+    assert sorted(await seqs_in_order(ws)) == [1, 3]
+    assert await ws.scalar("SELECT count(*) FROM processed_events") == 2
 
 
 @pytest.mark.parametrize("undecodable", [False, True], ids=["refused", "refused+undecodable"])

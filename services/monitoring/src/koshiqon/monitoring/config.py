@@ -29,8 +29,9 @@ class MonitoringSettings(ServiceSettings):
         default=200,
         ge=1,
         le=2000,
-        description="records of a partition the worker projects in one transaction "
-        "(ConsumerConfig.transaction_batch; 1: one transaction per event)",
+        description="records of a partition the worker projects in one transaction, and of "
+        "a whole poll when it brings no more (ConsumerConfig.transaction_batch; 1: one "
+        "transaction per event)",
     )
     consumer_max_records: int = Field(
         default=2000,

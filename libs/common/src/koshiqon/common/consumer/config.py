@@ -68,7 +68,9 @@ class ConsumerConfig:
     # replicas of `<group>.dlq` when the consumer creates it; None: the broker's default
     dlq_replication_factor: int | None = None
     # records of one partition from one poll handled in one transaction, up to this many
-    # (1: a transaction per record); a chunk that fails is rolled back and handled again one
-    # record per transaction, which retries, backs off and dead-letters as with 1
+    # (1: a transaction per record), and a whole poll of several partitions in one when it
+    # brings no more; a chunk that fails is rolled back and handled again partition by
+    # partition, then one record per transaction, which retries, backs off and dead-letters
+    # as with 1
     transaction_batch: int = 1
     after_commit: AfterCommit | None = field(default=None, repr=False)

@@ -222,11 +222,34 @@ class ConsumerRunner:
         stop: asyncio.Event,
     ) -> None:
         async with self._lock:
-            for tp, records in batch.items():
-                await self._handle_partition(tp, records)
-                if stop.is_set():
-                    break
+            if not await self._handle_poll_at_once(batch):
+                for tp, records in batch.items():
+                    await self._handle_partition(tp, records)
+                    if stop.is_set():
+                        break
             await self._commit_pending()
+
+    async def _handle_poll_at_once(
+        self, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    ) -> bool:
+        """A poll of several partitions, `transaction_batch` records or fewer in all, in one
+        transaction (`_handle_chunk`): at a steady low rate a poll brings a record or two
+        from each of many partitions, and a transaction per partition, a record's own for a
+        single one, multiplied the commits by the partitions. Each partition's records stay
+        in their order. False, with nothing applied, when it does not apply or failed: the
+        partitions are then handled one by one."""
+        if self.config.transaction_batch < 2 or len(batch) < 2:
+            return False
+        assert self._consumer is not None
+        assignment = self._consumer.assignment()
+        if any(tp not in assignment or tp in self._paused for tp in batch):
+            return False
+        records = [record for records in batch.values() for record in records]
+        if len(records) > self.config.transaction_batch or not await self._handle_chunk(records):
+            return False
+        for tp, of_tp in batch.items():
+            self._note_lag(tp, of_tp)
+        return True
 
     async def _handle_partition(
         self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
@@ -237,10 +260,16 @@ class ConsumerRunner:
         size = max(self.config.transaction_batch, 1)
         for start in range(0, len(records), size):
             chunk = records[start : start + size]
-            if size > 1 and await self._handle_chunk(tp, chunk):
+            if size > 1 and await self._handle_chunk(chunk):
                 continue
             if not await self._handle_records(tp, chunk):
                 return  # backing off from a failed record
+        self._note_lag(tp, records)
+
+    def _note_lag(
+        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        assert self._consumer is not None
         highwater = self._consumer.highwater(tp)
         if highwater is not None and records:
             lag = max(highwater - records[-1].offset - 1, 0)
@@ -262,14 +291,13 @@ class ConsumerRunner:
             self._failures.pop((tp, record.offset), None)
         return True
 
-    async def _handle_chunk(
-        self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]
-    ) -> bool:
-        """The records in one transaction (`_apply_chunk`), then their metrics, after-commit
-        hooks and offsets. False, with nothing applied, when any of them failed (or one has
-        failed before): the caller handles them one per transaction, which knows how to
-        retry, back off and dead-letter."""
-        if len(records) < 2 or any((tp, r.offset) in self._failures for r in records):
+    async def _handle_chunk(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
+        """The records (of one partition, or of a whole poll) in one transaction
+        (`_apply_chunk`), then their metrics, after-commit hooks and offsets. False, with
+        nothing applied, when any of them failed (or one has failed before): the caller
+        handles them again in smaller transactions, down to one per record, which knows how
+        to retry, back off and dead-letter."""
+        if len(records) < 2 or any((_tp(r), r.offset) in self._failures for r in records):
             return False
         try:
             decoded = [self._decode(record) for record in records]
@@ -277,16 +305,16 @@ class ConsumerRunner:
         except Exception as exc:
             log.info(
                 "consumer.chunk-failed",
-                extra={"group": self.group, "topic": tp.topic, "partition": tp.partition,
-                       "offset": records[0].offset, "records": len(records),
-                       "error_type": type(exc).__name__},
+                extra={"group": self.group, "topic": records[0].topic,
+                       "partition": records[0].partition, "offset": records[0].offset,
+                       "records": len(records), "error_type": type(exc).__name__},
             )  # fmt: skip
             return False
         for record, (envelope, _, _), outcome in zip(records, decoded, outcomes, strict=True):
             metrics.CONSUMER_EVENTS.labels(self.group, outcome).inc()
             if outcome == "handled" and self.config.after_commit is not None:
                 await self.config.after_commit(envelope)
-            self._pending[tp] = record.offset + 1
+            self._pending[_tp(record)] = record.offset + 1
         return True
 
     def _decode(
@@ -490,3 +518,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.runner._on_assigned(assigned)
         self.runner._in_group = True
         self.runner.assigned.set()
+
+
+def _tp(record: ConsumerRecord[bytes, bytes]) -> TopicPartition:
+    return TopicPartition(record.topic, record.partition)
