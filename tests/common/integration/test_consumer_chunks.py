@@ -79,6 +79,19 @@ def effects(ws: Workspace, expected: int):  # type: ignore[no-untyped-def]
     return reached
 
 
+def refusing(seq: int) -> EventHandler:
+    """`record_effect`, refused by the domain for the event `seq` (its effect rolled back with
+    the transaction it ran in)."""
+
+    async def handler(session: AsyncSession, envelope: Envelope, data: EventPayload) -> None:
+        assert isinstance(data, Counted)
+        await record_effect(session, envelope, data)
+        if data.seq == seq:
+            raise InvalidInput(f"seq {seq} is refused by the domain", field="seq")
+
+    return handler
+
+
 async def seqs_in_order(ws: Workspace) -> list[int]:
     async with ws.engine.connect() as conn:
         return list((await conn.execute(text("SELECT seq FROM effects ORDER BY id"))).scalars())
@@ -166,17 +179,10 @@ async def test_a_poison_record_in_a_poll_of_several_partitions_is_dead_lettered_
 ) -> None:
     payload, topic = fresh_contract(partitions=3)
     await create_topic(bootstrap, topic)
-
-    async def refusing(session: AsyncSession, envelope: Envelope, data: EventPayload) -> None:
-        assert isinstance(data, Counted)
-        await record_effect(session, envelope, data)  # rolled back with the poll's chunk
-        if data.seq == 2:
-            raise InvalidInput("seq 2 is refused by the domain", field="seq")
-
     events = {p: [counted(payload, key=f"k{p}", seq=p + 1)] for p in range(3)}
     await send_to(producer, topic.name, events)
     group = f"g-{uuid.uuid4().hex[:8]}"
-    async with consuming(ws, bootstrap, group, topic.name, {payload.contract.type: refusing}):
+    async with consuming(ws, bootstrap, group, topic.name, {payload.contract.type: refusing(2)}):
         await wait_for(effects(ws, 2), timeout=30)
         dead = await read_topic(bootstrap, dlq_topic(group).name, at_least=1)
         await asyncio.sleep(1.0)
@@ -192,19 +198,13 @@ async def test_a_poison_record_mid_chunk_is_dead_lettered_and_the_others_applied
     payload, topic = fresh_contract(partitions=1)
     await create_topic(bootstrap, topic)
 
-    async def refusing(session: AsyncSession, envelope: Envelope, data: EventPayload) -> None:
-        assert isinstance(data, Counted)
-        await record_effect(session, envelope, data)  # rolled back with the chunk
-        if data.seq == 4:
-            raise InvalidInput("seq 4 is refused by the domain", field="seq")
-
     events = [counted(payload, key="p", seq=i) for i in range(1, 7)]
     await send(producer, topic.name, *events[:2])
     if undecodable:
         await producer.send_and_wait(topic.name, b"{not json", key=b"p")
     await send(producer, topic.name, *events[2:])
     group = f"g-{uuid.uuid4().hex[:8]}"
-    async with consuming(ws, bootstrap, group, topic.name, {payload.contract.type: refusing}):
+    async with consuming(ws, bootstrap, group, topic.name, {payload.contract.type: refusing(4)}):
         await wait_for(effects(ws, 5), timeout=30)
         dead = await read_topic(bootstrap, dlq_topic(group).name, at_least=1 + undecodable)
         await asyncio.sleep(1.0)
