@@ -366,9 +366,9 @@ async def tail_registrations(
             for record in (r for records in batch.values() for r in records):
                 value = orjson.loads(record.value)
                 if value.get("type") == REGISTERED:
-                    residence = uuid.UUID(value["data"]["residence_id"])
-                    times.event_of[uuid.UUID(value["id"])] = residence
-                    times.recorded[uuid.UUID(value["id"])] = record.timestamp / 1000.0
+                    event = uuid.UUID(value["id"])
+                    times.event_of[event] = uuid.UUID(value["data"]["residence_id"])
+                    times.recorded[event] = record.timestamp / 1000.0
     finally:
         await consumer.stop()
 

@@ -10,7 +10,6 @@ saves is measured there; here, that the setting reaches the consumer the worker 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,12 +28,8 @@ SERVICES = [REGISTRATION, QUOTA, PROPOSALS, MONITORING]
 
 def runners(components: Any) -> list[ConsumerRunner]:
     """The consumer runners among a worker's components (their bound `run`)."""
-    found = []
-    for component in components:
-        owner: Callable[..., Any] | None = getattr(component, "__self__", None)
-        if isinstance(owner, ConsumerRunner):
-            found.append(owner)
-    return found
+    owners = (getattr(component, "__self__", None) for component in components)
+    return [owner for owner in owners if isinstance(owner, ConsumerRunner)]
 
 
 def test_the_default_is_well_below_the_kafka_clients(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -297,7 +297,9 @@ class ConsumerRunner:
         nothing applied, when any of them failed (or one has failed before): the caller
         handles them again in smaller transactions, down to one per record, which knows how
         to retry, back off and dead-letter."""
-        if len(records) < 2 or any((_tp(r), r.offset) in self._failures for r in records):
+        if len(records) < 2:
+            return False
+        if self._failures and any((_tp(r), r.offset) in self._failures for r in records):
             return False
         try:
             decoded = [self._decode(record) for record in records]
